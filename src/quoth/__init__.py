@@ -1,0 +1,3 @@
+"""quoth: answers questions with exact, linked quotes from a curated article collection."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""``python -m quoth`` runs the command line."""
+
+from quoth.cli import main
+
+main()

@@ -1,0 +1,169 @@
+"""The ``quoth`` command line: build an index, ask, evaluate, chat, serve.
+
+Only presentation lives here; every command is a few calls into :mod:`quoth.runtime`.
+Errors that a user can fix are printed as one line on stderr with exit status 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+from quoth import runtime
+from quoth.config import ConfigError, Settings, load_settings
+from quoth.corpus import CorpusError
+from quoth.index import IndexStoreError, ModelError, load_embedder
+from quoth.index.builder import BuildProgress
+from quoth.retrieval import QuestionError
+from quoth.retrieval.evaluation import EvalFileError, evaluate, load_questions
+from quoth.terminal import describe_build, render_answer, render_eval
+
+app = typer.Typer(
+    help="quoth answers questions with exact quotes from your articles.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+USER_ERRORS = (ConfigError, CorpusError, IndexStoreError, ModelError, QuestionError, EvalFileError)
+T = TypeVar("T")
+
+IndexDirOption = Annotated[
+    Path | None, typer.Option("--index-dir", help="Index folder (default: QUOTH_INDEX_DIR).")
+]
+
+
+def fail(message: str) -> NoReturn:
+    err.print(f"[red]Error:[/red] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+def guarded(action: Callable[[], T]) -> T:
+    """Run a command body, turning the errors users can fix into one line and exit 1."""
+    try:
+        return action()
+    except USER_ERRORS as error:
+        fail(str(error))
+
+
+def settings_for(index_dir: Path | None) -> Settings:
+    overrides: dict[str, object] = {}
+    if index_dir is not None:
+        overrides["index_dir"] = index_dir
+    return guarded(lambda: load_settings(**overrides))
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[BuildProgress]:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(description, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@app.command()
+def index(
+    corpus_dir: Annotated[
+        Path | None,
+        typer.Argument(help="Folder of .txt/.md/.html articles (default: QUOTH_CORPUS_DIR)."),
+    ] = None,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Read the articles, split them into passages, embed them and write the index."""
+    settings = settings_for(index_dir)
+    source = runtime.corpus_dir(settings, corpus_dir)
+    out.print(f"Indexing {source} into {settings.index_dir}")
+
+    def build() -> None:
+        embedder = load_embedder(settings.model)
+        with progress_bar("Embedding") as progress:
+            _, report = runtime.reindex(settings, embedder, source, progress=progress)
+        for skipped in report.skipped:
+            err.print(f"[yellow]Skipped[/yellow] {skipped.path}: {skipped.reason}", highlight=False)
+        out.print(describe_build(report), highlight=False)
+
+    guarded(build)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="The question, in quotes.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
+    k: Annotated[int | None, typer.Option("-k", min=1, max=10, help="Quotes to show.")] = None,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Answer a question from the index with quotes and their sources."""
+    settings = settings_for(index_dir)
+    service = guarded(lambda: runtime.open_service(settings))
+    started = time.perf_counter()
+    answer = guarded(lambda: service.answer(question, limit=k))
+    elapsed = time.perf_counter() - started
+    if as_json:
+        sys.stdout.write(json.dumps(answer.to_json(), ensure_ascii=False, indent=2) + "\n")
+        return
+    out.print(render_answer(answer))
+    out.print(f"[dim]{elapsed * 1000:.0f} ms[/dim]")
+
+
+@app.command("eval")
+def eval_command(
+    questions: Annotated[Path, typer.Argument(help="Question file (JSON Lines).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Measure retrieval, quoting and refusals on a question file."""
+    settings = settings_for(index_dir)
+    items = guarded(lambda: load_questions(questions))
+    service = guarded(lambda: runtime.open_service(settings))
+    report = guarded(lambda: evaluate(service, items))
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")
+    else:
+        out.print(render_eval(report))
+
+
+@app.command()
+def chat(index_dir: IndexDirOption = None) -> None:
+    """Ask questions in an interactive prompt (Ctrl-D or 'quit' to leave)."""
+    settings = settings_for(index_dir)
+    service = guarded(lambda: runtime.open_service(settings))
+    out.print("Ask a question about the articles. Ctrl-D or 'quit' leaves.")
+    while True:
+        try:
+            question = out.input("[bold]> [/bold]")
+        except (EOFError, KeyboardInterrupt):
+            out.print()
+            return
+        if question.strip().lower() in ("quit", "exit"):
+            return
+        try:
+            out.print(render_answer(service.answer(question)))
+        except QuestionError as error:
+            out.print(f"[yellow]{error}[/yellow]")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    app()

@@ -1,0 +1,90 @@
+"""Configuration from ``QUOTH_`` environment variables and an optional ``.env`` file.
+
+Every knob lives here so that the CLI, the bots and the Docker image read one source of truth,
+and so that a bad value stops the program at start with one line naming the variable instead
+of failing later in the middle of a conversation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "QUOTH_"
+
+
+class ConfigError(Exception):
+    """A configuration value is invalid; the message is meant for the operator as is."""
+
+
+class Settings(BaseSettings):
+    """All runtime settings. Field names map to ``QUOTH_<NAME>`` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+    )
+
+    corpus_dir: Path | None = Field(
+        default=None,
+        description="Folder of articles; unset means the sample corpus shipped with quoth.",
+    )
+    index_dir: Path = Field(default=Path("data/index"), description="Where the index lives.")
+    model: str = Field(
+        default="all-MiniLM-L6-v2",
+        description="Embedding model: a packaged model name or a local sentence-transformers dir.",
+    )
+    top_k: int = Field(default=3, ge=1, le=10, description="Quotes shown per answer.")
+    candidates: int = Field(
+        default=20, ge=1, le=200, description="Passages retrieved before quotes are chosen."
+    )
+    min_score: float = Field(
+        default=0.46,
+        ge=-1.0,
+        le=1.0,
+        description="Relevance below which quoth says the sources do not cover a question.",
+    )
+    passage_sentences: int = Field(default=3, ge=1, le=20)
+    passage_overlap: int = Field(default=2, ge=0, le=19)
+    max_question_chars: int = Field(default=500, ge=10, le=4000)
+
+    telegram_token: SecretStr | None = None
+    moderator_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+
+    @field_validator("moderator_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        """Accept ``"1, 2 3"`` from the environment, as operators write it."""
+        if isinstance(value, str):
+            return [part for part in value.replace(",", " ").split() if part]
+        return value
+
+    @field_validator("passage_overlap")
+    @classmethod
+    def _overlap_below_size(cls, value: int, info: object) -> int:
+        size = getattr(info, "data", {}).get("passage_sentences")
+        if size is not None and value >= size:
+            raise ValueError("must be smaller than QUOTH_PASSAGE_SENTENCES")
+        return value
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Turn pydantic's multi-line report into one line per bad variable, named as set."""
+    lines = []
+    for item in error.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "settings"
+        lines.append(f"{ENV_PREFIX}{field.upper()}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, raising :class:`ConfigError` with a one-line message when invalid."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(f"Invalid configuration: {describe_validation_error(error)}") from None

@@ -1,0 +1,72 @@
+"""Sentence boundaries and passage windows, as character spans of the cleaned article.
+
+Quotes must be verbatim, so nothing here rewrites text: sentences and passages are offsets
+into the article, and the text shown to a user is always a slice of what was indexed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import lru_cache
+
+import pysbd
+
+from quoth.corpus.models import Passage, Sentence
+
+
+@lru_cache(maxsize=1)
+def _segmenter() -> pysbd.Segmenter:
+    return pysbd.Segmenter(language="en", clean=False, char_span=False)
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans within ``text``; paragraphs (lines) never share a sentence."""
+    spans: list[tuple[int, int]] = []
+    offset = 0
+    for paragraph in text.split("\n"):
+        cursor = 0
+        if paragraph.strip():
+            for piece in _segmenter().segment(paragraph):
+                sentence = piece.strip()
+                if not sentence:
+                    continue
+                found = paragraph.find(sentence, cursor)
+                if found < 0:  # pysbd normalised something; fall back to the remaining text
+                    found, sentence = cursor, paragraph[cursor:].strip()
+                spans.append((offset + found, offset + found + len(sentence)))
+                cursor = found + len(sentence)
+        offset += len(paragraph) + 1
+    return [span for span in spans if span[1] > span[0]]
+
+
+def split_sentences(doc_id: str, text: str) -> list[Sentence]:
+    return [Sentence(doc_id, start, end) for start, end in sentence_spans(text)]
+
+
+def passage_id(doc_id: str, passage_text: str) -> str:
+    """Stable across runs and machines; changes exactly when the passage's text changes."""
+    digest = hashlib.sha256(f"{doc_id}\n{passage_text}".encode()).hexdigest()
+    return digest[:16]
+
+
+def split_passages(
+    doc_id: str, text: str, sentences: list[Sentence], size: int, overlap: int
+) -> list[Passage]:
+    """Windows of ``size`` sentences sharing ``overlap`` with the next, covering every sentence.
+
+    Overlap keeps an answer that straddles a window boundary whole in at least one passage.
+    """
+    if not sentences:
+        return []
+    step = max(1, size - overlap)
+    passages: list[Passage] = []
+    first = 0
+    while True:
+        last = min(first + size, len(sentences)) - 1
+        start, end = sentences[first].start, sentences[last].end
+        passages.append(
+            Passage(passage_id(doc_id, text[start:end]), doc_id, start, end, first, last)
+        )
+        if last == len(sentences) - 1:
+            return passages
+        first += step

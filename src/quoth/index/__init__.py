@@ -1,0 +1,29 @@
+"""Embedding, the on-disk index and its atomic publication."""
+
+from quoth.index.builder import BuildReport, Chunking, build_index
+from quoth.index.embedder import Embedder, ModelError, load_embedder
+from quoth.index.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IndexStoreError,
+)
+from quoth.index.store import ArticleRecord, IndexData, load_index
+
+__all__ = [
+    "ArticleRecord",
+    "BuildReport",
+    "Chunking",
+    "Embedder",
+    "IndexBusyError",
+    "IndexCorruptError",
+    "IndexData",
+    "IndexMismatchError",
+    "IndexNotFoundError",
+    "IndexStoreError",
+    "ModelError",
+    "build_index",
+    "load_embedder",
+    "load_index",
+]

@@ -1,0 +1,211 @@
+"""Build an index from a loaded corpus, re-embedding only articles whose content changed.
+
+Embedding is the slow part of indexing; an article whose content hash matches the previous
+build (same model, same passage settings) reuses its stored vectors, so a moderator who edits
+one article waits for one article.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from quoth.corpus.loader import CorpusError
+from quoth.corpus.models import Article, LoadedCorpus, SkippedFile
+from quoth.corpus.splitting import split_passages, split_sentences
+from quoth.index.embedder import Embedder, Vectors
+from quoth.index.store import (
+    FORMAT_VERSION,
+    ArticleRecord,
+    IndexData,
+    Manifest,
+    build_lock,
+    write_index,
+)
+
+BuildProgress = Callable[[int, int], None]
+"""Called with (texts embedded so far, texts to embed in total)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunking:
+    sentences: int
+    overlap: int
+
+
+@dataclass(slots=True)
+class BuildReport:
+    """What a build did, for the CLI and the moderator's chat."""
+
+    articles: int
+    passages: int
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    reused: int = 0
+    embedded_texts: int = 0
+    seconds: float = 0.0
+    skipped: list[SkippedFile] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Planned:
+    record: ArticleRecord
+    sentences: list[tuple[int, int]]
+    passages: list[tuple[str, int, int, int, int]]
+    reuse_row: int | None
+
+
+def _reusable_rows(previous: IndexData | None, model: str, chunking: Chunking) -> dict[str, int]:
+    """Article hash -> row in the previous build, when that build's vectors are compatible."""
+    if previous is None:
+        return {}
+    manifest = previous.manifest
+    if (
+        manifest.format_version != FORMAT_VERSION
+        or manifest.model != model
+        or (manifest.passage_sentences, manifest.passage_overlap)
+        != (chunking.sentences, chunking.overlap)
+    ):
+        return {}
+    return {article.hash: row for row, article in enumerate(previous.articles)}
+
+
+def _plan(article: Article, chunking: Chunking, reuse_row: int | None) -> _Planned:
+    sentences = split_sentences(article.id, article.text)
+    passages = split_passages(
+        article.id, article.text, sentences, chunking.sentences, chunking.overlap
+    )
+    meta = article.meta
+    record = ArticleRecord(
+        id=article.id, title=meta.title, url=meta.url, published=meta.published,
+        source=meta.source, path=article.path, hash=article.hash, text=article.text,
+    )  # fmt: skip
+    return _Planned(
+        record,
+        [(s.start, s.end) for s in sentences],
+        [(p.id, p.start, p.end, p.first, p.last) for p in passages],
+        reuse_row,
+    )
+
+
+def _previous_rows(previous: IndexData, row: int) -> tuple[np.ndarray, np.ndarray]:
+    sentence_rows = np.flatnonzero(previous.sentences[:, 0] == row)
+    passage_rows = np.flatnonzero(previous.passages[:, 0] == row)
+    return sentence_rows, passage_rows
+
+
+def build_index(
+    corpus: LoadedCorpus,
+    embedder: Embedder,
+    index_dir: Path,
+    chunking: Chunking,
+    previous: IndexData | None = None,
+    progress: BuildProgress | None = None,
+) -> tuple[IndexData, BuildReport]:
+    """Embed what changed, write a new build and publish it atomically.
+
+    Holds the folder's build lock throughout, so two reindexes never race; a second one
+    fails at once with :class:`IndexBusyError` instead of waiting on the first.
+    """
+    if not corpus.articles:
+        raise CorpusError("No articles to index (supported files: .txt, .md, .html).")
+    with build_lock(index_dir):
+        return _build(corpus, embedder, index_dir, chunking, previous, progress)
+
+
+def _build(
+    corpus: LoadedCorpus,
+    embedder: Embedder,
+    index_dir: Path,
+    chunking: Chunking,
+    previous: IndexData | None = None,
+    progress: BuildProgress | None = None,
+) -> tuple[IndexData, BuildReport]:
+    started = time.perf_counter()
+    reusable = _reusable_rows(previous, embedder.name, chunking)
+    planned = [_plan(a, chunking, reusable.get(a.hash)) for a in corpus.articles]
+
+    # Everything that needs embedding goes through the model in one stream.
+    texts: list[str] = []
+    for item in planned:
+        if item.reuse_row is None:
+            text = item.record.text
+            texts += [text[s:e] for s, e in item.sentences]
+            texts += [text[s:e] for _, s, e, _, _ in item.passages]
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress is not None:
+            progress(done, len(texts))
+
+    if progress is not None:
+        progress(0, len(texts))
+    fresh = embedder.encode(texts, progress=advance)
+
+    dim = embedder.dimension
+    sentence_rows: list[list[int]] = []
+    passage_rows: list[list[int]] = []
+    passage_ids: list[str] = []
+    sentence_vecs: list[Vectors] = []
+    passage_vecs: list[Vectors] = []
+    cursor = 0
+    for row, item in enumerate(planned):
+        base = len(sentence_rows)
+        sentence_rows += [[row, s, e] for s, e in item.sentences]
+        passage_rows += [[row, s, e, base + f, base + last] for _, s, e, f, last in item.passages]
+        passage_ids += [pid for pid, *_ in item.passages]
+        if item.reuse_row is not None and previous is not None:
+            old_sentences, old_passages = _previous_rows(previous, item.reuse_row)
+            sentence_vecs.append(np.asarray(previous.sentence_vectors[old_sentences]))
+            passage_vecs.append(np.asarray(previous.passage_vectors[old_passages]))
+        else:
+            n_s, n_p = len(item.sentences), len(item.passages)
+            sentence_vecs.append(fresh[cursor : cursor + n_s])
+            passage_vecs.append(fresh[cursor + n_s : cursor + n_s + n_p])
+            cursor += n_s + n_p
+
+    old_hashes = previous.manifest.articles if previous is not None else {}
+    new_hashes = {item.record.id: item.record.hash for item in planned}
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        model=embedder.name,
+        dimension=dim,
+        built_at=datetime.now(UTC),
+        passage_sentences=chunking.sentences,
+        passage_overlap=chunking.overlap,
+        vector_index="flat",
+        articles=new_hashes,
+        passages=len(passage_rows),
+        sentences=len(sentence_rows),
+        files={},
+    )
+    data = write_index(
+        index_dir,
+        manifest,
+        [item.record for item in planned],
+        np.asarray(sentence_rows, dtype=np.int32).reshape(-1, 3),
+        np.asarray(passage_rows, dtype=np.int32).reshape(-1, 5),
+        np.asarray(passage_ids, dtype="<U16"),
+        np.concatenate(passage_vecs).astype(np.float32).reshape(-1, dim),
+        np.concatenate(sentence_vecs).astype(np.float32).reshape(-1, dim),
+    )
+    report = BuildReport(
+        articles=len(planned),
+        passages=len(passage_rows),
+        added=sorted(set(new_hashes) - set(old_hashes)),
+        changed=sorted(k for k in new_hashes if k in old_hashes and old_hashes[k] != new_hashes[k]),
+        removed=sorted(set(old_hashes) - set(new_hashes)),
+        reused=sum(item.reuse_row is not None for item in planned),
+        embedded_texts=len(texts),
+        seconds=time.perf_counter() - started,
+        skipped=list(corpus.skipped),
+    )
+    return data, report

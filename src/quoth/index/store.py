@@ -1,0 +1,279 @@
+"""The on-disk index: a folder of plain files, published by swapping one symlink.
+
+Layout::
+
+    INDEX_DIR/current -> builds/<build-id>/   (the index being served)
+    INDEX_DIR/builds/<build-id>/manifest.json, articles.json, *.npy, passages.faiss
+
+A build is written completely into a fresh folder, flushed to disk, and only then made
+current by atomically replacing the ``current`` symlink. A crash at any point leaves either
+the old index or the new one, never a mixture; readers that opened the old build keep their
+files until they let go of them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ValidationError
+
+from quoth.index.embedder import Vectors
+from quoth.index.errors import (
+    IndexBusyError,
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
+from quoth.index.vectors import VectorIndex, build_vector_index, load_vector_index
+
+FORMAT_VERSION = 1
+CURRENT = "current"
+BUILDS = "builds"
+KEEP_OLD_BUILDS = 1
+_ARRAY_FILES = (
+    "sentences.npy",
+    "passages.npy",
+    "passage_ids.npy",
+    "passage_vectors.npy",
+    "sentence_vectors.npy",
+)
+_FAISS_FILE = "passages.faiss"
+
+
+class ArticleRecord(BaseModel):
+    """An indexed article: cleaned text (quotes are slices of it) and its metadata."""
+
+    id: str
+    title: str
+    url: str | None = None
+    published: str | None = None
+    source: str | None = None
+    path: str
+    hash: str
+    text: str
+
+
+class Manifest(BaseModel):
+    """What built this index and how; checked before anything else is read."""
+
+    format_version: int
+    model: str
+    dimension: int
+    built_at: datetime
+    passage_sentences: int
+    passage_overlap: int
+    vector_index: str
+    articles: dict[str, str]
+    passages: int
+    sentences: int
+    files: dict[str, str]
+
+
+@dataclass(slots=True)
+class IndexData:
+    """Everything retrieval needs, in memory.
+
+    ``sentences`` rows are (article row, start, end); ``passages`` rows are
+    (article row, start, end, first sentence row, last sentence row).
+    """
+
+    manifest: Manifest
+    articles: list[ArticleRecord]
+    sentences: npt.NDArray[np.int32]
+    passages: npt.NDArray[np.int32]
+    passage_ids: npt.NDArray[np.str_]
+    passage_vectors: Vectors
+    sentence_vectors: Vectors
+    vectors: VectorIndex
+
+    @property
+    def built_at(self) -> datetime:
+        return self.manifest.built_at
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_file(path: Path, write: object) -> None:
+    """Write through a callback and flush to disk before the build can be published."""
+    with path.open("wb") as handle:
+        write(handle)  # type: ignore[operator]
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def current_build(index_dir: Path) -> Path:
+    link = index_dir / CURRENT
+    if not link.exists():
+        raise IndexNotFoundError(f"No index in {index_dir} yet. Build one with: quoth index")
+    return link.resolve()
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """One builder at a time per index folder, across processes."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / ".lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexBusyError(f"Another reindex of {index_dir} is running.") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def write_index(
+    index_dir: Path,
+    manifest: Manifest,
+    articles: list[ArticleRecord],
+    sentences: npt.NDArray[np.int32],
+    passages: npt.NDArray[np.int32],
+    passage_ids: npt.NDArray[np.str_],
+    passage_vectors: Vectors,
+    sentence_vectors: Vectors,
+) -> IndexData:
+    """Write a complete build and atomically make it current; returns it ready to serve."""
+    builds = index_dir / BUILDS
+    builds.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=builds))
+    try:
+        arrays = dict(
+            zip(
+                _ARRAY_FILES,
+                (sentences, passages, passage_ids, passage_vectors, sentence_vectors),
+                strict=True,
+            )
+        )
+        for name, array in arrays.items():
+            _write_file(staging / name, lambda h, a=array: np.save(h, a, allow_pickle=False))
+        vectors = build_vector_index(passage_vectors, manifest.vector_index)
+        vectors.save(staging / _FAISS_FILE)
+        payload = json.dumps([a.model_dump() for a in articles], ensure_ascii=False).encode()
+        _write_file(staging / "articles.json", lambda h: h.write(payload))
+        files = {
+            name: _sha256(staging / name) for name in (*_ARRAY_FILES, _FAISS_FILE, "articles.json")
+        }
+        manifest = manifest.model_copy(update={"files": files})
+        _write_file(
+            staging / "manifest.json",
+            lambda h: h.write(manifest.model_dump_json(indent=2).encode()),
+        )
+        _fsync_dir(staging)
+
+        build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        final = builds / build_id
+        staging.rename(final)
+        _fsync_dir(builds)
+        link_tmp = index_dir / f".{CURRENT}.{build_id}"
+        link_tmp.symlink_to(Path(BUILDS) / build_id)
+        link_tmp.replace(index_dir / CURRENT)
+        _fsync_dir(index_dir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    prune_builds(index_dir)
+    return IndexData(
+        manifest, articles, sentences, passages, passage_ids,
+        passage_vectors, sentence_vectors, vectors,
+    )  # fmt: skip
+
+
+def prune_builds(index_dir: Path) -> None:
+    """Remove builds older than the current one (keeping one spare) and dead staging folders."""
+    builds = index_dir / BUILDS
+    current = (index_dir / CURRENT).resolve()
+    finished = sorted(p for p in builds.iterdir() if p.is_dir() and not p.name.startswith("."))
+    older = [p for p in finished if p != current and p.name < current.name]
+    for stale in older[: max(0, len(older) - KEEP_OLD_BUILDS)]:
+        shutil.rmtree(stale, ignore_errors=True)
+    for staging in builds.glob(".staging-*"):
+        with contextlib.suppress(OSError):
+            if staging.stat().st_mtime < current.stat().st_mtime:
+                shutil.rmtree(staging, ignore_errors=True)
+
+
+def read_manifest(build: Path) -> Manifest:
+    try:
+        return Manifest.model_validate_json((build / "manifest.json").read_bytes())
+    except FileNotFoundError:
+        raise IndexCorruptError(
+            f"Index {build} has no manifest.json. Rebuild with: quoth index"
+        ) from None
+    except ValidationError:
+        raise IndexCorruptError(
+            f"Index manifest {build / 'manifest.json'} is damaged. Rebuild with: quoth index"
+        ) from None
+
+
+def check_compatible(manifest: Manifest, model: str) -> None:
+    if manifest.format_version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"The index uses format {manifest.format_version}; this quoth reads format "
+            f"{FORMAT_VERSION}. Rebuild it with: quoth index"
+        )
+    if manifest.model != model:
+        raise IndexMismatchError(
+            f"The index was built with model {manifest.model!r} but QUOTH_MODEL is {model!r}. "
+            "Rebuild it with: quoth index, or set QUOTH_MODEL back."
+        )
+
+
+def load_index(index_dir: Path, model: str) -> IndexData:
+    """Load the current build, refusing a foreign or damaged one with a clear message."""
+    build = current_build(index_dir)
+    manifest = read_manifest(build)
+    check_compatible(manifest, model)
+    for name, expected in manifest.files.items():
+        path = build / name
+        if not path.is_file() or _sha256(path) != expected:
+            raise IndexCorruptError(
+                f"Index file {path} is missing or damaged. Rebuild with: quoth index"
+            )
+    try:
+        arrays = [np.load(build / name, allow_pickle=False) for name in _ARRAY_FILES]
+        articles = [
+            ArticleRecord.model_validate(item)
+            for item in json.loads((build / "articles.json").read_bytes())
+        ]
+        vectors = load_vector_index(build / _FAISS_FILE, manifest.vector_index)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise IndexCorruptError(
+            f"Index {build} cannot be read ({error}). Rebuild with: quoth index"
+        ) from None
+    sentences, passages, passage_ids, passage_vectors, sentence_vectors = arrays
+    if vectors.size != len(passages) or passage_vectors.shape != (
+        len(passages),
+        manifest.dimension,
+    ):
+        raise IndexCorruptError(f"Index {build} is inconsistent. Rebuild with: quoth index")
+    return IndexData(
+        manifest, articles, sentences, passages, passage_ids,
+        passage_vectors, sentence_vectors, vectors,
+    )  # fmt: skip

@@ -1,0 +1,6 @@
+"""Turning a question into verbatim quotes, or a refusal, over a loaded index."""
+
+from quoth.retrieval.answer import Answer, QuestionError, Quote
+from quoth.retrieval.service import AnsweringService, RetrievalOptions
+
+__all__ = ["Answer", "AnsweringService", "QuestionError", "Quote", "RetrievalOptions"]

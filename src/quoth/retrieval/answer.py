@@ -1,0 +1,54 @@
+"""What the answering service returns: quotes with their sources, or an honest refusal."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+JSON_SCHEMA_VERSION = 1
+
+
+class QuestionError(ValueError):
+    """The question cannot be answered as asked (empty, too long); the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A verbatim excerpt: ``sentence`` answers, ``before``/``after`` give its context.
+
+    ``passage`` is the whole (merged) passage the sentence was found in; every string is an
+    exact slice of the article's cleaned text at the given offsets.
+    """
+
+    passage_id: str
+    document_id: str
+    title: str
+    url: str | None
+    published: str | None
+    score: float
+    sentence: str
+    before: str
+    after: str
+    passage: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    question: str
+    answered: bool
+    quotes: list[Quote] = field(default_factory=list)
+    top_score: float = 0.0
+    next_offset: int | None = None
+    """Where the next page of quotes starts ("More"), or None when there are no more."""
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable document printed by ``quoth ask --json``."""
+        return {
+            "schema": JSON_SCHEMA_VERSION,
+            "question": self.question,
+            "answered": self.answered,
+            "top_score": round(self.top_score, 4),
+            "quotes": [{**asdict(quote), "score": round(quote.score, 4)} for quote in self.quotes],
+        }

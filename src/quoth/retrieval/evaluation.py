@@ -1,0 +1,159 @@
+"""Measure answer quality on a question file, as moderators do after changing the corpus.
+
+File format (JSON Lines), one question per line::
+
+    {"id": "q1", "question": "...", "answerable": true, "docs": ["article-id"],
+     "evidence": ["text a correct quote contains"]}
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from quoth.retrieval.service import AnsweringService
+
+RANKS = (1, 3, 5)
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "`": "'"})
+
+
+class EvalFileError(ValueError):
+    """The question file cannot be read; the message names the line."""
+
+
+class EvalQuestion(BaseModel):
+    id: str
+    question: str
+    answerable: bool
+    docs: list[str] = []
+    evidence: list[str] = []
+
+
+def normalise_text(text: str) -> str:
+    """Case-, quote- and whitespace-insensitive form used to match evidence strings."""
+    return " ".join(text.translate(_QUOTES).lower().split())
+
+
+def contains_evidence(text: str, evidence: list[str]) -> bool:
+    haystack = normalise_text(text)
+    return any(normalise_text(item) in haystack for item in evidence)
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise EvalFileError(f"Cannot read {path}: {error}") from None
+    questions = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            questions.append(EvalQuestion.model_validate(json.loads(line)))
+        except (json.JSONDecodeError, ValidationError) as error:
+            first = str(error).splitlines()[0]
+            raise EvalFileError(f"{path}:{number}: not a valid question ({first})") from None
+    if not questions:
+        raise EvalFileError(f"{path} holds no questions.")
+    return questions
+
+
+@dataclass(slots=True)
+class QuestionResult:
+    id: str
+    question: str
+    answerable: bool
+    answered: bool
+    top_score: float
+    evidence_rank: int | None
+    quote_hit: bool
+    quoted: str | None
+    seconds: float
+
+
+@dataclass(slots=True)
+class EvalReport:
+    questions: int
+    answerable: int
+    unanswerable: int
+    evidence_top1: float
+    evidence_top3: float
+    evidence_top5: float
+    mrr: float
+    quote_hit: float
+    refusal_accuracy: float
+    false_refusal_rate: float
+    latency_p50_ms: float
+    results: list[QuestionResult]
+
+    def metrics(self) -> dict[str, float | int]:
+        data = asdict(self)
+        data.pop("results")
+        return {k: round(v, 4) if isinstance(v, float) else v for k, v in data.items()}
+
+    def to_json(self) -> dict[str, Any]:
+        return {"metrics": self.metrics(), "results": [asdict(r) for r in self.results]}
+
+
+def _ratio(part: float, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def evaluate_question(service: AnsweringService, item: EvalQuestion) -> QuestionResult:
+    started = time.perf_counter()
+    answer = service.answer(item.question)
+    seconds = time.perf_counter() - started
+    index = service.index
+    rank = None
+    if item.answerable:
+        for position, hit in enumerate(service.search(item.question)):
+            doc, start, end = (int(v) for v in index.passages[hit.row, :3])
+            if contains_evidence(index.articles[doc].text[start:end], item.evidence):
+                rank = position + 1
+                break
+    quoted = answer.quotes[0].sentence if answer.answered and answer.quotes else None
+    return QuestionResult(
+        id=item.id,
+        question=item.question,
+        answerable=item.answerable,
+        answered=answer.answered,
+        top_score=round(answer.top_score, 4),
+        evidence_rank=rank,
+        quote_hit=quoted is not None and contains_evidence(quoted, item.evidence),
+        quoted=quoted,
+        seconds=seconds,
+    )
+
+
+def evaluate(service: AnsweringService, questions: list[EvalQuestion]) -> EvalReport:
+    results = [evaluate_question(service, item) for item in questions]
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    n = len(answerable)
+
+    def within(k: int) -> float:
+        return _ratio(
+            sum(r.evidence_rank is not None and r.evidence_rank <= k for r in answerable), n
+        )
+
+    top1, top3, top5 = (within(k) for k in RANKS)
+    return EvalReport(
+        questions=len(results),
+        answerable=n,
+        unanswerable=len(unanswerable),
+        evidence_top1=top1,
+        evidence_top3=top3,
+        evidence_top5=top5,
+        mrr=_ratio(sum(1.0 / r.evidence_rank for r in answerable if r.evidence_rank), n),
+        quote_hit=_ratio(sum(r.quote_hit for r in answerable), n),
+        refusal_accuracy=_ratio(sum(not r.answered for r in unanswerable), len(unanswerable)),
+        false_refusal_rate=_ratio(sum(not r.answered for r in answerable), n),
+        latency_p50_ms=statistics.median(r.seconds for r in results) * 1000,
+        results=results,
+    )

@@ -1,0 +1,79 @@
+"""From ranked passages to quotes: merge overlaps, mark the answering sentence.
+
+Overlapping windows mean the best few passages are often neighbours in one article; quoting
+them separately would repeat sentences, so passages of one article that overlap or touch are
+merged into one quote (up to a size a chat message can carry).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quoth.index.store import IndexData
+from quoth.retrieval.answer import Quote
+from quoth.retrieval.ranking import Hit
+
+MAX_QUOTE_SENTENCES = 6
+CONTEXT_SENTENCES = 1
+
+
+@dataclass(slots=True)
+class _Group:
+    doc: int
+    first: int
+    last: int
+    score: float
+    best_sentence: int
+    passage_row: int
+
+
+def _touches(group: _Group, doc: int, first: int, last: int) -> bool:
+    return group.doc == doc and first <= group.last + 1 and last >= group.first - 1
+
+
+def group_hits(index: IndexData, hits: list[Hit], min_score: float) -> list[_Group]:
+    """Merge touching passages of one article; a new quote must itself clear ``min_score``."""
+    groups: list[_Group] = []
+    for hit in hits:
+        doc, _, _, first, last = (int(v) for v in index.passages[hit.row])
+        owner = next((g for g in groups if _touches(g, doc, first, last)), None)
+        if owner is None:
+            if hit.score >= min_score or not groups:
+                groups.append(_Group(doc, first, last, hit.score, hit.best_sentence, hit.row))
+            continue
+        merged_first, merged_last = min(owner.first, first), max(owner.last, last)
+        if merged_last - merged_first + 1 <= MAX_QUOTE_SENTENCES:
+            owner.first, owner.last = merged_first, merged_last
+    return groups
+
+
+def _span_text(index: IndexData, doc: int, first: int, last: int) -> tuple[str, int, int]:
+    text = index.articles[doc].text
+    start, end = int(index.sentences[first, 1]), int(index.sentences[last, 2])
+    return text[start:end], start, end
+
+
+def build_quote(index: IndexData, group: _Group) -> Quote:
+    """Cut the verbatim quote: best sentence with a neighbour on each side, within the group."""
+    article = index.articles[group.doc]
+    text = article.text
+    best = group.best_sentence
+    s_start, s_end = int(index.sentences[best, 1]), int(index.sentences[best, 2])
+    ctx_first = max(group.first, best - CONTEXT_SENTENCES)
+    ctx_last = min(group.last, best + CONTEXT_SENTENCES)
+    ctx_start, ctx_end = int(index.sentences[ctx_first, 1]), int(index.sentences[ctx_last, 2])
+    passage, start, end = _span_text(index, group.doc, group.first, group.last)
+    return Quote(
+        passage_id=str(index.passage_ids[group.passage_row]),
+        document_id=article.id,
+        title=article.title,
+        url=article.url,
+        published=article.published,
+        score=group.score,
+        sentence=text[s_start:s_end],
+        before=text[ctx_start:s_start].rstrip(),
+        after=text[s_end:ctx_end].lstrip(),
+        passage=passage,
+        start=start,
+        end=end,
+    )

@@ -1,0 +1,79 @@
+"""Wiring settings to the library: the few calls every front end makes at start and reindex.
+
+Front ends (CLI, Telegram, Discord) stay thin by going through these functions instead of
+assembling corpus, index and retrieval pieces themselves.
+"""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from quoth.config import Settings
+from quoth.corpus import load_corpus
+from quoth.index import (
+    BuildReport,
+    Chunking,
+    Embedder,
+    IndexData,
+    IndexStoreError,
+    build_index,
+    load_embedder,
+    load_index,
+)
+from quoth.index.builder import BuildProgress
+from quoth.retrieval import AnsweringService, RetrievalOptions
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+
+def sample_corpus_dir() -> Path:
+    """quoth's own user guide, indexed when no corpus is configured."""
+    return Path(str(resources.files("quoth") / "sample_corpus"))
+
+
+def corpus_dir(settings: Settings, override: Path | None = None) -> Path:
+    return override or settings.corpus_dir or sample_corpus_dir()
+
+
+def retrieval_options(settings: Settings) -> RetrievalOptions:
+    return RetrievalOptions(
+        top_k=settings.top_k,
+        candidates=settings.candidates,
+        min_score=settings.min_score,
+        max_question_chars=settings.max_question_chars,
+    )
+
+
+def chunking(settings: Settings) -> Chunking:
+    return Chunking(settings.passage_sentences, settings.passage_overlap)
+
+
+def open_service(settings: Settings, embedder: Embedder | None = None) -> AnsweringService:
+    """Load the embedder and the current index; raises a clear error when there is none."""
+    embedder = embedder or load_embedder(settings.model)
+    index = load_index(settings.index_dir, embedder.name)
+    return AnsweringService(index, embedder, retrieval_options(settings))
+
+
+def previous_index(settings: Settings, model: str) -> IndexData | None:
+    """The current index if it can lend vectors to a rebuild; a damaged one lends nothing."""
+    try:
+        return load_index(settings.index_dir, model)
+    except IndexStoreError:
+        return None
+
+
+def reindex(
+    settings: Settings,
+    embedder: Embedder,
+    source: Path | None = None,
+    previous: IndexData | None = None,
+    progress: BuildProgress | None = None,
+) -> tuple[IndexData, BuildReport]:
+    """Rebuild from the corpus folder, re-embedding only changed articles, and publish."""
+    corpus = load_corpus(corpus_dir(settings, source))
+    if previous is None:
+        previous = previous_index(settings, embedder.name)
+    return build_index(corpus, embedder, settings.index_dir, chunking(settings), previous, progress)

@@ -1,0 +1,81 @@
+"""Terminal rendering of answers, build reports and evaluation results (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from quoth.index import BuildReport
+from quoth.retrieval import Answer
+from quoth.retrieval.evaluation import EvalReport
+
+NOT_IN_SOURCES = "Not in my sources: none of the articles I have covers that question."
+
+
+def source_line(title: str, url: str | None, published: str | None) -> str:
+    parts = [title]
+    if published:
+        parts.append(published)
+    if url:
+        parts.append(url)
+    return " · ".join(parts)
+
+
+def render_answer(answer: Answer) -> RenderableType:
+    if not answer.answered:
+        return Text(NOT_IN_SOURCES, style="yellow")
+    panels: list[RenderableType] = []
+    for number, quote in enumerate(answer.quotes, start=1):
+        body = Text()
+        if quote.before:
+            body.append(quote.before + " ", style="dim")
+        body.append(quote.sentence, style="bold")
+        if quote.after:
+            body.append(" " + quote.after, style="dim")
+        source = source_line(quote.title, quote.url, quote.published)
+        panels.append(
+            Panel(
+                body,
+                title=f"[{number}] {quote.document_id}",
+                title_align="left",
+                subtitle=f"{source} (score {quote.score:.2f})",
+                subtitle_align="left",
+            )
+        )
+    return Group(*panels)
+
+
+def describe_build(report: BuildReport) -> str:
+    changes = (
+        f"{len(report.added)} new, {len(report.changed)} changed, "
+        f"{len(report.removed)} removed, {report.reused} unchanged"
+    )
+    return (
+        f"Indexed {report.articles} articles ({changes}) into {report.passages} passages "
+        f"in {report.seconds:.1f} s."
+    )
+
+
+def render_eval(report: EvalReport) -> RenderableType:
+    table = Table(title="Answer quality")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in report.metrics().items():
+        table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    misses = Table(title="Questions answered wrongly")
+    for column in ("id", "question", "expected", "got", "score", "evidence rank"):
+        misses.add_column(column)
+    for r in report.results:
+        wrong = (r.answerable and not r.quote_hit) or (not r.answerable and r.answered)
+        if wrong:
+            misses.add_row(
+                r.id,
+                r.question,
+                "answer" if r.answerable else "refusal",
+                (r.quoted or "refused")[:80],
+                f"{r.top_score:.3f}",
+                str(r.evidence_rank or "-"),
+            )
+    return Group(table, misses) if misses.row_count else table

@@ -1,0 +1,76 @@
+"""Shared fixtures: the real model, the real shared corpus, real indexes on disk."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from quoth import runtime
+from quoth.config import Settings, load_settings
+from quoth.index import Embedder, IndexData, load_embedder
+from quoth.retrieval import AnsweringService
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("QUOTH_SHARED_DIR", REPO.parent / "shared"))
+ARTICLES = SHARED / "corpus" / "articles"
+SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not ARTICLES.is_dir():
+        raise pytest.UsageError(
+            f"The shared corpus is missing at {ARTICLES}; set QUOTH_SHARED_DIR to the folder "
+            "that holds corpus/articles and eval/seed_questions.jsonl."
+        )
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No test sees the developer's QUOTH_ variables or .env file."""
+    for name in list(os.environ):
+        if name.startswith("QUOTH_") and name != "QUOTH_SHARED_DIR":
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def embedder() -> Embedder:
+    return load_embedder("all-MiniLM-L6-v2")
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """A writable copy of the shared articles, for tests that change the corpus."""
+    target = tmp_path / "corpus"
+    shutil.copytree(ARTICLES, target)
+    return target
+
+
+def settings_for(index_dir: Path, corpus: Path = ARTICLES, **extra: object) -> Settings:
+    return load_settings(index_dir=index_dir, corpus_dir=corpus, **extra)
+
+
+@pytest.fixture(scope="session")
+def shared_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    index_dir = tmp_path_factory.mktemp("shared-index")
+    runtime.reindex(settings_for(index_dir), embedder)
+    return index_dir
+
+
+@pytest.fixture(scope="session")
+def shared_index(shared_index_dir: Path, embedder: Embedder) -> IndexData:
+    from quoth.index import load_index
+
+    return load_index(shared_index_dir, embedder.name)
+
+
+@pytest.fixture(scope="session")
+def service(shared_index_dir: Path, embedder: Embedder) -> Iterator[AnsweringService]:
+    yield runtime.open_service(settings_for(shared_index_dir), embedder)

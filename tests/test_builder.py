@@ -1,0 +1,78 @@
+"""Incremental builds: only changed articles are embedded again."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quoth import runtime
+from quoth.corpus import CorpusError, split_passages, split_sentences
+from quoth.index import Embedder, IndexData
+
+from .conftest import settings_for
+
+
+def rows_of(index: IndexData, doc_id: str) -> tuple[np.ndarray, np.ndarray]:
+    row = [a.id for a in index.articles].index(doc_id)
+    return (
+        index.sentence_vectors[index.sentences[:, 0] == row],
+        index.passage_vectors[index.passages[:, 0] == row],
+    )
+
+
+def test_only_the_changed_article_is_embedded(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    first, report = runtime.reindex(settings, embedder)
+    assert report.added and not report.changed and report.reused == 0
+
+    target = sorted(corpus_copy.glob("002_*.txt"))[0]
+    target.write_text(target.read_text() + "\nA new closing sentence was added today.")
+    second, report = runtime.reindex(settings, embedder)
+
+    changed = next(a for a in second.articles if a.id == target.stem)
+    sentences = split_sentences(changed.id, changed.text)
+    passages = split_passages(changed.id, changed.text, sentences, 3, 2)
+    assert report.changed == [target.stem]
+    assert report.added == report.removed == []
+    assert report.reused == 4
+    assert report.embedded_texts == len(sentences) + len(passages)
+    for article in first.articles:
+        if article.id != target.stem:
+            old, new = rows_of(first, article.id), rows_of(second, article.id)
+            assert np.array_equal(old[0], new[0]) and np.array_equal(old[1], new[1])
+
+
+def test_added_and_removed_articles_reported(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    runtime.reindex(settings, embedder)
+    removed = sorted(corpus_copy.glob("004_*.txt"))[0]
+    removed.unlink()
+    (corpus_copy / "new-one.md").write_text("# Fresh\n\nThe bridge opened in June 2021.")
+    index, report = runtime.reindex(settings, embedder)
+    assert report.added == ["new-one"]
+    assert report.removed == [removed.stem]
+    assert report.reused == 4
+    assert removed.stem not in index.manifest.articles
+
+
+def test_changed_chunking_re_embeds_everything(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    runtime.reindex(settings_for(tmp_path / "idx", corpus_copy), embedder)
+    settings = settings_for(tmp_path / "idx", corpus_copy, passage_sentences=2, passage_overlap=1)
+    index, report = runtime.reindex(settings, embedder)
+    assert report.reused == 0
+    assert index.manifest.passage_sentences == 2
+
+
+def test_empty_corpus_refused_and_index_kept(tmp_path: Path, embedder: Embedder) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CorpusError, match="No articles"):
+        runtime.reindex(settings_for(tmp_path / "idx", empty), embedder)

@@ -1,0 +1,118 @@
+"""The command line: exit codes and messages a user sees."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from quoth.cli import app
+
+from .conftest import SEED_QUESTIONS
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_index_then_ask_json(corpus_copy: Path, tmp_path: Path) -> None:
+    index_dir = str(tmp_path / "idx")
+    code, stdout, _ = run("index", str(corpus_copy), "--index-dir", index_dir)
+    assert code == 0
+    assert "Indexed 5 articles (5 new" in stdout
+    code, stdout, _ = run(
+        "ask", "Which water treaty did India suspend?", "--json", "--index-dir", index_dir
+    )
+    assert code == 0
+    document = json.loads(stdout)
+    assert document["answered"] is True
+    quote = document["quotes"][0]
+    assert set(quote) >= {
+        "passage_id", "document_id", "title", "url", "score", "sentence", "passage",
+    }  # fmt: skip
+    assert "Indus Waters Treaty" in quote["sentence"]
+    code, stdout, _ = run("ask", "Who won the 2022 FIFA World Cup?", "--index-dir", index_dir)
+    assert code == 0 and "Not in my sources" in stdout
+
+
+def test_missing_corpus(tmp_path: Path) -> None:
+    code, _, stderr = run("index", str(tmp_path / "nowhere"), "--index-dir", str(tmp_path / "i"))
+    assert code == 1
+    assert "does not exist" in stderr and "Traceback" not in stderr
+
+
+def test_empty_corpus_keeps_existing_index(tmp_path: Path, shared_index_dir: Path) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, _, stderr = run("index", str(empty), "--index-dir", str(shared_index_dir))
+    assert code == 1 and "No articles to index" in stderr
+    code, stdout, _ = run(
+        "ask", "Who is Armenia's foreign minister?", "--index-dir", str(shared_index_dir)
+    )
+    assert code == 0 and "Mirzoyan" in stdout
+
+
+def test_unreadable_file_skipped_with_warning(corpus_copy: Path, tmp_path: Path) -> None:
+    (corpus_copy / "broken.txt").write_bytes(b"\xff\xfe\x00binary\x00")
+    code, stdout, stderr = run("index", str(corpus_copy), "--index-dir", str(tmp_path / "idx"))
+    assert code == 0
+    assert "Skipped" in stderr and "broken.txt" in stderr
+    assert "Indexed 5 articles" in stdout
+
+
+def test_no_index_yet(tmp_path: Path) -> None:
+    code, _, stderr = run("ask", "anything?", "--index-dir", str(tmp_path / "none"))
+    assert code == 1
+    assert "No index in" in stderr and "quoth index" in stderr
+
+
+def test_empty_question(shared_index_dir: Path) -> None:
+    code, _, stderr = run("ask", "  ", "--index-dir", str(shared_index_dir))
+    assert code == 1 and "Please type a question" in stderr
+
+
+def test_eval_json(shared_index_dir: Path) -> None:
+    code, stdout, _ = run(
+        "eval", str(SEED_QUESTIONS), "--json", "--index-dir", str(shared_index_dir)
+    )
+    assert code == 0
+    metrics = json.loads(stdout)["metrics"]
+    assert metrics["questions"] == 30 and metrics["evidence_top3"] >= 0.9
+
+
+def test_chat_answers_until_quit(shared_index_dir: Path) -> None:
+    result = runner.invoke(
+        app,
+        ["chat", "--index-dir", str(shared_index_dir)],
+        input="Which Turkish naval ship arrived in Karachi?\n\nquit\n",
+    )
+    assert result.exit_code == 0
+    assert "TCG Büyükada" in result.stdout
+    assert "Please type a question" in result.stdout
+
+
+def test_bad_config_is_one_line(monkeypatch: pytest.MonkeyPatch, shared_index_dir: Path) -> None:
+    monkeypatch.setenv("QUOTH_TOP_K", "lots")
+    code, _, stderr = run("ask", "hi", "--index-dir", str(shared_index_dir))
+    assert code == 1
+    assert stderr.strip().startswith("Error: Invalid configuration: QUOTH_TOP_K")
+
+
+def test_console_script_runs(shared_index_dir: Path) -> None:
+    """The installed entry point, in a fresh process, as a user runs it."""
+    quoth = Path(sys.executable).parent / "quoth"
+    completed = subprocess.run(
+        [str(quoth), "ask", "When were the Washington agreements signed?", "--json"],
+        env={**os.environ, "QUOTH_INDEX_DIR": str(shared_index_dir)},
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    assert "8 August" in json.loads(completed.stdout)["quotes"][0]["sentence"]

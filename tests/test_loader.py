@@ -1,0 +1,69 @@
+"""Loading a folder: ids, derived titles, skipped files, whole-corpus errors."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from quoth.corpus import CorpusError, load_corpus
+
+from .conftest import ARTICLES
+
+
+def test_real_corpus_ids_and_titles() -> None:
+    corpus = load_corpus(ARTICLES)
+    assert not corpus.skipped
+    titles = {a.id: a.meta.title for a in corpus.articles}
+    assert sorted(titles) == sorted(p.stem for p in ARTICLES.glob("*.txt"))
+    by_prefix = {k[:3]: v for k, v in titles.items()}
+    assert by_prefix["003"] == "Armenia and Pakistan to consider establishing diplomatic relations"
+    # No headline line: the first sentence, shortened at a word boundary.
+    assert by_prefix["000"].startswith("Amid rising regional tensions, Pakistan and Azerbaijan")
+    assert by_prefix["000"].endswith("…") and len(by_prefix["000"]) <= 90
+
+
+def test_recursive_ids_unique_and_hidden_ignored(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    (tmp_path / ".git").mkdir()
+    (tmp_path / "a" / "note.txt").write_text("First note. It is short.")
+    (tmp_path / "b" / "note.md").write_text("# Second\n\nAnother note.")
+    (tmp_path / ".git" / "x.txt").write_text("hidden")
+    (tmp_path / "image.png").write_bytes(b"\x89PNG")
+    ids = sorted(a.id for a in load_corpus(tmp_path).articles)
+    assert ids == ["a--note", "b--note"]
+
+
+def test_bad_files_skipped_rest_loaded(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("A good article. With two sentences.")
+    (tmp_path / "binary.txt").write_bytes(b"\x00\xff\x00\xff")
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "latin1.txt").write_bytes("Café au lait.".encode("latin-1"))
+    corpus = load_corpus(tmp_path)
+    assert [a.id for a in corpus.articles] == ["good"]
+    reasons = {Path(s.path).name: s.reason for s in corpus.skipped}
+    assert "binary" in reasons["binary.txt"]
+    assert "no article text" in reasons["empty.txt"]
+    assert "not UTF-8" in reasons["latin1.txt"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their mode")
+def test_permission_denied_skipped(tmp_path: Path) -> None:
+    (tmp_path / "good.txt").write_text("A good article.")
+    locked = tmp_path / "locked.txt"
+    locked.write_text("secret")
+    locked.chmod(0)
+    corpus = load_corpus(tmp_path)
+    assert [a.id for a in corpus.articles] == ["good"]
+    assert "Permission denied" in corpus.skipped[0].reason
+
+
+def test_missing_and_non_folder_corpus(tmp_path: Path) -> None:
+    with pytest.raises(CorpusError, match="does not exist"):
+        load_corpus(tmp_path / "nope")
+    file = tmp_path / "file.txt"
+    file.write_text("x")
+    with pytest.raises(CorpusError, match="not a folder"):
+        load_corpus(file)

@@ -1,0 +1,79 @@
+"""The answering service over the real shared index."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quoth import runtime
+from quoth.index import Embedder, IndexData
+from quoth.retrieval import AnsweringService, QuestionError
+
+from .conftest import settings_for
+
+
+def test_answer_quotes_are_verbatim_with_marked_sentence(
+    service: AnsweringService, shared_index: IndexData
+) -> None:
+    answer = service.answer("When did Heydar Aliyev visit Pakistan?")
+    assert answer.answered
+    best = answer.quotes[0]
+    assert "April 10, 1996" in best.sentence
+    text = {a.id: a.text for a in shared_index.articles}[best.document_id]
+    assert text[best.start : best.end] == best.passage
+    assert best.sentence in best.passage
+    context = " ".join(part for part in (best.before, best.sentence, best.after) if part)
+    assert context in best.passage.replace("\n", " ")
+    assert best.title.startswith("Pakistan’s DND news agency")
+
+
+@pytest.mark.parametrize(
+    "question", ["Who won the 2022 FIFA World Cup?", "How do I reset my password?"]
+)
+def test_unrelated_questions_refused(service: AnsweringService, question: str) -> None:
+    answer = service.answer(question)
+    assert not answer.answered and answer.quotes == []
+    assert answer.top_score < service.options.min_score
+
+
+def test_quotes_never_overlap_within_an_article(service: AnsweringService) -> None:
+    for question in (
+        "Does Pakistan recognise Armenia?",
+        "What did Aliyev say about Pakistan?",
+        "Pakistan Azerbaijan relations",
+    ):
+        answer = service.answer(question, limit=10)
+        spans = [(q.document_id, q.start, q.end) for q in answer.quotes]
+        for i, (doc, start, end) in enumerate(spans):
+            for other_doc, other_start, other_end in spans[i + 1 :]:
+                assert doc != other_doc or end < other_start or other_end < start
+
+
+def test_more_pages_continue_where_the_first_stopped(service: AnsweringService) -> None:
+    first = service.answer("What did Aliyev say about Pakistan?", limit=1)
+    assert first.next_offset == 1
+    second = service.answer("What did Aliyev say about Pakistan?", limit=1, offset=1)
+    assert second.quotes and second.quotes[0].passage != first.quotes[0].passage
+
+
+@pytest.mark.parametrize(("question", "message"), [("   ", "type a question"), ("x" * 501, "500")])
+def test_bad_questions_explained(service: AnsweringService, question: str, message: str) -> None:
+    with pytest.raises(QuestionError, match=message):
+        service.answer(question)
+
+
+def test_swap_serves_the_new_index(corpus_copy: Path, tmp_path: Path, embedder: Embedder) -> None:
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    runtime.reindex(settings, embedder)
+    service = runtime.open_service(settings, embedder)
+    question = "When did the lighthouse on Gull Island open?"
+    assert not service.answer(question).answered
+    (corpus_copy / "gull.txt").write_text(
+        "The lighthouse on Gull Island opened on 3 March 1887. Its lamp burned whale oil."
+    )
+    index, _ = runtime.reindex(settings, embedder)
+    service.swap(index)
+    answer = service.answer(question)
+    assert answer.answered and "3 March 1887" in answer.quotes[0].sentence
+    assert answer.quotes[0].document_id == "gull"
