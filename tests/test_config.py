@@ -32,7 +32,7 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
         ("QUOTH_TOP_K", "many", "QUOTH_TOP_K: Input should be a valid integer"),
         ("QUOTH_TOP_K", "0", "QUOTH_TOP_K: Input should be greater than or equal to 1"),
         ("QUOTH_MODERATOR_IDS", "12,bob", "QUOTH_MODERATOR_IDS.1"),
-        ("QUOTH_PASSAGE_OVERLAP", "3", "QUOTH_PASSAGE_OVERLAP: Value error, must be smaller"),
+        ("QUOTH_PASSAGE_OVERLAP", "3", "QUOTH_PASSAGE_OVERLAP: must be smaller"),
     ],
 )
 def test_invalid_values_name_the_variable(

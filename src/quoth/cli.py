@@ -164,6 +164,27 @@ def chat(index_dir: IndexDirOption = None) -> None:
             out.print(f"[yellow]{error}[/yellow]")
 
 
+@app.command()
+def serve() -> None:
+    """Run the Telegram bot (long polling, or webhook when QUOTH_WEBHOOK_URL is set)."""
+    from quoth.bot.library import Library
+    from quoth.bot.logs import configure_logging
+    from quoth.bot.telegram import TelegramBot
+
+    settings = settings_for(None)
+    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
+    configure_logging(token)
+    service = guarded(lambda: runtime.open_or_build_service(settings))
+    bot = guarded(lambda: TelegramBot(settings, Library(settings, service)))
+    application = bot.application()
+    if settings.webhook_url is not None:
+        logging.getLogger("quoth").info("serving by webhook at %s", settings.webhook_url)
+        application.run_webhook(**bot.webhook_options())  # type: ignore[arg-type]
+    else:
+        logging.getLogger("quoth").info("serving by long polling")
+        application.run_polling()
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app()

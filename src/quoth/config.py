@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "QUOTH_"
@@ -54,7 +54,19 @@ class Settings(BaseSettings):
     max_question_chars: int = Field(default=500, ge=10, le=4000)
 
     telegram_token: SecretStr | None = None
+    telegram_api_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://api.telegram.org"),
+        description="Bot API server root; change it for a self-hosted Bot API server.",
+    )
     moderator_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    rate_limit_per_minute: int = Field(default=10, ge=1, le=1000)
+    max_upload_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024)
+    webhook_url: AnyHttpUrl | None = Field(
+        default=None, description="Public HTTPS URL for webhook mode; unset means long polling."
+    )
+    webhook_secret: SecretStr | None = None
+    webhook_listen: str = "0.0.0.0"  # a container must listen on all interfaces
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
 
     @field_validator("moderator_ids", mode="before")
     @classmethod
@@ -72,13 +84,23 @@ class Settings(BaseSettings):
             raise ValueError("must be smaller than QUOTH_PASSAGE_SENTENCES")
         return value
 
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> Settings:
+        if self.webhook_url is not None and self.webhook_secret is None:
+            raise ValueError("QUOTH_WEBHOOK_SECRET must be set when QUOTH_WEBHOOK_URL is set")
+        return self
+
+    def api_root(self) -> str:
+        return str(self.telegram_api_url).rstrip("/")
+
 
 def describe_validation_error(error: ValidationError) -> str:
     """Turn pydantic's multi-line report into one line per bad variable, named as set."""
     lines = []
     for item in error.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "settings"
-        lines.append(f"{ENV_PREFIX}{field.upper()}: {item['msg']}")
+        message = str(item["msg"]).removeprefix("Value error, ")
+        field = ".".join(str(part) for part in item["loc"])
+        lines.append(f"{ENV_PREFIX}{field.upper()}: {message}" if field else message)
     return "; ".join(lines)
 
 

@@ -6,6 +6,7 @@ assembling corpus, index and retrieval pieces themselves.
 
 from __future__ import annotations
 
+import logging
 import os
 from importlib import resources
 from pathlib import Path
@@ -17,6 +18,7 @@ from quoth.index import (
     Chunking,
     Embedder,
     IndexData,
+    IndexNotFoundError,
     IndexStoreError,
     build_index,
     load_embedder,
@@ -26,6 +28,7 @@ from quoth.index.builder import BuildProgress
 from quoth.retrieval import AnsweringService, RetrievalOptions
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+log = logging.getLogger(__name__)
 
 
 def sample_corpus_dir() -> Path:
@@ -54,6 +57,20 @@ def open_service(settings: Settings, embedder: Embedder | None = None) -> Answer
     """Load the embedder and the current index; raises a clear error when there is none."""
     embedder = embedder or load_embedder(settings.model)
     index = load_index(settings.index_dir, embedder.name)
+    return AnsweringService(index, embedder, retrieval_options(settings))
+
+
+def open_or_build_service(settings: Settings) -> AnsweringService:
+    """Like :func:`open_service`, but a first start with no index builds one from the corpus."""
+    embedder = load_embedder(settings.model)
+    try:
+        return open_service(settings, embedder)
+    except IndexNotFoundError:
+        log.warning(
+            "No index in %s yet: building one from %s", settings.index_dir, corpus_dir(settings)
+        )
+    index, report = reindex(settings, embedder)
+    log.info("Built the index: %d articles, %d passages", report.articles, report.passages)
     return AnsweringService(index, embedder, retrieval_options(settings))
 
 

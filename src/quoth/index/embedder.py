@@ -7,6 +7,7 @@ vectors of the same space so that inner product is cosine similarity in FAISS.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol
@@ -82,6 +83,9 @@ class SentenceTransformerEmbedder:
             raise ModelError(f"Model {model!r} does not declare its embedding dimension.")
         self._name = model
         self._dimension = int(dimension)
+        # The model's tokenizer is not safe to call from two threads at once; a reindex in a
+        # worker thread and a question share the model batch by batch through this lock.
+        self._lock = threading.Lock()
 
     @property
     def name(self) -> str:
@@ -95,11 +99,15 @@ class SentenceTransformerEmbedder:
         chunks: list[Vectors] = []
         for start in range(0, len(texts), ENCODE_BATCH):
             batch = list(texts[start : start + ENCODE_BATCH])
-            chunks.append(
-                self._model.encode(
-                    batch, batch_size=ENCODE_BATCH, convert_to_numpy=True, show_progress_bar=False
+            with self._lock:
+                chunks.append(
+                    self._model.encode(
+                        batch,
+                        batch_size=ENCODE_BATCH,
+                        convert_to_numpy=True,
+                        show_progress_bar=False,
+                    )
                 )
-            )
             if progress is not None:
                 progress(len(batch))
         if not chunks:

@@ -6,7 +6,6 @@ assignment, so a reindex never interrupts questions being answered from the old 
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 from quoth.index.embedder import Embedder
@@ -44,7 +43,6 @@ class AnsweringService:
     def __init__(self, index: IndexData, embedder: Embedder, options: RetrievalOptions) -> None:
         self._index = index
         self._embedder = embedder
-        self._encode_lock = threading.Lock()
         self.options = options
 
     @property
@@ -63,8 +61,7 @@ class AnsweringService:
         """Ranked candidate passages for a question (used by answers and by evaluation)."""
         index = index or self._index
         cleaned = clean_question(question, self.options.max_question_chars)
-        with self._encode_lock:
-            query = self._embedder.encode([cleaned])[0]
+        query = self._embedder.encode([cleaned])[0]
         return rank_passages(index, query, self.options.candidates)
 
     def answer(self, question: str, limit: int | None = None, offset: int = 0) -> Answer:

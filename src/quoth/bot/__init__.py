@@ -1,0 +1,1 @@
+"""Chat front ends: thin adapters over :class:`quoth.retrieval.AnsweringService`."""

@@ -1,0 +1,173 @@
+"""What moderators do, independent of the chat platform: add, remove, reindex, inspect.
+
+Every chat adapter calls these, so Telegram and Discord cannot drift apart in what a
+moderator may do or in how safely it is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath, PureWindowsPath
+
+from quoth import runtime
+from quoth.config import Settings
+from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError
+from quoth.corpus.loader import article_id, build_article, iter_article_files
+from quoth.index import BuildReport, IndexBusyError
+from quoth.retrieval import Answer, AnsweringService
+
+_SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
+MAX_NAME_CHARS = 100
+
+
+class ModerationError(Exception):
+    """A moderator's request cannot be carried out; the message says why, in one line."""
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters since start, shown by /stats."""
+
+    started: float = field(default_factory=time.time)
+    answered: int = 0
+    refused: int = 0
+
+    def record(self, answer: Answer) -> None:
+        if answer.answered:
+            self.answered += 1
+        else:
+            self.refused += 1
+
+
+@dataclass(frozen=True, slots=True)
+class SavedUpload:
+    doc_id: str
+    path: Path
+    replaced: bool
+
+
+def safe_file_name(name: str) -> str:
+    """Reduce an uploaded file name to a plain name inside the corpus folder.
+
+    Any directory part is dropped (both separators), unsafe characters become ``-``, and a
+    name that would be hidden or has an unsupported type is refused.
+    """
+    base = PurePosixPath(PureWindowsPath(name).name).name
+    stem, dot, suffix = base.rpartition(".")
+    if not dot or f".{suffix.lower()}" not in SUPPORTED_SUFFIXES:
+        kinds = ", ".join(SUPPORTED_SUFFIXES)
+        raise ModerationError(f"Only {kinds} files can be added, not {base or 'this file'}.")
+    clean = _SAFE_NAME.sub("-", stem).strip("-.")[: MAX_NAME_CHARS - len(suffix) - 1]
+    if not clean:
+        raise ModerationError(f"The file name {base!r} has no usable characters.")
+    return f"{clean}.{suffix.lower()}"
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """The file appears complete or not at all, even if the process is killed mid-write."""
+    descriptor, temporary = tempfile.mkstemp(prefix=".upload-", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        Path(temporary).replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            Path(temporary).unlink()
+        raise
+
+
+class Library:
+    """The corpus folder and the live index behind one answering service."""
+
+    def __init__(self, settings: Settings, service: AnsweringService) -> None:
+        self.settings = settings
+        self.service = service
+        self.stats = Stats()
+        self._reindex_lock = asyncio.Lock()
+
+    @property
+    def reindexing(self) -> bool:
+        return self._reindex_lock.locked()
+
+    def _writable_corpus(self) -> Path:
+        corpus = self.settings.corpus_dir
+        if corpus is None:
+            raise ModerationError(
+                "No corpus folder is configured (QUOTH_CORPUS_DIR), so articles cannot be "
+                "added or removed from the chat."
+            )
+        corpus.mkdir(parents=True, exist_ok=True)
+        return corpus
+
+    async def reindex(self) -> BuildReport:
+        """Rebuild in a worker thread; questions keep being answered from the old index."""
+        if self._reindex_lock.locked():
+            raise IndexBusyError("A reindex is already running.")
+        async with self._reindex_lock:
+            index, report = await asyncio.to_thread(
+                runtime.reindex, self.settings, self.service.embedder, None, self.service.index
+            )
+            self.service.swap(index)
+            return report
+
+    def save_upload(self, file_name: str, data: bytes) -> SavedUpload:
+        """Validate an uploaded article completely, then write it into the corpus folder."""
+        corpus = self._writable_corpus()
+        name = safe_file_name(file_name)
+        if len(data) > self.settings.max_upload_bytes:
+            raise ModerationError(
+                f"{name} is {len(data) // 1024} KB; the limit is "
+                f"{self.settings.max_upload_bytes // 1024} KB."
+            )
+        path = corpus / name
+        doc_id = article_id(corpus, path)
+        try:
+            build_article(doc_id, path, data)
+        except ArticleFormatError as error:
+            raise ModerationError(f"{name} was not added: it {error}.") from None
+        replaced = path.exists()
+        write_atomically(path, data)
+        return SavedUpload(doc_id, path, replaced)
+
+    def remove(self, doc_id: str) -> list[Path]:
+        """Delete the files of one article (and its sidecar); ids are matched, never joined."""
+        corpus = self._writable_corpus()
+        files = [p for p in iter_article_files(corpus) if article_id(corpus, p) == doc_id]
+        if not files:
+            raise ModerationError(f"No article with id {doc_id!r}. See /sources for the ids.")
+        removed = []
+        for path in files:
+            for victim in (path, path.with_name(f"{path.stem}.meta.json")):
+                if victim.exists():
+                    victim.unlink()
+                    removed.append(victim)
+        return removed
+
+    def describe(self) -> dict[str, str | int]:
+        index = self.service.index
+        age = datetime.now(UTC) - index.built_at
+        return {
+            "articles": len(index.articles),
+            "passages": index.manifest.passages,
+            "index built": f"{index.built_at:%Y-%m-%d %H:%M} UTC ({_ago(age.total_seconds())})",
+            "answered": self.stats.answered,
+            "refused": self.stats.refused,
+            "up for": _ago(time.time() - self.stats.started).removesuffix(" ago"),
+        }
+
+
+def _ago(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"

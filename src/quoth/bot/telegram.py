@@ -1,0 +1,439 @@
+"""The Telegram adapter: python-telegram-bot handlers over the answering service.
+
+Handlers only translate between Telegram updates and :class:`AnsweringService` /
+:class:`Library` calls; answering runs in a worker thread so the event loop keeps serving
+other chats (and the "typing" indicator) while the model encodes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    MessageEntity,
+    Update,
+)
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    InvalidCallbackData,
+    MessageHandler,
+    filters,
+)
+
+from quoth.bot import telegram_html as th
+from quoth.bot.library import Library, ModerationError
+from quoth.bot.ratelimit import SlidingWindowLimiter
+from quoth.config import ConfigError, Settings
+from quoth.index import IndexStoreError
+from quoth.retrieval import QuestionError
+from quoth.terminal import describe_build
+
+log = logging.getLogger("quoth.telegram")
+
+SOURCES_PER_PAGE = 10
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+PUBLIC_COMMANDS = [
+    BotCommand("ask", "Ask a question about the articles"),
+    BotCommand("sources", "List the articles I quote from"),
+    BotCommand("help", "How to use this bot"),
+]
+MODERATOR_COMMANDS = [
+    *PUBLIC_COMMANDS,
+    BotCommand("reindex", "Rebuild the index from the corpus folder"),
+    BotCommand("remove", "Remove an article: /remove ID"),
+    BotCommand("stats", "Articles, passages, index age, questions"),
+]
+WELCOME = (
+    "Hi! Ask me a question and I answer with exact quotes from my articles, each with its "
+    "source — or I tell you plainly that my sources don't cover it.\n\n"
+    "In a private chat, just type your question. In a group, use /ask, mention me, or "
+    "reply to one of my messages. /sources lists the articles."
+)
+MODERATOR_HELP = (
+    "\n\nModerator tools: send a .txt, .md or .html file here to add or update an article "
+    "(it is indexed at once); /remove ID deletes one; /reindex rebuilds after changes on disk; "
+    "/stats shows the numbers."
+)
+NOT_A_MODERATOR = "Sorry, only moderators can do that."
+SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again in a moment."
+EXPIRED_BUTTON = "That button has expired. Please ask again."
+
+
+@dataclass(frozen=True, slots=True)
+class MorePage:
+    """Callback data of a "More" button (kept server-side by PTB's callback data cache)."""
+
+    question: str
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class SourcesPage:
+    page: int
+
+
+class TelegramBot:
+    """Handlers bound to one library; build the PTB application with :meth:`application`."""
+
+    def __init__(
+        self, settings: Settings, library: Library, sources_per_page: int = SOURCES_PER_PAGE
+    ) -> None:
+        if settings.telegram_token is None:
+            raise ConfigError("QUOTH_TELEGRAM_TOKEN is not set: get a token from @BotFather.")
+        self.settings = settings
+        self.library = library
+        self.limiter = SlidingWindowLimiter(settings.rate_limit_per_minute)
+        self.moderators = frozenset(settings.moderator_ids)
+        self.sources_per_page = sources_per_page
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- wiring -----------------------------------------------------------------------------
+
+    def application(self) -> Application:  # type: ignore[type-arg]
+        assert self.settings.telegram_token is not None
+        root = self.settings.api_root()
+        app = (
+            ApplicationBuilder()
+            .token(self.settings.telegram_token.get_secret_value())
+            .base_url(f"{root}/bot")
+            .base_file_url(f"{root}/file/bot")
+            .rate_limiter(AIORateLimiter(max_retries=3))
+            .arbitrary_callback_data(1024)
+            .concurrent_updates(16)
+            .defaults(Defaults(do_quote=True, link_preview_options=NO_PREVIEW))
+            .post_init(self.on_startup)
+            .build()
+        )
+        private = filters.ChatType.PRIVATE
+        app.add_handler(CommandHandler("start", self.start))
+        app.add_handler(CommandHandler("help", self.help))
+        app.add_handler(CommandHandler("sources", self.sources))
+        app.add_handler(CommandHandler("ask", self.ask))
+        app.add_handler(CommandHandler("reindex", self.reindex))
+        app.add_handler(CommandHandler("remove", self.remove))
+        app.add_handler(CommandHandler("stats", self.stats))
+        app.add_handler(MessageHandler(private & filters.Document.ALL, self.upload))
+        app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.private))
+        app.add_handler(
+            MessageHandler(filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, self.group)
+        )
+        app.add_handler(CallbackQueryHandler(self.more, pattern=MorePage))
+        app.add_handler(CallbackQueryHandler(self.sources_page, pattern=SourcesPage))
+        app.add_handler(CallbackQueryHandler(self.expired, pattern=InvalidCallbackData))
+        app.add_error_handler(self.on_error)
+        return app
+
+    async def on_startup(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Register the command menus: everyone's, and the longer one in moderators' chats."""
+        await app.bot.set_my_commands(PUBLIC_COMMANDS)
+        for moderator in self.moderators:
+            try:
+                await app.bot.set_my_commands(
+                    MODERATOR_COMMANDS, scope=BotCommandScopeChat(moderator)
+                )
+            except TelegramError as error:  # the moderator has not opened a chat with us yet
+                log.info("No moderator command menu for %s: %s", moderator, error)
+
+    def webhook_options(self) -> dict[str, object]:
+        """Arguments for ``run_webhook``: listen locally on the path of the public URL."""
+        assert self.settings.webhook_url is not None and self.settings.webhook_secret is not None
+        url = str(self.settings.webhook_url)
+        return {
+            "listen": self.settings.webhook_listen,
+            "port": self.settings.webhook_port,
+            "url_path": urlsplit(url).path.lstrip("/"),
+            "webhook_url": url,
+            "secret_token": self.settings.webhook_secret.get_secret_value(),
+        }
+
+    # -- questions --------------------------------------------------------------------------
+
+    async def private(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None and message.text is not None:
+            await self.respond(message, context, message.text)
+
+    async def ask(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None:
+            await self.respond(message, context, " ".join(context.args or []))
+
+    async def group(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """In groups, answer only when mentioned or replied to; ignore other talk."""
+        message = update.effective_message
+        if message is None or message.text is None:
+            return
+        bot = context.bot
+        replied = message.reply_to_message
+        to_us = (
+            replied is not None and replied.from_user is not None and replied.from_user.id == bot.id
+        )
+        question = message.text
+        mention = f"@{bot.username}".lower()
+        for entity, text in message.parse_entities(
+            [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]
+        ).items():
+            ours = text.lower() == mention or (entity.user is not None and entity.user.id == bot.id)
+            if ours:
+                to_us = True
+                question = question.replace(text, " ")
+        if to_us:
+            await self.respond(message, context, question)
+
+    async def respond(
+        self, message: Message, context: ContextTypes.DEFAULT_TYPE, question: str
+    ) -> None:
+        user = message.from_user
+        wait = self.limiter.acquire(user.id if user else message.chat.id)
+        if wait:
+            await message.reply_text(
+                f"You're asking quickly! Please wait {max(1, round(wait))} s and ask again."
+            )
+            return
+        started = time.perf_counter()
+        # "typing" goes out while the answer is computed, not before it.
+        typing = asyncio.create_task(
+            context.bot.send_chat_action(message.chat.id, ChatAction.TYPING)
+        )
+        try:
+            answer = await asyncio.to_thread(self.library.service.answer, question)
+        except QuestionError as error:
+            await message.reply_text(str(error))
+            return
+        finally:
+            with contextlib.suppress(TelegramError):
+                await typing
+        self.library.stats.record(answer)
+        markup = None
+        if answer.next_offset is not None:
+            markup = self._more_button(answer.question, answer.next_offset)
+        await message.reply_html(
+            th.render_answer(answer, context.bot.username),
+            reply_markup=markup,
+        )
+        log.info(
+            "question chat=%s latency_ms=%.0f answered=%s top_score=%.3f",
+            message.chat.type,
+            (time.perf_counter() - started) * 1000,
+            answer.answered,
+            answer.top_score,
+        )
+
+    @staticmethod
+    def _more_button(question: str, offset: int) -> InlineKeyboardMarkup:
+        return InlineKeyboardMarkup(
+            [[InlineKeyboardButton("More", callback_data=MorePage(question, offset))]]
+        )
+
+    async def more(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Follow up with the next quotes and take the button off the previous message."""
+        query = update.callback_query
+        if query is None or not isinstance(query.data, MorePage):
+            return
+        await query.answer()
+        request = query.data
+        answer = await asyncio.to_thread(
+            self.library.service.answer, request.question, None, request.offset
+        )
+        if isinstance(query.message, Message):
+            await query.message.edit_reply_markup(reply_markup=None)
+            markup = None
+            if answer.next_offset is not None:
+                markup = self._more_button(request.question, answer.next_offset)
+            await query.message.reply_html(
+                th.render_answer(answer, context.bot.username),
+                reply_markup=markup,
+            )
+
+    # -- information ------------------------------------------------------------------------
+
+    def _is_moderator(self, update: Update) -> bool:
+        user = update.effective_user
+        return user is not None and user.id in self.moderators
+
+    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        payload = context.args[0] if context.args else ""
+        if payload.startswith(th.SOURCE_PREFIX):
+            key = payload.removeprefix(th.SOURCE_PREFIX)
+            article = th.find_article(self.library.service.index.articles, key)
+            if article is None:
+                await message.reply_text("That article is no longer in my sources. See /sources.")
+                return
+            await message.reply_html(th.render_article(article))
+            return
+        await self.help(update, context)
+
+    async def help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None:
+            extra = MODERATOR_HELP if self._is_moderator(update) else ""
+            await message.reply_text(WELCOME + extra)
+
+    def _sources_message(self, page: int, username: str) -> tuple[str, InlineKeyboardMarkup | None]:
+        articles = self.library.service.index.articles
+        per_page = self.sources_per_page
+        pages = max(1, -(-len(articles) // per_page))
+        page = min(max(page, 0), pages - 1)
+        text = th.render_sources(articles, username, page, per_page)
+        buttons = []
+        if page > 0:
+            buttons.append(InlineKeyboardButton("‹ Previous", callback_data=SourcesPage(page - 1)))
+        if page < pages - 1:
+            buttons.append(InlineKeyboardButton("Next ›", callback_data=SourcesPage(page + 1)))
+        return text, InlineKeyboardMarkup([buttons]) if buttons else None
+
+    async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None:
+            text, markup = self._sources_message(0, context.bot.username)
+            await message.reply_html(text, reply_markup=markup)
+
+    async def sources_page(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or not isinstance(query.data, SourcesPage):
+            return
+        await query.answer()
+        text, markup = self._sources_message(query.data.page, context.bot.username)
+        await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
+
+    async def expired(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query is not None:
+            await update.callback_query.answer(EXPIRED_BUTTON, show_alert=True)
+
+    # -- moderators -------------------------------------------------------------------------
+
+    async def _refuse_unless_moderator(self, update: Update, action: str) -> bool:
+        if self._is_moderator(update):
+            return False
+        user = update.effective_user
+        log.warning("refused %s for non-moderator user=%s", action, user.id if user else None)
+        if update.effective_message is not None:
+            await update.effective_message.reply_text(NOT_A_MODERATOR)
+        return True
+
+    async def reindex(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or await self._refuse_unless_moderator(update, "reindex"):
+            return
+        if self.library.reindexing:
+            await message.reply_text("A reindex is already running; I'll report when it ends.")
+            return
+        await message.reply_text("Reindexing in the background; I keep answering meanwhile.")
+        self._in_background(self._reindex_and_report(message))
+
+    def _in_background(self, work: object) -> None:
+        task: asyncio.Task[None] = asyncio.create_task(work)  # type: ignore[arg-type]
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _reindex_and_report(self, message: Message, prefix: str = "") -> None:
+        try:
+            report = await self.library.reindex()
+        except (IndexStoreError, ModerationError, ConfigError, OSError, ValueError) as error:
+            log.error("reindex failed: %s", error)
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            await message.reply_text(
+                f"{prefix}Reindex failed, the old index keeps serving: {first_line}"
+            )
+            return
+        lines = [prefix + describe_build(report)]
+        for label, ids in (
+            ("Added", report.added),
+            ("Changed", report.changed),
+            ("Removed", report.removed),
+        ):
+            if ids:
+                lines.append(f"{label}: {', '.join(ids[:20])}{' …' if len(ids) > 20 else ''}")
+        for skipped in report.skipped[:10]:
+            lines.append(f"Skipped {skipped.path}: {skipped.reason}")
+        log.info("reindex done: %s", lines[0])
+        await message.reply_text("\n".join(lines))
+
+    async def upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or message.document is None:
+            return
+        if await self._refuse_unless_moderator(update, "upload"):
+            return
+        document = message.document
+        limit = self.settings.max_upload_bytes
+        try:
+            if document.file_size is not None and document.file_size > limit:
+                raise ModerationError(f"That file is too large; the limit is {limit // 1024} KB.")
+            file = await document.get_file()
+            data = bytes(await file.download_as_bytearray())
+            saved = self.library.save_upload(document.file_name or "upload.txt", data)
+        except ModerationError as error:
+            await message.reply_text(str(error))
+            return
+        verb = "Updated" if saved.replaced else "Added"
+        log.info(
+            "upload %s id=%s by user=%s",
+            verb.lower(),
+            saved.doc_id,
+            message.from_user.id if message.from_user else None,
+        )
+        if self.library.reindexing:
+            await message.reply_text(
+                f"{verb} {saved.doc_id}. A reindex is running; send /reindex when it ends."
+            )
+            return
+        await message.reply_text(f"{verb} {saved.doc_id}. Indexing it now…")
+        self._in_background(self._reindex_and_report(message))
+
+    async def remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or await self._refuse_unless_moderator(update, "remove"):
+            return
+        if not context.args:
+            await message.reply_text("Usage: /remove ID (see /sources for the ids).")
+            return
+        try:
+            removed = self.library.remove(context.args[0])
+        except ModerationError as error:
+            await message.reply_text(str(error))
+            return
+        log.info("removed %s", ", ".join(p.name for p in removed))
+        await message.reply_text(f"Removed {context.args[0]}. Reindexing…")
+        self._in_background(self._reindex_and_report(message))
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None or await self._refuse_unless_moderator(update, "stats"):
+            return
+        lines = [f"{key}: {value}" for key, value in self.library.describe().items()]
+        if self.library.reindexing:
+            lines.append("a reindex is running")
+        await message.reply_text("\n".join(lines))
+
+    # -- errors -----------------------------------------------------------------------------
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("error while handling an update", exc_info=context.error)
+        if isinstance(update, Update) and update.effective_message is not None:
+            try:
+                await update.effective_message.reply_text(SOMETHING_WRONG)
+            except TelegramError:
+                log.warning("could not tell the user about the error")

@@ -1,0 +1,164 @@
+"""Telegram HTML for answers, articles and source lists, always within Telegram's limits.
+
+Messages are assembled from escaped text pieces and tags we write ourselves, so a cut for
+length only ever shortens plain text before it is escaped: never inside a tag or an entity.
+Length is counted the way Telegram counts it, in UTF-16 code units of the visible text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from quoth.index.store import ArticleRecord
+from quoth.retrieval import Answer, Quote
+
+MESSAGE_LIMIT = 4096
+ELLIPSIS = "…"
+_DEEP_LINK_SAFE = re.compile(r"[A-Za-z0-9_-]{1,60}")
+SOURCE_PREFIX = "src_"
+
+NOT_IN_SOURCES = (
+    "I couldn't find that in my sources. Try other words, or see /sources for what I have."
+)
+
+
+def visible_length(text: str) -> int:
+    """Telegram's measure: UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def escape(text: str) -> str:
+    return html.escape(text, quote=False)
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut plain text to ``limit`` UTF-16 units, at a word boundary when one is near."""
+    if visible_length(text) <= limit:
+        return text
+    if limit < 1:
+        return ""
+    low, high = 0, len(text)
+    while low < high:  # the longest prefix that leaves room for the ellipsis
+        middle = (low + high + 1) // 2
+        if visible_length(text[:middle]) <= limit - 1:
+            low = middle
+        else:
+            high = middle - 1
+    cut = text[:low]
+    if " " in cut[len(cut) // 2 :]:
+        cut = cut.rsplit(" ", 1)[0]
+    return cut.rstrip() + ELLIPSIS
+
+
+@dataclass(slots=True)
+class Html:
+    """An HTML message under construction, tracking its visible length."""
+
+    parts: list[str] = field(default_factory=list)
+    length: int = 0
+
+    def text(self, value: str) -> Html:
+        self.parts.append(escape(value))
+        self.length += visible_length(value)
+        return self
+
+    def tag(self, name: str, value: str, href: str | None = None) -> Html:
+        opening = f'<a href="{html.escape(href, quote=True)}">' if href else f"<{name}>"
+        closing = "</a>" if href else f"</{name}>"
+        self.parts.append(f"{opening}{escape(value)}{closing}")
+        self.length += visible_length(value)
+        return self
+
+    def raw(self, markup: str, visible: int) -> Html:
+        self.parts.append(markup)
+        self.length += visible
+        return self
+
+    def render(self) -> str:
+        return "".join(self.parts)
+
+
+def source_key(doc_id: str) -> str:
+    """A deep-link-safe key for an article (Telegram allows 64 chars of [A-Za-z0-9_-])."""
+    if _DEEP_LINK_SAFE.fullmatch(doc_id):
+        return doc_id
+    return "h" + hashlib.sha256(doc_id.encode()).hexdigest()[:20]
+
+
+def find_article(articles: Sequence[ArticleRecord], key: str) -> ArticleRecord | None:
+    return next((a for a in articles if source_key(a.id) == key), None)
+
+
+def source_link(bot_username: str, doc_id: str, url: str | None) -> str:
+    if url:
+        return url
+    return f"https://t.me/{bot_username}?start={SOURCE_PREFIX}{source_key(doc_id)}"
+
+
+def _quote_block(quote: Quote, bot_username: str, budget: int, context: bool) -> Html:
+    before, after = (quote.before, quote.after) if context else ("", "")
+    title = shorten(quote.title, 120)
+    meta = f" · {quote.published}" if quote.published else ""
+    fixed = visible_length(title + meta) + 5  # "\n— " and the spaces around the sentence
+    room = max(20, budget - fixed)
+    sentence = shorten(quote.sentence, room)
+    room -= visible_length(sentence)
+    before = shorten(before, room // 2) if before else ""
+    after = shorten(after, room - visible_length(before)) if after else ""
+    block = Html().raw("<blockquote>", 0)
+    if before:
+        block.text(before + " ")
+    block.tag("b", sentence)
+    if after:
+        block.text(" " + after)
+    block.raw("</blockquote>", 0)
+    block.text("\n— ").tag("a", title, href=source_link(bot_username, quote.document_id, quote.url))
+    if meta:
+        block.text(meta)
+    return block
+
+
+def render_answer(answer: Answer, bot_username: str, limit: int = MESSAGE_LIMIT) -> str:
+    """Quotes as blockquotes with the answering sentence in bold, each with its source."""
+    if not answer.answered or not answer.quotes:
+        return escape(NOT_IN_SOURCES)
+    separator = "\n\n"
+    for context in (True, False):
+        blocks = [_quote_block(q, bot_username, limit, context) for q in answer.quotes]
+        total = sum(b.length for b in blocks) + len(separator) * (len(blocks) - 1)
+        if total <= limit:
+            return separator.join(b.render() for b in blocks)
+    # Still too long: share the budget evenly and cut each quote to fit.
+    share = (limit - len(separator) * (len(answer.quotes) - 1)) // len(answer.quotes)
+    blocks = [_quote_block(q, bot_username, share, False) for q in answer.quotes]
+    return separator.join(b.render() for b in blocks)
+
+
+def render_article(article: ArticleRecord, limit: int = MESSAGE_LIMIT) -> str:
+    """An article shown inside the chat (deep links for sources without a URL)."""
+    message = Html().tag("b", shorten(article.title, 200))
+    if article.published:
+        message.text("\n").tag("i", article.published)
+    message.text("\n\n")
+    message.text(shorten(article.text, limit - message.length))
+    return message.render()
+
+
+def render_sources(
+    articles: Sequence[ArticleRecord], bot_username: str, page: int, per_page: int
+) -> str:
+    first = page * per_page
+    shown = articles[first : first + per_page]
+    pages = max(1, -(-len(articles) // per_page))
+    message = Html().text(f"My sources ({len(articles)} articles, page {page + 1}/{pages}):\n")
+    for number, article in enumerate(shown, start=first + 1):
+        message.text(f"\n{number}. ").tag(
+            "a",
+            shorten(article.title, 150),
+            href=source_link(bot_username, article.id, article.url),
+        )
+    return message.render()

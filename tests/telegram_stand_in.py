@@ -1,0 +1,455 @@
+"""A local stand-in for the Telegram Bot API, for driving the real python-telegram-bot.
+
+It behaves like the real server where the bot's correctness depends on it: long-polled
+``getUpdates`` with offset confirmation, ``getMe`` with a username, HTML validation of
+``sendMessage``/``editMessageText`` (tags, entities, nesting, length, emptiness) with the same
+400 "can't parse entities" errors, ``getFile`` and file downloads, ``setMyCommands``, and
+``setWebhook`` (the test then posts updates to the bot with the secret-token header).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import itertools
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+from aiohttp import web
+
+ALLOWED_TAGS = {
+    "b",
+    "strong",
+    "i",
+    "em",
+    "u",
+    "ins",
+    "s",
+    "strike",
+    "del",
+    "a",
+    "code",
+    "pre",
+    "blockquote",
+    "tg-spoiler",
+    "span",
+}
+NAMED_ENTITIES = {"lt", "gt", "amp", "quot"}
+_BAD_AMPERSAND = re.compile(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)")
+_TAG_START = re.compile(r"<(?!/?[a-zA-Z][a-zA-Z-]*(?:\s[^<>]*)?>)")
+MESSAGE_LIMIT = 4096
+JSON_FIELDS = {
+    "reply_markup",
+    "link_preview_options",
+    "reply_parameters",
+    "commands",
+    "scope",
+    "allowed_updates",
+    "entities",
+}
+
+
+class ParseEntitiesError(ValueError):
+    pass
+
+
+class _TelegramHtml(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ALLOWED_TAGS:
+            raise ParseEntitiesError(f'Unsupported start tag "{tag}"')
+        names = {name for name, _ in attrs}
+        if tag == "a" and "href" not in names:
+            raise ParseEntitiesError('Tag "a" must have attribute "href"')
+        if tag == "span" and dict(attrs).get("class") != "tg-spoiler":
+            raise ParseEntitiesError('Tag "span" must have class "tg-spoiler"')
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.stack:
+            raise ParseEntitiesError(f'Unexpected end tag "{tag}"')
+        if self.stack[-1] != tag:
+            raise ParseEntitiesError(f'Unmatched end tag "{tag}", expected "</{self.stack[-1]}>"')
+        self.stack.pop()
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+    def handle_entityref(self, name: str) -> None:
+        if name not in NAMED_ENTITIES:
+            raise ParseEntitiesError(f'Unsupported HTML entity "&{name};"')
+        self.text.append(html.unescape(f"&{name};"))
+
+    def handle_charref(self, name: str) -> None:
+        self.text.append(html.unescape(f"&#{name};"))
+
+
+def parse_telegram_html(markup: str) -> str:
+    """The visible text of a message, or :class:`ParseEntitiesError` as Telegram would."""
+    if match := _BAD_AMPERSAND.search(markup):
+        raise ParseEntitiesError(f"Character '&' is reserved at byte offset {match.start()}")
+    if match := _TAG_START.search(markup):
+        raise ParseEntitiesError(f"Unsupported start tag at byte offset {match.start()}")
+    parser = _TelegramHtml()
+    parser.feed(markup)
+    parser.close()
+    if parser.stack:
+        raise ParseEntitiesError(
+            f'Can\'t find end tag corresponding to start tag "{parser.stack[-1]}"'
+        )
+    return "".join(parser.text)
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def auto_entities(text: str) -> list[dict[str, Any]]:
+    """Entities Telegram's clients attach: a leading bot command, and @mentions."""
+    entities = []
+    for match in re.finditer(r"(?:^/[A-Za-z0-9_]+(?:@[A-Za-z0-9_]+)?)|(?:@[A-Za-z0-9_]{3,})", text):
+        kind = "bot_command" if match.group().startswith("/") else "mention"
+        offset = utf16_len(text[: match.start()])
+        entities.append({"type": kind, "offset": offset, "length": utf16_len(match.group())})
+    return entities
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+@dataclass
+class SentMessage:
+    method: str
+    chat_id: int
+    message_id: int
+    text: str
+    markup: str
+    reply_markup: dict[str, Any] | None
+    reply_to: int | None
+    params: dict[str, Any]
+
+
+@dataclass
+class BotApiStandIn:
+    token: str
+    bot_id: int = 777000111
+    username: str = "quoth_test_bot"
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    sent: list[SentMessage] = field(default_factory=list)
+    calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    webhook: dict[str, Any] = field(default_factory=dict)
+    messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1000)
+        self._changed = asyncio.Condition()
+        self._runner: web.AppRunner | None = None
+        self.root = ""
+
+    # -- server -----------------------------------------------------------------------------
+
+    async def start(self) -> str:
+        app = web.Application(client_max_size=30 * 1024 * 1024)
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.root = f"http://127.0.0.1:{port}"
+        return self.root
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        params: dict[str, Any] = {}
+        if request.method == "POST":
+            form = await request.post()
+            for key, value in form.items():
+                params[key] = (
+                    json.loads(value) if key in JSON_FIELDS and isinstance(value, str) else value
+                )
+        params.update(request.query)
+        method = request.match_info["method"]
+        self.calls.append((method, params))
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            return web.json_response(
+                {"ok": False, "error_code": 404, "description": "Not Found"}, status=404
+            )
+        try:
+            result = await handler(params)
+        except ApiError as error:
+            return web.json_response(
+                {"ok": False, "error_code": error.code, "description": error.description},
+                status=error.code,
+            )
+        await self._notify()
+        return web.json_response({"ok": True, "result": result})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        for path, data in self.files.values():
+            if path == request.match_info["path"]:
+                return web.Response(body=data)
+        return web.Response(status=404)
+
+    # -- Bot API methods --------------------------------------------------------------------
+
+    def bot_user(self) -> dict[str, Any]:
+        return {"id": self.bot_id, "is_bot": True, "first_name": "Quoth", "username": self.username}
+
+    async def _m_getMe(self, params: dict[str, Any]) -> Any:
+        return {
+            **self.bot_user(),
+            "can_join_groups": True,
+            "can_read_all_group_messages": False,
+            "supports_inline_queries": False,
+        }
+
+    async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
+        offset = int(params.get("offset", 0) or 0)
+        timeout = float(params.get("timeout", 0) or 0)
+        if offset:
+            self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while not self.updates and time.monotonic() < deadline:
+                try:
+                    await asyncio.wait_for(self._changed.wait(), deadline - time.monotonic())
+                except TimeoutError:
+                    break
+        return self.updates[: int(params.get("limit", 100) or 100)]
+
+    def _validate_text(self, params: dict[str, Any]) -> str:
+        markup = str(params.get("text", ""))
+        if params.get("parse_mode") == "HTML":
+            try:
+                visible = parse_telegram_html(markup)
+            except ParseEntitiesError as error:
+                raise ApiError(400, f"Bad Request: can't parse entities: {error}") from None
+        else:
+            visible = markup
+        if not visible.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if len(visible) > MESSAGE_LIMIT:
+            raise ApiError(400, "Bad Request: message is too long")
+        return visible
+
+    def _message(self, chat_id: int, text: str, reply_markup: Any = None) -> dict[str, Any]:
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+            "from": self.bot_user(),
+            "text": text,
+        }
+        if reply_markup:
+            message["reply_markup"] = reply_markup
+        return message
+
+    async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
+        visible = self._validate_text(params)
+        chat_id = int(params["chat_id"])
+        message = self._message(chat_id, visible, params.get("reply_markup"))
+        self.messages[(chat_id, message["message_id"])] = message
+        reply = (params.get("reply_parameters") or {}).get("message_id")
+        self.sent.append(
+            SentMessage(
+                "sendMessage",
+                chat_id,
+                message["message_id"],
+                visible,
+                str(params["text"]),
+                params.get("reply_markup"),
+                reply,
+                params,
+            )
+        )
+        return message
+
+    async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
+        visible = self._validate_text(params)
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        if key not in self.messages:
+            raise ApiError(400, "Bad Request: message to edit not found")
+        message = {**self.messages[key], "text": visible, "edit_date": int(time.time())}
+        message.pop("reply_markup", None)
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        self.messages[key] = message
+        self.sent.append(
+            SentMessage(
+                "editMessageText",
+                key[0],
+                key[1],
+                visible,
+                str(params["text"]),
+                params.get("reply_markup"),
+                None,
+                params,
+            )
+        )
+        return message
+
+    async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
+        key = (int(params["chat_id"]), int(params["message_id"]))
+        message = dict(self.messages[key])
+        message.pop("reply_markup", None)
+        if params.get("reply_markup"):
+            message["reply_markup"] = params["reply_markup"]
+        self.messages[key] = message
+        return message
+
+    async def _m_sendChatAction(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_setMyCommands(self, params: dict[str, Any]) -> Any:
+        scope = params.get("scope") or {"type": "default"}
+        key = scope["type"] + (f":{scope['chat_id']}" if "chat_id" in scope else "")
+        self.commands[key] = params["commands"]
+        return True
+
+    async def _m_deleteWebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = {}
+        return True
+
+    async def _m_setWebhook(self, params: dict[str, Any]) -> Any:
+        self.webhook = {"url": params["url"], "secret_token": params.get("secret_token")}
+        return True
+
+    async def _m_getFile(self, params: dict[str, Any]) -> Any:
+        file_id = params["file_id"]
+        if file_id not in self.files:
+            raise ApiError(400, "Bad Request: invalid file_id")
+        path, data = self.files[file_id]
+        return {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_size": len(data),
+            "file_path": path,
+        }
+
+    async def _m_close(self, params: dict[str, Any]) -> Any:
+        return True
+
+    # -- driving the bot --------------------------------------------------------------------
+
+    def user(self, user_id: int, name: str = "Ann") -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": name}
+
+    def push_message(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str | None = None,
+        *,
+        reply_to: dict[str, Any] | None = None,
+        document: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Queue an incoming message as Telegram would deliver it; returns the message."""
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {
+                "id": chat_id,
+                "type": "private" if chat_id > 0 else "supergroup",
+                "title": "g",
+            },
+            "from": self.user(user_id),
+        }
+        if text is not None:
+            message["text"] = text
+            if entities := auto_entities(text):
+                message["entities"] = entities
+        if reply_to is not None:
+            message["reply_to_message"] = reply_to
+        if document is not None:
+            message["document"] = document
+        self._push({"message": message})
+        return message
+
+    def push_document(self, chat_id: int, user_id: int, name: str, data: bytes) -> dict[str, Any]:
+        file_id = f"file{len(self.files) + 1}"
+        self.files[file_id] = (f"documents/{file_id}", data)
+        document = {
+            "file_id": file_id,
+            "file_unique_id": file_id,
+            "file_name": name,
+            "file_size": len(data),
+        }
+        return self.push_message(chat_id, user_id, document=document)
+
+    def push_button(self, user_id: int, sent: SentMessage, label: str) -> None:
+        """Press an inline button of a message the bot sent."""
+        assert sent.reply_markup, "that message has no buttons"
+        buttons = [b for row in sent.reply_markup["inline_keyboard"] for b in row]
+        button = next(b for b in buttons if b["text"] == label)
+        message = self.messages[(sent.chat_id, sent.message_id)]
+        self._push(
+            {
+                "callback_query": {
+                    "id": str(next(self._update_ids)),
+                    "from": self.user(user_id),
+                    "message": message,
+                    "chat_instance": "ci",
+                    "data": button["callback_data"],
+                }
+            }
+        )
+
+    def _push(self, payload: dict[str, Any]) -> None:
+        self.updates.append({"update_id": next(self._update_ids), **payload})
+        asyncio.get_running_loop().create_task(self._notify())
+
+    async def wait_for(self, predicate: Any, timeout: float = 30.0) -> SentMessage:
+        """The first message (sent or edited) matching ``predicate``, waiting if needed."""
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while True:
+                for sent in self.sent:
+                    if predicate(sent):
+                        return sent
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"no matching message; sent so far: {[s.text[:80] for s in self.sent]}"
+                    )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def reply_to(self, message: dict[str, Any], timeout: float = 30.0) -> SentMessage:
+        return await self.wait_for(
+            lambda s: s.method == "sendMessage" and s.reply_to == message["message_id"], timeout
+        )

@@ -1,0 +1,78 @@
+"""Moderator operations shared by every chat platform, and the per-user rate limit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from quoth import runtime
+from quoth.bot.library import Library, ModerationError, safe_file_name, write_atomically
+from quoth.bot.ratelimit import SlidingWindowLimiter
+from quoth.config import load_settings
+from quoth.index import Embedder
+
+from .conftest import settings_for
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("../../etc/passwd.txt", "passwd.txt"),
+        ("..\\..\\windows\\evil.md", "evil.md"),
+        ("My Report (final).HTML", "My-Report-final.html"),
+        ("/abs/path/note.markdown", "note.markdown"),
+    ],
+)
+def test_safe_file_names(name: str, expected: str) -> None:
+    assert safe_file_name(name) == expected
+
+
+@pytest.mark.parametrize("name", ["photo.png", "noext", ".txt", "...md", "../.."])
+def test_unsafe_or_unsupported_names_refused(name: str) -> None:
+    with pytest.raises(ModerationError):
+        safe_file_name(name)
+
+
+def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:
+    target = tmp_path / "a.txt"
+    write_atomically(target, b"complete")
+    assert target.read_bytes() == b"complete"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_library_upload_and_remove_stay_inside_the_corpus(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = settings_for(tmp_path / "idx", corpus_copy, max_upload_bytes=2048)
+    runtime.reindex(settings, embedder)
+    library = Library(settings, runtime.open_service(settings, embedder))
+    saved = library.save_upload("../outside.txt", b"Inside now. Safe and sound.")
+    assert saved.path == corpus_copy / "outside.txt" and not (tmp_path / "outside.txt").exists()
+    assert library.save_upload("outside.txt", b"Changed text.").replaced
+    with pytest.raises(ModerationError, match="limit is 2 KB"):
+        library.save_upload("big.txt", b"x" * 4096)
+    with pytest.raises(ModerationError, match="not UTF-8"):
+        library.save_upload("latin.txt", "café".encode("latin-1"))
+    with pytest.raises(ModerationError, match="No article with id"):
+        library.remove("../idx")
+    assert library.remove("outside") == [corpus_copy / "outside.txt"]
+
+
+def test_no_corpus_folder_means_no_uploads(shared_index_dir: Path, embedder: Embedder) -> None:
+    settings = load_settings(index_dir=shared_index_dir)
+    library = Library(settings, runtime.open_service(settings, embedder))
+    with pytest.raises(ModerationError, match="QUOTH_CORPUS_DIR"):
+        library.save_upload("a.txt", b"text")
+
+
+def test_rate_limiter_window() -> None:
+    now = [0.0]
+    limiter = SlidingWindowLimiter(2, window=60, clock=lambda: now[0])
+    assert limiter.acquire(1) == 0 and limiter.acquire(1) == 0
+    assert limiter.acquire(1) == pytest.approx(60)
+    assert limiter.acquire(2) == 0
+    now[0] = 30
+    assert limiter.acquire(1) == pytest.approx(30)
+    now[0] = 60.5
+    assert limiter.acquire(1) == 0

@@ -1,0 +1,430 @@
+"""The real python-telegram-bot application against the local Bot API stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from quoth import runtime
+from quoth.bot import telegram_html as th
+from quoth.bot.library import Library
+from quoth.bot.telegram import NOT_A_MODERATOR, TelegramBot
+from quoth.config import Settings, load_settings
+from quoth.index import Embedder
+from quoth.retrieval import AnsweringService
+
+from .conftest import settings_for
+from .telegram_stand_in import BotApiStandIn, SentMessage
+
+TOKEN = "123456789:AAE-test-token-never-logged"
+MODERATOR = 4242
+USER = 1001
+GROUP = -100500
+
+
+@dataclass
+class Harness:
+    server: BotApiStandIn
+    bot: TelegramBot
+    app: Any
+    errors: list[BaseException] = field(default_factory=list)
+
+    async def ask(self, text: str, chat: int = USER, user: int = USER) -> SentMessage:
+        message = self.server.push_message(chat, user, text)
+        return await self.server.reply_to(message)
+
+
+def bot_settings(server: BotApiStandIn, base: Settings, **extra: Any) -> Settings:
+    return load_settings(
+        **{
+            **base.model_dump(exclude={"telegram_token", "telegram_api_url", "moderator_ids"}),
+            "telegram_token": TOKEN,
+            "telegram_api_url": server.root,
+            "moderator_ids": [MODERATOR],
+            **extra,
+        }
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    server: BotApiStandIn, settings: Settings, service: AnsweringService, **kwargs: Any
+) -> AsyncIterator[Harness]:
+    """Start the real Application with polling; fail the test on any handler error."""
+    bot = TelegramBot(settings, Library(settings, service), **kwargs)
+    app = bot.application()
+    harness = Harness(server, bot, app)
+
+    async def collect(update: object, context: Any) -> None:
+        harness.errors.append(context.error)
+
+    app.add_error_handler(collect)
+    await app.initialize()
+    await bot.on_startup(app)
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    try:
+        yield harness
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+    assert not harness.errors, harness.errors
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[BotApiStandIn]:
+    stand_in = BotApiStandIn(TOKEN)
+    await stand_in.start()
+    yield stand_in
+    await stand_in.stop()
+
+
+@pytest.fixture
+async def harness(
+    server: BotApiStandIn, service: AnsweringService, shared_index_dir: Path
+) -> AsyncIterator[Harness]:
+    settings = bot_settings(server, settings_for(shared_index_dir))
+    async with running_bot(server, settings, service) as running:
+        yield running
+
+
+@pytest.fixture
+def own_service(corpus_copy: Path, tmp_path: Path, embedder: Embedder) -> AnsweringService:
+    """A service over a writable corpus, for tests that change articles."""
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    runtime.reindex(settings, embedder)
+    return runtime.open_service(settings, embedder)
+
+
+async def test_commands_registered_at_start(harness: Harness) -> None:
+    names = [c["command"] for c in harness.server.commands["default"]]
+    assert names == ["ask", "sources", "help"]
+    moderator_menu = [c["command"] for c in harness.server.commands[f"chat:{MODERATOR}"]]
+    assert {"reindex", "remove", "stats"} <= set(moderator_menu)
+
+
+async def test_private_question_answered_with_quote_and_source(harness: Harness) -> None:
+    question = harness.server.push_message(USER, USER, "When did Heydar Aliyev visit Pakistan?")
+    reply = await harness.server.reply_to(question)
+    assert "<blockquote>" in reply.markup
+    assert "<b>Official records show that the visit of President Heydar Aliyev" in reply.markup
+    assert "April 10, 1996" in reply.text
+    link = f'href="https://t.me/{harness.server.username}?start=src_001_f864b6482b488930"'
+    assert link in reply.markup
+    assert reply.params["link_preview_options"] == {"is_disabled": True}
+    assert reply.params["parse_mode"] == "HTML"
+    assert any(m == "sendChatAction" and p["action"] == "typing" for m, p in harness.server.calls)
+
+
+async def test_refusal(harness: Harness) -> None:
+    reply = await harness.ask("Who won the 2022 FIFA World Cup?")
+    assert reply.text == th.NOT_IN_SOURCES
+
+
+async def test_group_answers_only_when_addressed(harness: Harness) -> None:
+    server = harness.server
+    chatter = server.push_message(
+        GROUP, USER, "Which water treaty did India suspend? asking nobody"
+    )
+    mention = server.push_message(
+        GROUP, USER, f"@{server.username} Which water treaty did India suspend?"
+    )
+    reply = await server.reply_to(mention)
+    assert "Indus Waters Treaty" in reply.text
+    command = server.push_message(
+        GROUP, USER, f"/ask@{server.username} Who is Armenia's foreign minister?"
+    )
+    assert "Mirzoyan" in (await server.reply_to(command)).text
+    bot_message = server.messages[(GROUP, reply.message_id)]
+    follow_up = server.push_message(
+        GROUP, USER, "Who chaired the Security Council meeting?", reply_to=bot_message
+    )
+    assert "chaired the Security Council" in (await server.reply_to(follow_up)).text
+    other = server.push_message(GROUP, USER, "@someone_else what about the JF-17 deal?")
+    last = server.push_message(
+        GROUP, USER, "/ask How much is the JF-17 deal with Azerbaijan worth?"
+    )
+    await server.reply_to(last)
+    replied_to = {s.reply_to for s in server.sent}
+    assert chatter["message_id"] not in replied_to and other["message_id"] not in replied_to
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "<b>When</b> did Heydar Aliyev visit Pakistan? & </blockquote>",
+        "🇦🇿🇵🇰 Which Turkish naval ship arrived in Karachi? 🚢",
+        "متى زار حيدر علييف باكستان؟ When did Heydar Aliyev visit Pakistan?",
+        "<script>alert(1)</script> &amp; &lt;",
+    ],
+)
+async def test_hostile_questions_get_valid_html(harness: Harness, question: str) -> None:
+    reply = await harness.ask(question)
+    assert reply.text  # the stand-in accepted the markup (it rejects invalid HTML with a 400)
+    assert "<script>" not in reply.markup
+
+
+async def test_empty_and_overlong_questions_explained(harness: Harness) -> None:
+    assert "Please type a question" in (await harness.ask("/ask")).text
+    reply = await harness.ask("Why " * 1250)
+    assert "5000 characters long" in reply.text or "characters long" in reply.text
+
+
+async def test_deep_link_opens_the_article(harness: Harness) -> None:
+    reply = await harness.ask("/start src_003_975446276cdc8a6f")
+    assert reply.text.startswith(
+        "Armenia and Pakistan to consider establishing diplomatic relations"
+    )
+    assert "Ararat Mirzoyan" in reply.text
+    assert "no longer in my sources" in (await harness.ask("/start src_nothing")).text
+    assert "Ask me a question" in (await harness.ask("/start")).text
+
+
+async def test_more_button_follows_up_with_next_quotes(harness: Harness) -> None:
+    first = await harness.ask("What did Aliyev say about Pakistan?")
+    assert first.reply_markup is not None
+    harness.server.push_button(USER, first, "More")
+    follow_up = await harness.server.wait_for(
+        lambda s: s.method == "sendMessage" and s.reply_to == first.message_id
+    )
+    assert "<blockquote>" in follow_up.markup and follow_up.text != first.text
+    assert "reply_markup" not in harness.server.messages[(USER, first.message_id)]
+
+
+async def test_sources_paged_with_buttons(
+    server: BotApiStandIn, service: AnsweringService, shared_index_dir: Path
+) -> None:
+    settings = bot_settings(server, settings_for(shared_index_dir))
+    async with running_bot(server, settings, service, sources_per_page=2) as harness:
+        first = await harness.ask("/sources")
+        assert "page 1/3" in first.text and first.text.count("\n") == 3
+        harness.server.push_button(USER, first, "Next ›")
+        edited = await server.wait_for(lambda s: s.method == "editMessageText")
+        assert "page 2/3" in edited.text and edited.message_id == first.message_id
+
+
+async def test_rate_limit(
+    server: BotApiStandIn, service: AnsweringService, shared_index_dir: Path
+) -> None:
+    settings = bot_settings(server, settings_for(shared_index_dir), rate_limit_per_minute=2)
+    async with running_bot(server, settings, service) as harness:
+        for _ in range(2):
+            assert "Indus" in (await harness.ask("Which water treaty did India suspend?")).text
+        assert "asking quickly" in (await harness.ask("Which water treaty did India suspend?")).text
+        other = await harness.ask(
+            "Which water treaty did India suspend?", chat=USER + 1, user=USER + 1
+        )
+        assert "Indus" in other.text  # the limit is per user
+
+
+async def test_non_moderators_refused_and_logged(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, "quoth.telegram")
+    for command in ("/reindex", "/stats", "/remove 001_f864b6482b488930"):
+        assert (await harness.ask(command)).text == NOT_A_MODERATOR
+    upload = harness.server.push_document(USER, USER, "evil.txt", b"Some text.")
+    assert (await harness.server.reply_to(upload)).text == NOT_A_MODERATOR
+    refusals = [r.getMessage() for r in caplog.records if "non-moderator" in r.getMessage()]
+    assert len(refusals) == 4 and all(f"user={USER}" in r for r in refusals)
+
+
+async def test_reindex_while_answering(
+    server: BotApiStandIn, own_service: AnsweringService, corpus_copy: Path, tmp_path: Path
+) -> None:
+    settings = bot_settings(server, settings_for(tmp_path / "idx", corpus_copy))
+    async with running_bot(server, settings, own_service) as harness:
+        for path in corpus_copy.glob("*.txt"):  # every article changes: a long rebuild
+            path.write_text(path.read_text() + "\nThe lighthouse on Gull Island opened in 1887.")
+        start = await harness.ask("/reindex", chat=MODERATOR, user=MODERATOR)
+        assert "background" in start.text
+        answered_meanwhile = 0
+        while not any("Indexed" in s.text for s in server.sent):
+            reply = await harness.ask(
+                "Which water treaty did India suspend?", chat=MODERATOR + 1, user=MODERATOR + 1
+            )
+            assert "Indus Waters Treaty" in reply.text
+            answered_meanwhile += not any("Indexed" in s.text for s in server.sent)
+        report = await server.wait_for(lambda s: "Indexed" in s.text)
+        # 003 ends in a "Related Articles" footer, which swallows the appended line: unchanged.
+        assert "0 new, 4 changed, 0 removed, 1 unchanged" in report.text
+        assert answered_meanwhile >= 1
+        assert (
+            "Gull Island"
+            in (await harness.ask("When did the lighthouse on Gull Island open?")).text
+        )
+
+
+async def test_upload_stats_and_remove(
+    server: BotApiStandIn, own_service: AnsweringService, corpus_copy: Path, tmp_path: Path
+) -> None:
+    settings = bot_settings(server, settings_for(tmp_path / "idx", corpus_copy))
+    async with running_bot(server, settings, own_service) as harness:
+        text = (
+            b"---\ntitle: Gull Island light\nurl: https://example.org/gull\n---\n"
+            b"The lighthouse on Gull Island opened on 3 March 1887. Its lamp burned whale oil."
+        )
+        upload = server.push_document(MODERATOR, MODERATOR, "../../gull island.md", text)
+        assert (await server.reply_to(upload)).text.startswith("Added gull-island")
+        await server.wait_for(lambda s: "1 new" in s.text)
+        assert (corpus_copy / "gull-island.md").read_bytes() == text
+        answer = await harness.ask("When did the lighthouse on Gull Island open?")
+        assert "3 March 1887" in answer.text and 'href="https://example.org/gull"' in answer.markup
+
+        bad = server.push_document(MODERATOR, MODERATOR, "photo.png", b"\x89PNG")
+        assert "Only .txt" in (await server.reply_to(bad)).text
+        binary = server.push_document(MODERATOR, MODERATOR, "blob.txt", b"\x00\x01\x02")
+        assert "binary" in (await server.reply_to(binary)).text
+        assert not (corpus_copy / "blob.txt").exists()
+
+        stats = await harness.ask("/stats", chat=MODERATOR, user=MODERATOR)
+        assert "articles: 6" in stats.text and "answered: 1" in stats.text
+
+        removed = await harness.ask("/remove gull-island", chat=MODERATOR, user=MODERATOR)
+        assert removed.text.startswith("Removed gull-island")
+        await server.wait_for(lambda s: "1 removed" in s.text)
+        assert not (corpus_copy / "gull-island.md").exists()
+        assert (
+            await harness.ask("When did the lighthouse on Gull Island open?")
+        ).text == th.NOT_IN_SOURCES
+        missing = await harness.ask("/remove ../../etc/passwd", chat=MODERATOR, user=MODERATOR)
+        assert "No article with id" in missing.text
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_webhook_requires_the_secret(
+    server: BotApiStandIn, service: AnsweringService, shared_index_dir: Path
+) -> None:
+    port = free_port()
+    settings = bot_settings(
+        server,
+        settings_for(shared_index_dir),
+        webhook_url=f"http://127.0.0.1:{port}/hook",
+        webhook_secret="s3cret-value",
+        webhook_listen="127.0.0.1",
+        webhook_port=port,
+    )
+    bot = TelegramBot(settings, Library(settings, service))
+    app = bot.application()
+    await app.initialize()
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_webhook(**bot.webhook_options())  # type: ignore[arg-type]
+    try:
+        assert server.webhook == {
+            "url": f"http://127.0.0.1:{port}/hook",
+            "secret_token": "s3cret-value",
+        }
+        update = {
+            "update_id": 1,
+            "message": {
+                "message_id": 5,
+                "date": int(time.time()),
+                "chat": {"id": USER, "type": "private"},
+                "from": server.user(USER),
+                "text": "Which water treaty did India suspend?",
+            },
+        }
+        async with httpx.AsyncClient() as client:
+            wrong = await client.post(
+                f"http://127.0.0.1:{port}/hook",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": "guess"},
+            )
+            missing = await client.post(f"http://127.0.0.1:{port}/hook", json=update)
+            assert wrong.status_code == missing.status_code == 403
+            await asyncio.sleep(0.3)
+            assert not server.sent
+            right = await client.post(
+                f"http://127.0.0.1:{port}/hook",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-value"},
+            )
+            assert right.status_code == 200
+        reply = await server.wait_for(lambda s: s.reply_to == 5)
+        assert "Indus Waters Treaty" in reply.text
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+
+
+async def test_reply_latency_over_200_questions(harness: Harness) -> None:
+    """Question injected -> sendMessage received, through the real library and HTTP.
+
+    Questions are paced at 12 a second (two Bot API calls each) so that PTB's flood limiter,
+    which holds the bot to Telegram's 30 requests a second, does not dominate the figure.
+    """
+    asked = [
+        "When did Heydar Aliyev visit Pakistan?",
+        "Which water treaty did India suspend?",
+        "Who won the 2022 FIFA World Cup?",
+        "Who is Armenia's foreign minister?",
+    ]
+    latencies = []
+    for number in range(200):
+        started = time.perf_counter()
+        reply = await harness.ask(
+            asked[number % len(asked)], chat=10_000 + number, user=10_000 + number
+        )
+        latencies.append(time.perf_counter() - started)
+        assert reply.text
+        await asyncio.sleep(max(0.0, 1 / 12 - (time.perf_counter() - started)))
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    print(f"\ntelegram reply latency over 200 questions: p50={p50:.1f} ms p99={p99:.1f} ms")
+
+
+async def test_serve_command_end_to_end(server: BotApiStandIn, shared_index_dir: Path) -> None:
+    """``quoth serve`` as a process: answers, registers commands, stops on SIGTERM, hides the
+    token."""
+    env = {
+        **os.environ,
+        "QUOTH_TELEGRAM_TOKEN": TOKEN,
+        "QUOTH_TELEGRAM_API_URL": server.root,
+        "QUOTH_INDEX_DIR": str(shared_index_dir),
+        "QUOTH_MODERATOR_IDS": str(MODERATOR),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quoth", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        question = server.push_message(USER, USER, "Which Turkish naval ship arrived in Karachi?")
+        reply = await server.reply_to(question, timeout=90)
+        assert "TCG Büyükada" in reply.text
+        assert "default" in server.commands
+        process.send_signal(signal.SIGTERM)
+        output, _ = await asyncio.to_thread(process.communicate, timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, output
+    assert TOKEN not in output and TOKEN.split(":")[1] not in output
+    assert "question chat=private" in output and "answered=True" in output

@@ -1,0 +1,83 @@
+"""Telegram HTML rendering: escaping, limits, and cuts that never break markup."""
+
+from __future__ import annotations
+
+import pytest
+
+from quoth.bot import telegram_html as th
+from quoth.index import IndexData
+from quoth.retrieval import Answer, AnsweringService, Quote
+
+from .telegram_stand_in import parse_telegram_html
+
+HOSTILE = '<b>bold</b> & <a href="x">link</a> </blockquote> 🇵🇰 مرحبا \u202e \x07 &amp;'
+
+
+def quote(
+    sentence: str, before: str = "", after: str = "", title: str = "T", url: str | None = None
+) -> Quote:
+    return Quote(
+        passage_id="p", document_id="doc.1", title=title, url=url, published="2024-01-01",
+        score=0.9, sentence=sentence, before=before, after=after,
+        passage=f"{before} {sentence} {after}", start=0, end=1,
+    )  # fmt: skip
+
+
+def test_real_answer_renders_valid_html(service: AnsweringService) -> None:
+    answer = service.answer("When did Heydar Aliyev visit Pakistan?")
+    markup = th.render_answer(answer, "quoth_bot")
+    visible = parse_telegram_html(markup)
+    assert answer.quotes[0].sentence in visible
+    assert markup.startswith("<blockquote>")
+
+
+def test_hostile_article_text_is_escaped() -> None:
+    answer = Answer(
+        "q", True, [quote(HOSTILE, HOSTILE, HOSTILE, title=HOSTILE, url='https://e.org/?a=1&b="2"')]
+    )
+    markup = th.render_answer(answer, "quoth_bot")
+    visible = parse_telegram_html(markup)
+    assert HOSTILE in visible
+    assert 'href="https://e.org/?a=1&amp;b=&quot;2&quot;"' in markup
+
+
+@pytest.mark.parametrize("count", [1, 3, 10])
+def test_long_quotes_are_trimmed_within_the_limit(count: int) -> None:
+    long = "word " * 3000 + "🇦🇿" * 500
+    answer = Answer("q", True, [quote(long, long, long, title=long) for _ in range(count)])
+    markup = th.render_answer(answer, "quoth_bot")
+    visible = parse_telegram_html(markup)
+    assert th.visible_length(visible) <= th.MESSAGE_LIMIT
+    assert visible.count("— ") == count  # every quote keeps its source line
+    assert "…" in visible
+
+
+def test_deep_link_keys_are_safe_and_resolvable(shared_index: IndexData) -> None:
+    for article in shared_index.articles:
+        key = th.source_key(article.id)
+        assert th.find_article(shared_index.articles, key) is article
+    odd = th.source_key("sub--naïve report.v2")
+    assert odd.startswith("h") and len(odd) <= 60 and odd.isalnum()
+    assert th.source_link("bot", "a b", "https://x.org") == "https://x.org"
+    assert th.source_link("bot", "abc", None) == "https://t.me/bot?start=src_abc"
+
+
+def test_article_and_sources_fit() -> None:
+    from quoth.index import ArticleRecord
+
+    record = ArticleRecord(id="a", title="<T>", path="a.txt", hash="h", text="x & y " * 2000)
+    assert th.visible_length(parse_telegram_html(th.render_article(record))) <= th.MESSAGE_LIMIT
+    listing = th.render_sources([record] * 25, "bot", page=2, per_page=10)
+    visible = parse_telegram_html(listing)
+    assert "page 3/3" in visible and "21. <T>" in visible and "26." not in visible
+
+
+def test_refusal_text() -> None:
+    assert th.render_answer(Answer("q", False), "bot") == th.escape(th.NOT_IN_SOURCES)
+
+
+def test_shorten_cuts_at_words_and_counts_utf16() -> None:
+    assert th.shorten("one two three", 100) == "one two three"
+    assert th.shorten("one two three four", 10) == "one two…"
+    cut = th.shorten("🇦🇿" * 10, 9)
+    assert th.visible_length(cut) <= 9 and cut.endswith("…")
