@@ -34,7 +34,7 @@ def test_answer_quotes_are_verbatim_with_marked_sentence(
 def test_unrelated_questions_refused(service: AnsweringService, question: str) -> None:
     answer = service.answer(question)
     assert not answer.answered and answer.quotes == []
-    assert answer.top_score < service.options.min_score
+    assert answer.top_score < service.calibration().min_score
 
 
 def test_quotes_never_overlap_within_an_article(service: AnsweringService) -> None:
@@ -77,3 +77,30 @@ def test_swap_serves_the_new_index(corpus_copy: Path, tmp_path: Path, embedder: 
     answer = service.answer(question)
     assert answer.answered and "3 March 1887" in answer.quotes[0].sentence
     assert answer.quotes[0].document_id == "gull"
+
+
+def test_duplicated_fact_quoted_once_from_the_best_source(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    fact = "The Gull Island lighthouse was first lit on 3 March 1887 by keeper Ann Marsh."
+    (corpus / "history.md").write_text(f"# Lighthouse history\n\n{fact} It burned whale oil.")
+    (corpus / "digest.md").write_text(
+        f"# Weekly digest\n\nMarkets were calm. {fact} Rain is expected on Friday."
+    )
+    (corpus / "other.md").write_text("# Other\n\nThe ferry to Gull Island runs twice a day.")
+    settings = settings_for(tmp_path / "idx", corpus)
+    runtime.reindex(settings, embedder)
+    service = runtime.open_service(settings, embedder)
+    answer = service.answer("When was the Gull Island lighthouse first lit?", limit=5)
+    assert answer.answered
+    sentences = [q.sentence for q in answer.quotes]
+    assert sum("3 March 1887" in s for s in sentences) == 1, sentences
+
+
+@pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid", "rerank"])
+def test_every_mode_answers_and_refuses(service: AnsweringService, mode: str) -> None:
+    answer = service.answer("Which water treaty did India suspend?", mode=mode)
+    assert answer.answered and "Indus Waters Treaty" in answer.quotes[0].passage
+    assert not service.answer("How do I bake sourdough bread?", mode=mode).answered

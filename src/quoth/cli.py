@@ -25,8 +25,15 @@ from quoth.corpus import CorpusError
 from quoth.index import IndexStoreError, ModelError, load_embedder
 from quoth.index.builder import BuildProgress
 from quoth.retrieval import QuestionError
-from quoth.retrieval.evaluation import EvalFileError, evaluate, load_questions
-from quoth.terminal import describe_build, render_answer, render_eval
+from quoth.retrieval.evaluation import (
+    EvalFileError,
+    compare,
+    comparison_json,
+    evaluate,
+    load_questions,
+)
+from quoth.retrieval.rerank import RerankerError
+from quoth.terminal import describe_build, render_answer, render_comparison, render_eval
 
 app = typer.Typer(
     help="quoth answers questions with exact quotes from your articles.",
@@ -37,7 +44,15 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-USER_ERRORS = (ConfigError, CorpusError, IndexStoreError, ModelError, QuestionError, EvalFileError)
+USER_ERRORS = (
+    ConfigError,
+    CorpusError,
+    IndexStoreError,
+    ModelError,
+    QuestionError,
+    EvalFileError,
+    RerankerError,
+)
 T = TypeVar("T")
 
 IndexDirOption = Annotated[
@@ -131,12 +146,27 @@ def ask(
 def eval_command(
     questions: Annotated[Path, typer.Argument(help="Question file (JSON Lines).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
+    side_by_side: Annotated[
+        bool, typer.Option("--compare", help="Run every retrieval mode side by side.")
+    ] = False,
     index_dir: IndexDirOption = None,
 ) -> None:
     """Measure retrieval, quoting and refusals on a question file."""
     settings = settings_for(index_dir)
+    if side_by_side:
+        settings = settings.model_copy(update={"retrieval_mode": "rerank"})
     items = guarded(lambda: load_questions(questions))
     service = guarded(lambda: runtime.open_service(settings))
+    if side_by_side:
+        reports = guarded(lambda: compare(service, items))
+        document = comparison_json(reports)
+        if as_json:
+            sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        else:
+            out.print(render_comparison(reports))
+            added = document["rerank_added_latency_p50_ms"]
+            out.print(f"Reranking adds {added:.0f} ms per question (p50) over hybrid.")
+        return
     report = guarded(lambda: evaluate(service, items))
     if as_json:
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")

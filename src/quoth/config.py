@@ -8,7 +8,7 @@ of failing later in the middle of a conversation.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -43,12 +43,20 @@ class Settings(BaseSettings):
     candidates: int = Field(
         default=20, ge=1, le=200, description="Passages retrieved before quotes are chosen."
     )
-    min_score: float = Field(
-        default=0.46,
-        ge=-1.0,
-        le=1.0,
-        description="Relevance below which quoth says the sources do not cover a question.",
+    retrieval_mode: Literal["dense", "bm25", "hybrid", "rerank"] = Field(
+        default="rerank", description="How passages are ranked (see the README)."
     )
+    fusion: Literal["rrf", "convex"] = "rrf"
+    reranker: str = Field(
+        default="ms-marco-MiniLM-L-12-v2",
+        description="Cross-encoder: the packaged one, 'none', or a folder with model.onnx.",
+    )
+    rerank_candidates: int = Field(default=4, ge=1, le=50)
+    min_score: float | None = Field(
+        default=None,
+        description="Refusal threshold in the active mode's units; unset uses the calibrated one.",
+    )
+    threads: int = Field(default=2, ge=1, le=64, description="CPU threads for model inference.")
     passage_sentences: int = Field(default=3, ge=1, le=20)
     passage_overlap: int = Field(default=2, ge=0, le=19)
     max_question_chars: int = Field(default=500, ge=10, le=4000)

@@ -26,6 +26,7 @@ from quoth.index import (
 )
 from quoth.index.builder import BuildProgress
 from quoth.retrieval import AnsweringService, RetrievalOptions
+from quoth.retrieval.rerank import Reranker, load_reranker
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 log = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ def retrieval_options(settings: Settings) -> RetrievalOptions:
     return RetrievalOptions(
         top_k=settings.top_k,
         candidates=settings.candidates,
+        mode=settings.retrieval_mode,
+        fusion=settings.fusion,
+        rerank_candidates=settings.rerank_candidates,
         min_score=settings.min_score,
         max_question_chars=settings.max_question_chars,
     )
@@ -54,10 +58,16 @@ def chunking(settings: Settings) -> Chunking:
 
 
 def open_service(settings: Settings, embedder: Embedder | None = None) -> AnsweringService:
-    """Load the embedder and the current index; raises a clear error when there is none."""
+    """Load the embedder, reranker and current index; a clear error when there is no index."""
     embedder = embedder or load_embedder(settings.model)
     index = load_index(settings.index_dir, embedder.name)
-    return AnsweringService(index, embedder, retrieval_options(settings))
+    return AnsweringService(index, embedder, retrieval_options(settings), reranker_for(settings))
+
+
+def reranker_for(settings: Settings) -> Reranker | None:
+    if settings.retrieval_mode != "rerank":
+        return None
+    return load_reranker(settings.reranker, settings.threads)
 
 
 def open_or_build_service(settings: Settings) -> AnsweringService:
@@ -71,7 +81,7 @@ def open_or_build_service(settings: Settings) -> AnsweringService:
         )
     index, report = reindex(settings, embedder)
     log.info("Built the index: %d articles, %d passages", report.articles, report.passages)
-    return AnsweringService(index, embedder, retrieval_options(settings))
+    return AnsweringService(index, embedder, retrieval_options(settings), reranker_for(settings))
 
 
 def previous_index(settings: Settings, model: str) -> IndexData | None:

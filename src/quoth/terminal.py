@@ -58,6 +58,19 @@ def describe_build(report: BuildReport) -> str:
     )
 
 
+def render_comparison(reports: dict[str, EvalReport]) -> RenderableType:
+    """One row per metric, one column per retrieval mode."""
+    table = Table(title="Retrieval modes compared")
+    table.add_column("metric")
+    for mode in reports:
+        table.add_column(mode, justify="right")
+    metrics = [report.metrics() for report in reports.values()]
+    for key in metrics[0]:
+        cells = [f"{m[key]:.3f}" if isinstance(m[key], float) else str(m[key]) for m in metrics]
+        table.add_row(key, *cells)
+    return table
+
+
 def render_eval(report: EvalReport) -> RenderableType:
     table = Table(title="Answer quality")
     table.add_column("metric")

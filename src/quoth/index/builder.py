@@ -19,6 +19,7 @@ from quoth.corpus.loader import CorpusError
 from quoth.corpus.models import Article, LoadedCorpus, SkippedFile
 from quoth.corpus.splitting import split_passages, split_sentences
 from quoth.index.embedder import Embedder, Vectors
+from quoth.index.lexical import LexicalIndex
 from quoth.index.store import (
     FORMAT_VERSION,
     ArticleRecord,
@@ -172,6 +173,11 @@ def _build(
             passage_vecs.append(fresh[cursor + n_s : cursor + n_s + n_p])
             cursor += n_s + n_p
 
+    texts_of = {row: item.record.text for row, item in enumerate(planned)}
+    lexical = LexicalIndex.build(
+        [texts_of[r[0]][r[1] : r[2]] for r in passage_rows],
+        [texts_of[r[0]][r[1] : r[2]] for r in sentence_rows],
+    )
     old_hashes = previous.manifest.articles if previous is not None else {}
     new_hashes = {item.record.id: item.record.hash for item in planned}
     manifest = Manifest(
@@ -196,6 +202,7 @@ def _build(
         np.asarray(passage_ids, dtype="<U16"),
         np.concatenate(passage_vecs).astype(np.float32).reshape(-1, dim),
         np.concatenate(sentence_vecs).astype(np.float32).reshape(-1, dim),
+        lexical,
     )
     report = BuildReport(
         articles=len(planned),

@@ -36,9 +36,10 @@ from quoth.index.errors import (
     IndexMismatchError,
     IndexNotFoundError,
 )
+from quoth.index.lexical import LexicalIndex
 from quoth.index.vectors import VectorIndex, build_vector_index, load_vector_index
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 CURRENT = "current"
 BUILDS = "builds"
 KEEP_OLD_BUILDS = 1
@@ -97,6 +98,7 @@ class IndexData:
     passage_vectors: Vectors
     sentence_vectors: Vectors
     vectors: VectorIndex
+    lexical: LexicalIndex
 
     @property
     def built_at(self) -> datetime:
@@ -158,6 +160,7 @@ def write_index(
     passage_ids: npt.NDArray[np.str_],
     passage_vectors: Vectors,
     sentence_vectors: Vectors,
+    lexical: LexicalIndex,
 ) -> IndexData:
     """Write a complete build and atomically make it current; returns it ready to serve."""
     builds = index_dir / BUILDS
@@ -175,10 +178,13 @@ def write_index(
             _write_file(staging / name, lambda h, a=array: np.save(h, a, allow_pickle=False))
         vectors = build_vector_index(passage_vectors, manifest.vector_index)
         vectors.save(staging / _FAISS_FILE)
+        lexical.save(staging)
         payload = json.dumps([a.model_dump() for a in articles], ensure_ascii=False).encode()
         _write_file(staging / "articles.json", lambda h: h.write(payload))
         files = {
-            name: _sha256(staging / name) for name in (*_ARRAY_FILES, _FAISS_FILE, "articles.json")
+            path.relative_to(staging).as_posix(): _sha256(path)
+            for path in sorted(staging.rglob("*"))
+            if path.is_file()
         }
         manifest = manifest.model_copy(update={"files": files})
         _write_file(
@@ -201,7 +207,7 @@ def write_index(
     prune_builds(index_dir)
     return IndexData(
         manifest, articles, sentences, passages, passage_ids,
-        passage_vectors, sentence_vectors, vectors,
+        passage_vectors, sentence_vectors, vectors, lexical,
     )  # fmt: skip
 
 
@@ -263,6 +269,7 @@ def load_index(index_dir: Path, model: str) -> IndexData:
             for item in json.loads((build / "articles.json").read_bytes())
         ]
         vectors = load_vector_index(build / _FAISS_FILE, manifest.vector_index)
+        lexical = LexicalIndex.load(build, manifest.passages, manifest.sentences)
     except (OSError, ValueError, RuntimeError) as error:
         raise IndexCorruptError(
             f"Index {build} cannot be read ({error}). Rebuild with: quoth index"
@@ -275,5 +282,5 @@ def load_index(index_dir: Path, model: str) -> IndexData:
         raise IndexCorruptError(f"Index {build} is inconsistent. Rebuild with: quoth index")
     return IndexData(
         manifest, articles, sentences, passages, passage_ids,
-        passage_vectors, sentence_vectors, vectors,
+        passage_vectors, sentence_vectors, vectors, lexical,
     )  # fmt: skip

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from quoth.retrieval.ranking import MODES
 from quoth.retrieval.service import AnsweringService
 
 RANKS = (1, 3, 5)
@@ -89,6 +90,7 @@ class EvalReport:
     quote_hit: float
     refusal_accuracy: float
     false_refusal_rate: float
+    false_answer_rate: float
     latency_p50_ms: float
     results: list[QuestionResult]
 
@@ -105,14 +107,16 @@ def _ratio(part: float, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def evaluate_question(service: AnsweringService, item: EvalQuestion) -> QuestionResult:
+def evaluate_question(
+    service: AnsweringService, item: EvalQuestion, mode: str | None = None
+) -> QuestionResult:
     started = time.perf_counter()
-    answer = service.answer(item.question)
+    answer = service.answer(item.question, mode=mode)
     seconds = time.perf_counter() - started
     index = service.index
     rank = None
     if item.answerable:
-        for position, hit in enumerate(service.search(item.question)):
+        for position, hit in enumerate(service.search(item.question, mode)):
             doc, start, end = (int(v) for v in index.passages[hit.row, :3])
             if contains_evidence(index.articles[doc].text[start:end], item.evidence):
                 rank = position + 1
@@ -131,8 +135,10 @@ def evaluate_question(service: AnsweringService, item: EvalQuestion) -> Question
     )
 
 
-def evaluate(service: AnsweringService, questions: list[EvalQuestion]) -> EvalReport:
-    results = [evaluate_question(service, item) for item in questions]
+def evaluate(
+    service: AnsweringService, questions: list[EvalQuestion], mode: str | None = None
+) -> EvalReport:
+    results = [evaluate_question(service, item, mode) for item in questions]
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     n = len(answerable)
@@ -154,6 +160,25 @@ def evaluate(service: AnsweringService, questions: list[EvalQuestion]) -> EvalRe
         quote_hit=_ratio(sum(r.quote_hit for r in answerable), n),
         refusal_accuracy=_ratio(sum(not r.answered for r in unanswerable), len(unanswerable)),
         false_refusal_rate=_ratio(sum(not r.answered for r in answerable), n),
+        false_answer_rate=_ratio(sum(r.answered for r in unanswerable), len(unanswerable)),
         latency_p50_ms=statistics.median(r.seconds for r in results) * 1000,
         results=results,
     )
+
+
+def compare(
+    service: AnsweringService, questions: list[EvalQuestion], modes: tuple[str, ...] = MODES
+) -> dict[str, EvalReport]:
+    """The same questions through every retrieval mode, for ``quoth eval --compare``."""
+    for item in questions[:3]:  # warm caches so the first mode's latency is not penalised
+        service.answer(item.question, mode=modes[-1])
+    return {mode: evaluate(service, questions, mode) for mode in modes}
+
+
+def comparison_json(reports: dict[str, EvalReport]) -> dict[str, Any]:
+    """Metrics per mode, plus what reranking costs over hybrid retrieval."""
+    document: dict[str, Any] = {mode: report.metrics() for mode, report in reports.items()}
+    if "rerank" in reports and "hybrid" in reports:
+        added = reports["rerank"].latency_p50_ms - reports["hybrid"].latency_p50_ms
+        document["rerank_added_latency_p50_ms"] = round(added, 1)
+    return document

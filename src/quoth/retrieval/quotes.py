@@ -15,6 +15,8 @@ from quoth.retrieval.ranking import Hit
 
 MAX_QUOTE_SENTENCES = 6
 CONTEXT_SENTENCES = 1
+DUPLICATE_SIMILARITY = 0.9
+"""Marked sentences this similar (cosine) say the same thing: only the better source is kept."""
 
 
 @dataclass(slots=True)
@@ -31,14 +33,26 @@ def _touches(group: _Group, doc: int, first: int, last: int) -> bool:
     return group.doc == doc and first <= group.last + 1 and last >= group.first - 1
 
 
+def _repeats(index: IndexData, groups: list[_Group], sentence: int) -> bool:
+    vector = index.sentence_vectors[sentence]
+    return any(
+        float(index.sentence_vectors[g.best_sentence] @ vector) >= DUPLICATE_SIMILARITY
+        for g in groups
+    )
+
+
 def group_hits(index: IndexData, hits: list[Hit], min_score: float) -> list[_Group]:
-    """Merge touching passages of one article; a new quote must itself clear ``min_score``."""
+    """Merge touching passages of one article; a new quote must itself clear ``min_score``
+    and must not repeat, near word for word, a better quote from another article."""
     groups: list[_Group] = []
     for hit in hits:
         doc, _, _, first, last = (int(v) for v in index.passages[hit.row])
+        first, last = min(first, hit.best_sentence), max(last, hit.best_sentence)
         owner = next((g for g in groups if _touches(g, doc, first, last)), None)
         if owner is None:
-            if hit.score >= min_score or not groups:
+            if not groups or (
+                hit.score >= min_score and not _repeats(index, groups, hit.best_sentence)
+            ):
                 groups.append(_Group(doc, first, last, hit.score, hit.best_sentence, hit.row))
             continue
         merged_first, merged_last = min(owner.first, first), max(owner.last, last)

@@ -1,9 +1,15 @@
-"""Scoring passages and their sentences against a question.
+"""Ranking passages for a question, in four modes that ``quoth eval --compare`` sets side by side.
 
-A passage is scored as the mean of its own similarity and that of its best sentence: the
-passage vector captures topic, the sentence vector the specific fact. On the seed questions
-this ranked the evidence first for 22 of 25 answerable questions against 20 for passage
-similarity alone, and widened the gap between answerable and unanswerable questions.
+- ``dense``: embedding similarity. A passage scores the mean of its own similarity and that of
+  its best sentence: the passage vector captures the topic, the sentence vector the fact.
+- ``bm25``: term matching over passages (names, dates, rare words).
+- ``hybrid``: the two rankings fused (:mod:`quoth.retrieval.fusion`); scored by the dense score.
+- ``rerank``: hybrid, then a cross-encoder reads the question with the most promising
+  sentences of the top passages (each with the sentence before it, so "he said" keeps its
+  subject) and decides both the order and the sentence to mark.
+
+Every hit carries a score in its mode's own units; :data:`CALIBRATION` holds each mode's
+refusal threshold, chosen on the question files (see the README).
 """
 
 from __future__ import annotations
@@ -11,35 +17,156 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from quoth.index.embedder import Vectors
+from quoth.index.lexical import tokenize
 from quoth.index.store import IndexData
+from quoth.retrieval.fusion import convex_fusion, reciprocal_rank_fusion
+from quoth.retrieval.rerank import Reranker
 
+MODES = ("dense", "bm25", "hybrid", "rerank")
 PASSAGE_WEIGHT = 0.5
+RERANK_PASSAGES = 8
+LEXICAL_SENTENCE_WEIGHT = 0.3
+NOT_RERANKED = -1e9
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """Per mode: the score below which quoth refuses, and how far behind the best a further
+    quote may score and still be shown with the first page."""
+
+    min_score: float
+    secondary_margin: float
+
+
+CALIBRATION = {
+    "dense": Calibration(0.46, 0.12),
+    "bm25": Calibration(2.36, 1.5),
+    "hybrid": Calibration(0.46, 0.12),
+    "rerank": Calibration(3.57, 3.0),
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Hit:
-    """A candidate passage (row in the index) with its combined score and best sentence."""
+    """A candidate passage (row in the index) with its score and the sentence to mark."""
 
     row: int
     score: float
     best_sentence: int
 
 
-def rank_passages(index: IndexData, query: Vectors, candidates: int) -> list[Hit]:
-    """Top passages by combined passage/sentence similarity, best first."""
-    scores, rows = index.vectors.search(query.reshape(1, -1), candidates)
-    hits: list[Hit] = []
-    for passage_score, row in zip(scores[0], rows[0], strict=True):
-        if row < 0:
-            continue
-        first, last = int(index.passages[row, 3]), int(index.passages[row, 4])
-        sentence_scores = index.sentence_vectors[first : last + 1] @ query
-        best = int(np.argmax(sentence_scores))
-        combined = PASSAGE_WEIGHT * float(passage_score) + (1 - PASSAGE_WEIGHT) * float(
-            sentence_scores[best]
-        )
-        hits.append(Hit(int(row), combined, first + best))
-    hits.sort(key=lambda hit: hit.score, reverse=True)
+@dataclass(frozen=True, slots=True)
+class Query:
+    text: str
+    vector: Vectors
+    terms: list[str]
+
+
+def make_query(text: str, vector: Vectors) -> Query:
+    return Query(text, vector, tokenize([text])[0])
+
+
+def _sentence_range(index: IndexData, row: int) -> tuple[int, int]:
+    return int(index.passages[row, 3]), int(index.passages[row, 4])
+
+
+def dense_score(index: IndexData, query: Query, row: int) -> Hit:
+    first, last = _sentence_range(index, row)
+    sentence_scores = index.sentence_vectors[first : last + 1] @ query.vector
+    best = int(np.argmax(sentence_scores))
+    passage = float(index.passage_vectors[row] @ query.vector)
+    score = PASSAGE_WEIGHT * passage + (1 - PASSAGE_WEIGHT) * float(sentence_scores[best])
+    return Hit(row, score, first + best)
+
+
+def dense_hits(index: IndexData, query: Query, n: int) -> list[Hit]:
+    _, rows = index.vectors.search(query.vector.reshape(1, -1), n)
+    hits = [dense_score(index, query, int(row)) for row in rows[0] if row >= 0]
+    return sorted(hits, key=lambda hit: -hit.score)
+
+
+def _top(scores: npt.NDArray[np.float32], n: int) -> list[int]:
+    n = min(n, len(scores))
+    if n <= 0:
+        return []
+    top = np.argpartition(-scores, n - 1)[:n]
+    return [int(i) for i in top[np.argsort(-scores[top], kind="stable")] if scores[i] > 0]
+
+
+def lexical_hits(index: IndexData, query: Query, n: int) -> list[Hit]:
+    passage_scores = index.lexical.passages.scores(query.terms)
+    sentence_scores = index.lexical.sentences.scores(query.terms)
+    hits = []
+    for row in _top(passage_scores, n):
+        first, last = _sentence_range(index, row)
+        best = first + int(np.argmax(sentence_scores[first : last + 1]))
+        hits.append(Hit(row, float(passage_scores[row]), best))
     return hits
+
+
+def hybrid_hits(index: IndexData, query: Query, n: int, fusion: str) -> list[Hit]:
+    """Fused order; each hit scored (and its sentence marked) by the dense model."""
+    dense = dense_hits(index, query, n)
+    lexical = lexical_hits(index, query, n)
+    scored = {hit.row: hit for hit in dense}
+    for hit in lexical:
+        scored.setdefault(hit.row, dense_score(index, query, hit.row))
+    if fusion == "convex":
+        rows = list(scored)
+        bm25 = index.lexical.passages.scores(query.terms)[rows]
+        order = convex_fusion(rows, np.array([scored[r].score for r in rows]), bm25)
+    else:
+        order = reciprocal_rank_fusion([[h.row for h in dense], [h.row for h in lexical]])
+    return [scored[row] for row in order]
+
+
+def _window(index: IndexData, sentence: int) -> tuple[int, str]:
+    """The sentence with the one before it in the same article, and that first sentence."""
+    doc, _start, end = (int(v) for v in index.sentences[sentence])
+    first = sentence
+    if sentence > 0 and int(index.sentences[sentence - 1, 0]) == doc:
+        first = sentence - 1
+    text = index.articles[doc].text
+    return first, text[int(index.sentences[first, 1]) : end]
+
+
+def rerank_hits(
+    index: IndexData, query: Query, hits: list[Hit], reranker: Reranker, candidates: int
+) -> list[Hit]:
+    """Cross-encode the best ``candidates`` sentences of the top passages; reorder by it."""
+    top = hits[:RERANK_PASSAGES]
+    sentences = sorted({s for h in top for s in range(*_inclusive(index, h.row))})
+    if not sentences:
+        return hits
+    dense = index.sentence_vectors[sentences] @ query.vector
+    lexical = index.lexical.sentences.scores(query.terms)[sentences]
+    if lexical.max() > 0:
+        lexical = lexical / lexical.max()
+    prescore = dense + LEXICAL_SENTENCE_WEIGHT * lexical
+    chosen = [sentences[i] for i in np.argsort(-prescore, kind="stable")[:candidates]]
+    windows = [_window(index, s) for s in chosen]
+    logits = reranker.score(query.text, [text for _, text in windows])
+    # The window decides the score; the sentence to mark is the better of its two by prescore.
+    pre = dict(zip(sentences, prescore.tolist(), strict=True))
+    judged: dict[int, tuple[float, int]] = {}
+    for sentence, (first, _), logit in zip(chosen, windows, logits.tolist(), strict=True):
+        judged[sentence] = (logit, max((first, sentence), key=lambda s: pre.get(s, -1.0)))
+    reranked = []
+    for hit in top:
+        inside = [judged[s] for s in range(*_inclusive(index, hit.row)) if s in judged]
+        if inside:
+            logit, mark = max(inside)
+            reranked.append(Hit(hit.row, logit, mark))
+        else:
+            reranked.append(Hit(hit.row, NOT_RERANKED, hit.best_sentence))
+    reranked.sort(key=lambda hit: -hit.score)
+    rest = [Hit(h.row, NOT_RERANKED, h.best_sentence) for h in hits[RERANK_PASSAGES:]]
+    return reranked + rest
+
+
+def _inclusive(index: IndexData, row: int) -> tuple[int, int]:
+    first, last = _sentence_range(index, row)
+    return first, last + 1

@@ -1,7 +1,8 @@
 """The answering service: the one entry point every front end (CLI, Telegram, Discord) uses.
 
-It holds the loaded index and the embedder; ``swap`` replaces the index in one reference
-assignment, so a reindex never interrupts questions being answered from the old one.
+It holds the loaded index, the embedder and the optional reranker; ``swap`` replaces the
+index in one reference assignment, so a reindex never interrupts questions being answered
+from the old one.
 """
 
 from __future__ import annotations
@@ -12,17 +13,30 @@ from quoth.index.embedder import Embedder
 from quoth.index.store import IndexData
 from quoth.retrieval.answer import Answer, QuestionError
 from quoth.retrieval.quotes import build_quote, group_hits
-from quoth.retrieval.ranking import Hit, rank_passages
+from quoth.retrieval.ranking import (
+    CALIBRATION,
+    MODES,
+    Calibration,
+    Hit,
+    dense_hits,
+    hybrid_hits,
+    lexical_hits,
+    make_query,
+    rerank_hits,
+)
+from quoth.retrieval.rerank import Reranker
 
 
 @dataclass(frozen=True, slots=True)
 class RetrievalOptions:
     top_k: int = 3
     candidates: int = 20
-    min_score: float = 0.46
+    mode: str = "rerank"
+    fusion: str = "rrf"
+    rerank_candidates: int = 4
+    min_score: float | None = None
+    """Refusal threshold in the active mode's units; None uses the calibrated default."""
     max_question_chars: int = 500
-    secondary_margin: float = 0.12
-    """Quotes after the first must score within this of the best one to be shown unasked."""
 
 
 def clean_question(question: str, max_chars: int) -> str:
@@ -40,9 +54,16 @@ def clean_question(question: str, max_chars: int) -> str:
 class AnsweringService:
     """Question in, quotes (or a refusal) out; safe to call from several threads."""
 
-    def __init__(self, index: IndexData, embedder: Embedder, options: RetrievalOptions) -> None:
+    def __init__(
+        self,
+        index: IndexData,
+        embedder: Embedder,
+        options: RetrievalOptions,
+        reranker: Reranker | None = None,
+    ) -> None:
         self._index = index
         self._embedder = embedder
+        self.reranker = reranker
         self.options = options
 
     @property
@@ -57,29 +78,55 @@ class AnsweringService:
         """Serve from ``index`` from now on; answers already running finish on the old one."""
         self._index = index
 
-    def search(self, question: str, index: IndexData | None = None) -> list[Hit]:
+    def effective_mode(self, mode: str | None = None) -> str:
+        mode = mode or self.options.mode
+        if mode not in MODES:
+            raise ValueError(f"unknown retrieval mode {mode!r}; use one of {', '.join(MODES)}")
+        return "hybrid" if mode == "rerank" and self.reranker is None else mode
+
+    def calibration(self, mode: str | None = None) -> Calibration:
+        default = CALIBRATION[self.effective_mode(mode)]
+        if self.options.min_score is None:
+            return default
+        return Calibration(self.options.min_score, default.secondary_margin)
+
+    def search(
+        self, question: str, mode: str | None = None, index: IndexData | None = None
+    ) -> list[Hit]:
         """Ranked candidate passages for a question (used by answers and by evaluation)."""
         index = index or self._index
+        mode = self.effective_mode(mode)
         cleaned = clean_question(question, self.options.max_question_chars)
-        query = self._embedder.encode([cleaned])[0]
-        return rank_passages(index, query, self.options.candidates)
+        query = make_query(cleaned, self._embedder.encode([cleaned])[0])
+        n = self.options.candidates
+        if mode == "dense":
+            return dense_hits(index, query, n)
+        if mode == "bm25":
+            return lexical_hits(index, query, n)
+        hits = hybrid_hits(index, query, n, self.options.fusion)
+        if mode == "rerank" and self.reranker is not None:
+            hits = rerank_hits(index, query, hits, self.reranker, self.options.rerank_candidates)
+        return hits
 
-    def answer(self, question: str, limit: int | None = None, offset: int = 0) -> Answer:
+    def answer(
+        self, question: str, limit: int | None = None, offset: int = 0, mode: str | None = None
+    ) -> Answer:
         """Quotes ``offset .. offset+limit`` of the answer, or a refusal when nothing is relevant.
 
         Raises :class:`QuestionError` for input that is not a question.
         """
         index = self._index  # one snapshot for the whole answer, even if swapped meanwhile
+        calibration = self.calibration(mode)
         cleaned = clean_question(question, self.options.max_question_chars)
-        hits = self.search(cleaned, index)
+        hits = self.search(cleaned, mode, index)
         top = hits[0].score if hits else 0.0
-        if top < self.options.min_score:
+        if top < calibration.min_score:
             return Answer(question=cleaned, answered=False, top_score=top)
         limit = limit or self.options.top_k
-        groups = group_hits(index, hits, self.options.min_score)
+        groups = group_hits(index, hits, calibration.min_score)
         chosen = groups[offset : offset + limit]
         if offset == 0:  # the first page shows only quotes nearly as good as the best
-            floor = top - self.options.secondary_margin
+            floor = top - calibration.secondary_margin
             chosen = [chosen[0], *(g for g in chosen[1:] if g.score >= floor)]
         next_offset = offset + len(chosen)
         return Answer(
