@@ -76,3 +76,16 @@ def test_empty_corpus_refused_and_index_kept(tmp_path: Path, embedder: Embedder)
     empty.mkdir()
     with pytest.raises(CorpusError, match="No articles"):
         runtime.reindex(settings_for(tmp_path / "idx", empty), embedder)
+
+
+def test_unchanged_rebuild_reproduces_the_index(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    first, _ = runtime.reindex(settings, embedder)
+    second, report = runtime.reindex(settings, embedder)
+    assert report.embedded_texts == 0 and report.reused == len(first.articles)
+    assert np.array_equal(first.sentences, second.sentences)
+    assert np.array_equal(first.passages, second.passages)
+    assert list(first.passage_ids) == list(second.passage_ids)
+    assert np.array_equal(first.passage_vectors, second.passage_vectors)

@@ -22,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from quoth import runtime
 from quoth.config import ConfigError, Settings, load_settings
 from quoth.corpus import CorpusError
-from quoth.index import IndexStoreError, ModelError, load_embedder
+from quoth.index import IndexStoreError, ModelError
 from quoth.index.builder import BuildProgress
 from quoth.retrieval import QuestionError
 from quoth.retrieval.evaluation import (
@@ -112,7 +112,7 @@ def index(
     out.print(f"Indexing {source} into {settings.index_dir}")
 
     def build() -> None:
-        embedder = load_embedder(settings.model)
+        embedder = runtime.embedder_for(settings)
         with progress_bar("Embedding") as progress:
             _, report = runtime.reindex(settings, embedder, source, progress=progress)
         for skipped in report.skipped:
@@ -192,6 +192,22 @@ def chat(index_dir: IndexDirOption = None) -> None:
             out.print(render_answer(service.answer(question)))
         except QuestionError as error:
             out.print(f"[yellow]{error}[/yellow]")
+
+
+@app.command("export-onnx")
+def export_onnx_command(
+    target: Annotated[
+        Path | None, typer.Option("--dir", help="Folder for model.onnx (default: QUOTH_ONNX_DIR).")
+    ] = None,
+) -> None:
+    """Export the packaged embedding model to ONNX (needs torch once) for fast serving."""
+    from quoth.index.onnx_embedder import export_onnx
+
+    settings = settings_for(None)
+    folder = target or settings.onnx_dir
+    started = time.perf_counter()
+    path = guarded(lambda: export_onnx(folder))
+    out.print(f"Wrote {path} in {time.perf_counter() - started:.1f} s.", highlight=False)
 
 
 @app.command()

@@ -39,6 +39,13 @@ class Settings(BaseSettings):
         default="all-MiniLM-L6-v2",
         description="Embedding model: a packaged model name or a local sentence-transformers dir.",
     )
+    embedding_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
+        default="auto",
+        description="auto: the exported ONNX model when present, else sentence-transformers.",
+    )
+    onnx_dir: Path = Field(
+        default=Path("data/onnx"), description="Where quoth export-onnx writes model.onnx."
+    )
     top_k: int = Field(default=3, ge=1, le=10, description="Quotes shown per answer.")
     candidates: int = Field(
         default=20, ge=1, le=200, description="Passages retrieved before quotes are chosen."

@@ -59,9 +59,15 @@ def chunking(settings: Settings) -> Chunking:
 
 def open_service(settings: Settings, embedder: Embedder | None = None) -> AnsweringService:
     """Load the embedder, reranker and current index; a clear error when there is no index."""
-    embedder = embedder or load_embedder(settings.model)
+    embedder = embedder or embedder_for(settings)
     index = load_index(settings.index_dir, embedder.name)
     return AnsweringService(index, embedder, retrieval_options(settings), reranker_for(settings))
+
+
+def embedder_for(settings: Settings) -> Embedder:
+    return load_embedder(
+        settings.model, settings.embedding_backend, settings.onnx_dir, settings.threads
+    )
 
 
 def reranker_for(settings: Settings) -> Reranker | None:
@@ -72,7 +78,7 @@ def reranker_for(settings: Settings) -> Reranker | None:
 
 def open_or_build_service(settings: Settings) -> AnsweringService:
     """Like :func:`open_service`, but a first start with no index builds one from the corpus."""
-    embedder = load_embedder(settings.model)
+    embedder = embedder_for(settings)
     try:
         return open_service(settings, embedder)
     except IndexNotFoundError:

@@ -28,6 +28,7 @@ from quoth.index.store import (
     build_lock,
     write_index,
 )
+from quoth.index.vectors import choose_kind
 
 BuildProgress = Callable[[int, int], None]
 """Called with (texts embedded so far, texts to embed in total)."""
@@ -77,28 +78,63 @@ def _reusable_rows(previous: IndexData | None, model: str, chunking: Chunking) -
     return {article.hash: row for row, article in enumerate(previous.articles)}
 
 
-def _plan(article: Article, chunking: Chunking, reuse_row: int | None) -> _Planned:
+def _record(article: Article) -> ArticleRecord:
+    meta = article.meta
+    return ArticleRecord(
+        id=article.id, title=meta.title, url=meta.url, published=meta.published,
+        source=meta.source, path=article.path, hash=article.hash, text=article.text,
+    )  # fmt: skip
+
+
+def _plan(article: Article, chunking: Chunking) -> _Planned:
     sentences = split_sentences(article.id, article.text)
     passages = split_passages(
         article.id, article.text, sentences, chunking.sentences, chunking.overlap
     )
-    meta = article.meta
-    record = ArticleRecord(
-        id=article.id, title=meta.title, url=meta.url, published=meta.published,
-        source=meta.source, path=article.path, hash=article.hash, text=article.text,
-    )  # fmt: skip
     return _Planned(
-        record,
+        _record(article),
         [(s.start, s.end) for s in sentences],
         [(p.id, p.start, p.end, p.first, p.last) for p in passages],
-        reuse_row,
+        None,
     )
 
 
-def _previous_rows(previous: IndexData, row: int) -> tuple[np.ndarray, np.ndarray]:
-    sentence_rows = np.flatnonzero(previous.sentences[:, 0] == row)
-    passage_rows = np.flatnonzero(previous.passages[:, 0] == row)
-    return sentence_rows, passage_rows
+class _Previous:
+    """Row ranges of each article in the previous build (rows are stored article by article)."""
+
+    def __init__(self, index: IndexData) -> None:
+        self.index = index
+        count = len(index.articles)
+        articles = np.arange(count)
+        self.sentences = (
+            np.searchsorted(index.sentences[:, 0], articles, "left"),
+            np.searchsorted(index.sentences[:, 0], articles, "right"),
+        )
+        self.passages = (
+            np.searchsorted(index.passages[:, 0], articles, "left"),
+            np.searchsorted(index.passages[:, 0], articles, "right"),
+        )
+
+    def rows(self, row: int) -> tuple[slice, slice]:
+        return (
+            slice(int(self.sentences[0][row]), int(self.sentences[1][row])),
+            slice(int(self.passages[0][row]), int(self.passages[1][row])),
+        )
+
+    def plan(self, article: Article, row: int) -> _Planned:
+        """An unchanged article keeps its sentences and passages: no re-splitting."""
+        sentence_rows, passage_rows = self.rows(row)
+        base = sentence_rows.start
+        sentences = self.index.sentences[sentence_rows, 1:3].tolist()
+        passages = [
+            (str(pid), int(start), int(end), int(first) - base, int(last) - base)
+            for pid, (_, start, end, first, last) in zip(
+                self.index.passage_ids[passage_rows],
+                self.index.passages[passage_rows].tolist(),
+                strict=True,
+            )
+        ]
+        return _Planned(_record(article), sentences, passages, row)
 
 
 def build_index(
@@ -130,7 +166,13 @@ def _build(
 ) -> tuple[IndexData, BuildReport]:
     started = time.perf_counter()
     reusable = _reusable_rows(previous, embedder.name, chunking)
-    planned = [_plan(a, chunking, reusable.get(a.hash)) for a in corpus.articles]
+    earlier = _Previous(previous) if previous is not None and reusable else None
+    planned = [
+        earlier.plan(a, reusable[a.hash])
+        if earlier is not None and a.hash in reusable
+        else _plan(a, chunking)
+        for a in corpus.articles
+    ]
 
     # Everything that needs embedding goes through the model in one stream.
     texts: list[str] = []
@@ -163,10 +205,10 @@ def _build(
         sentence_rows += [[row, s, e] for s, e in item.sentences]
         passage_rows += [[row, s, e, base + f, base + last] for _, s, e, f, last in item.passages]
         passage_ids += [pid for pid, *_ in item.passages]
-        if item.reuse_row is not None and previous is not None:
-            old_sentences, old_passages = _previous_rows(previous, item.reuse_row)
-            sentence_vecs.append(np.asarray(previous.sentence_vectors[old_sentences]))
-            passage_vecs.append(np.asarray(previous.passage_vectors[old_passages]))
+        if item.reuse_row is not None and earlier is not None:
+            old_sentences, old_passages = earlier.rows(item.reuse_row)
+            sentence_vecs.append(np.asarray(earlier.index.sentence_vectors[old_sentences]))
+            passage_vecs.append(np.asarray(earlier.index.passage_vectors[old_passages]))
         else:
             n_s, n_p = len(item.sentences), len(item.passages)
             sentence_vecs.append(fresh[cursor : cursor + n_s])
@@ -187,7 +229,7 @@ def _build(
         built_at=datetime.now(UTC),
         passage_sentences=chunking.sentences,
         passage_overlap=chunking.overlap,
-        vector_index="flat",
+        vector_index=choose_kind(len(passage_rows)),
         articles=new_hashes,
         passages=len(passage_rows),
         sentences=len(sentence_rows),

@@ -115,6 +115,27 @@ class SentenceTransformerEmbedder:
         return normalise(np.concatenate(chunks))
 
 
-def load_embedder(model: str) -> Embedder:
-    """Factory for the configured back-end (one today; the ONNX one plugs in here)."""
-    return SentenceTransformerEmbedder(model)
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+
+
+def load_embedder(
+    model: str, backend: str = "torch", onnx_dir: Path | None = None, threads: int = 2
+) -> Embedder:
+    """Factory for the configured back-end; all of them produce vectors of the same space.
+
+    ``auto`` serves with the exported fp32 ONNX file when there is one (no torch import,
+    half the query time) and falls back to sentence-transformers otherwise.
+    """
+    if backend not in BACKENDS:
+        raise ModelError(f"Unknown QUOTH_EMBEDDING_BACKEND {backend!r}; use {', '.join(BACKENDS)}.")
+    onnx_file = (onnx_dir or Path("data/onnx")) / "model.onnx"
+    if backend == "auto":
+        backend = "onnx" if model == "all-MiniLM-L6-v2" and onnx_file.is_file() else "torch"
+    if backend == "torch":
+        return SentenceTransformerEmbedder(model)
+    from quoth.index import onnx_embedder
+
+    if model != onnx_embedder.MODEL_NAME:
+        raise ModelError(f"The ONNX back-ends run {onnx_embedder.MODEL_NAME} only, not {model!r}.")
+    file = onnx_file if backend == "onnx" else onnx_embedder.int8_model_file()
+    return onnx_embedder.OnnxEmbedder(file, onnx_embedder.packaged_tokenizer(), threads)

@@ -105,12 +105,30 @@ class IndexData:
         return self.manifest.built_at
 
 
-def _sha256(path: Path) -> str:
+FULL_HASH_LIMIT = 64 * 1024 * 1024
+SAMPLED_BLOCKS = 32
+SAMPLE_BYTES = 64 * 1024
+
+
+def _digest(path: Path) -> str:
+    """A content digest checked at every start.
+
+    Files up to 64 MB are hashed whole. Larger ones (the vectors of a big corpus) are hashed by
+    size plus 32 blocks spread over the file: hashing gigabytes would make a restart take
+    many seconds, while truncation, a torn write or a zeroed region still shows up.
+    """
+    size = path.stat().st_size
     digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        if size <= FULL_HASH_LIMIT:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+            return f"sha256:{digest.hexdigest()}"
+        digest.update(str(size).encode())
+        for number in range(SAMPLED_BLOCKS):
+            handle.seek((size - SAMPLE_BYTES) * number // (SAMPLED_BLOCKS - 1))
+            digest.update(handle.read(SAMPLE_BYTES))
+    return f"sampled:{digest.hexdigest()}"
 
 
 def _fsync_dir(path: Path) -> None:
@@ -182,7 +200,7 @@ def write_index(
         payload = json.dumps([a.model_dump() for a in articles], ensure_ascii=False).encode()
         _write_file(staging / "articles.json", lambda h: h.write(payload))
         files = {
-            path.relative_to(staging).as_posix(): _sha256(path)
+            path.relative_to(staging).as_posix(): _digest(path)
             for path in sorted(staging.rglob("*"))
             if path.is_file()
         }
@@ -258,12 +276,15 @@ def load_index(index_dir: Path, model: str) -> IndexData:
     check_compatible(manifest, model)
     for name, expected in manifest.files.items():
         path = build / name
-        if not path.is_file() or _sha256(path) != expected:
+        if not path.is_file() or _digest(path) != expected:
             raise IndexCorruptError(
                 f"Index file {path} is missing or damaged. Rebuild with: quoth index"
             )
     try:
-        arrays = [np.load(build / name, allow_pickle=False) for name in _ARRAY_FILES]
+        arrays = [
+            np.load(build / name, allow_pickle=False, mmap_mode="r" if "vectors" in name else None)
+            for name in _ARRAY_FILES
+        ]
         articles = [
             ArticleRecord.model_validate(item)
             for item in json.loads((build / "articles.json").read_bytes())

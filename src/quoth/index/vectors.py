@@ -1,4 +1,10 @@
-"""Vector search behind one small interface, so the index type can change with corpus size."""
+"""Vector search behind one small interface; the index type is chosen by corpus size.
+
+Exact (flat) search costs a scan of every vector: about 0.4 ms at 10k vectors on 2 cores but
+10 ms at 100k and 130 ms at 1M. Beyond :data:`FLAT_LIMIT` vectors quoth builds an HNSW graph,
+whose search stays around a millisecond; ``efSearch`` is set so that recall@10 against exact
+search stays at or above 0.95 on clustered news-like vectors (``bench/`` measures it).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,11 @@ import numpy as np
 import numpy.typing as npt
 
 from quoth.index.embedder import Vectors
+
+FLAT_LIMIT = 50_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
 
 
 class VectorIndex(Protocol):
@@ -25,24 +36,12 @@ class VectorIndex(Protocol):
     def save(self, path: Path) -> None: ...
 
 
-class FlatIndex:
-    """Exact search: the right choice while a brute-force scan costs a few milliseconds."""
+class FaissIndex:
+    """A FAISS index of either kind; the kinds differ only in how they are built and tuned."""
 
-    kind = "flat"
-
-    def __init__(self, index: faiss.Index) -> None:
+    def __init__(self, index: faiss.Index, kind: str) -> None:
         self._index = index
-
-    @classmethod
-    def build(cls, vectors: Vectors) -> FlatIndex:
-        index = faiss.IndexFlatIP(vectors.shape[1])
-        if len(vectors):
-            index.add(vectors)
-        return cls(index)
-
-    @classmethod
-    def load(cls, path: Path) -> FlatIndex:
-        return cls(faiss.read_index(str(path)))
+        self.kind = kind
 
     @property
     def size(self) -> int:
@@ -53,20 +52,42 @@ class FlatIndex:
         if k <= 0:
             empty = np.zeros((len(queries), 0))
             return empty.astype(np.float32), empty.astype(np.int64)
-        scores, ids = self._index.search(queries, k)
+        scores, ids = self._index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
         return scores, ids
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
 
+    def set_ef_search(self, ef: int) -> None:
+        if self.kind == "hnsw":
+            faiss.ParameterSpace().set_index_parameter(self._index, "efSearch", ef)
 
-_KINDS = {"flat": FlatIndex}
+
+def choose_kind(count: int) -> str:
+    return "flat" if count <= FLAT_LIMIT else "hnsw"
 
 
-def build_vector_index(vectors: Vectors, kind: str = "flat") -> VectorIndex:
+def build_vector_index(vectors: Vectors, kind: str = "flat") -> FaissIndex:
     """Factory: build the index type named in the manifest."""
-    return _KINDS[kind].build(vectors)
+    dimension = vectors.shape[1]
+    index: faiss.Index
+    if kind == "hnsw":
+        graph = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        graph.hnsw.efSearch = HNSW_EF_SEARCH
+        index = graph
+    elif kind == "flat":
+        index = faiss.IndexFlatIP(dimension)
+    else:
+        raise ValueError(f"unknown vector index kind {kind!r}")
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return FaissIndex(index, kind)
 
 
-def load_vector_index(path: Path, kind: str) -> VectorIndex:
-    return _KINDS[kind].load(path)
+def load_vector_index(path: Path, kind: str) -> FaissIndex:
+    """Memory-map the stored vectors: pages load on demand and the kernel may drop them."""
+    index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+    loaded = FaissIndex(index, kind)
+    loaded.set_ef_search(HNSW_EF_SEARCH)
+    return loaded

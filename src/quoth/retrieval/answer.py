@@ -42,6 +42,8 @@ class Answer:
     top_score: float = 0.0
     next_offset: int | None = None
     """Where the next page of quotes starts ("More"), or None when there are no more."""
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
+    """Milliseconds per stage (encode, search, rerank, quote), for logs and benchmarks."""
 
     def to_json(self) -> dict[str, Any]:
         """The stable document printed by ``quoth ask --json``."""

