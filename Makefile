@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 QUESTION ?= How do I add articles?
 
-.PHONY: demo test lint install clean
+.PHONY: demo test lint install clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,18 +18,24 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-demo: install
+data/onnx/model.onnx: | $(VENV)/.installed
+	$(BIN)/quoth export-onnx --dir data/onnx
+
+demo: install data/onnx/model.onnx
 	$(BIN)/quoth index
 	$(BIN)/quoth ask "$(QUESTION)"
 	@if [ -t 0 ]; then $(BIN)/quoth chat; fi
 
 lint: install
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 test: lint
 	$(BIN)/python -m pytest
 
+bench: install
+	$(BIN)/python -m bench
+
 clean:
-	rm -rf $(VENV) data/index .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) data/index data/onnx .pytest_cache .mypy_cache .ruff_cache

@@ -444,7 +444,7 @@ class BotApiStandIn:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise AssertionError(
-                        f"no matching message; sent so far: {[s.text[:80] for s in self.sent]}"
+                        f"no matching message; last sent: {[s.text[:80] for s in self.sent[-5:]]}"
                     )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)

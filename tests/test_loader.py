@@ -67,3 +67,22 @@ def test_missing_and_non_folder_corpus(tmp_path: Path) -> None:
     file.write_text("x")
     with pytest.raises(CorpusError, match="not a folder"):
         load_corpus(file)
+
+
+def test_unchanged_files_are_taken_from_the_previous_index(tmp_path: Path) -> None:
+    from quoth.index.store import ArticleRecord
+
+    note = tmp_path / "note.txt"
+    note.write_text("Original text. Two sentences.")
+    first = load_corpus(tmp_path).articles[0]
+    remembered = ArticleRecord(
+        id=first.id, title="Remembered", path=first.path, hash=first.hash,
+        text="Remembered text.", source_hash=first.source_hash,
+    )  # fmt: skip
+    known = {first.path: remembered}
+    assert load_corpus(tmp_path, known).articles[0].text == "Remembered text."  # not re-parsed
+    (tmp_path / "note.meta.json").write_text('{"title": "New title"}')
+    reparsed = load_corpus(tmp_path, known).articles[0]
+    assert reparsed.meta.title == "New title" and reparsed.text.startswith("Original")
+    note.write_text("Edited text.")
+    assert load_corpus(tmp_path, known).articles[0].text == "Edited text."

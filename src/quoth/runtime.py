@@ -106,7 +106,8 @@ def reindex(
     progress: BuildProgress | None = None,
 ) -> tuple[IndexData, BuildReport]:
     """Rebuild from the corpus folder, re-embedding only changed articles, and publish."""
-    corpus = load_corpus(corpus_dir(settings, source))
     if previous is None:
         previous = previous_index(settings, embedder.name)
+    known = {article.path: article for article in previous.articles} if previous else None
+    corpus = load_corpus(corpus_dir(settings, source), known)
     return build_index(corpus, embedder, settings.index_dir, chunking(settings), previous, progress)

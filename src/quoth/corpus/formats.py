@@ -56,7 +56,12 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
             try:
                 data = yaml.safe_load("\n".join(lines[1:end])) or {}
             except yaml.YAMLError as error:
-                raise ArticleFormatError(f"front matter is not valid YAML: {error}") from None
+                mark = getattr(error, "problem_mark", None)
+                where = f" (line {mark.line + 1})" if mark is not None else ""
+                problem = getattr(error, "problem", None) or "syntax error"
+                raise ArticleFormatError(
+                    f"front matter is not valid YAML{where}: {problem}"
+                ) from None
             return _string_meta(data, "front matter"), "\n".join(lines[end + 1 :])
     return {}, text
 

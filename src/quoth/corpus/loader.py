@@ -6,9 +6,12 @@ can act on, and the rest of the corpus is indexed.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 from quoth.corpus.cleaning import clean_page
 from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError, parse_article
@@ -48,6 +51,16 @@ def derive_title(text: str, fallback: str) -> str:
     return shorten(text[start:end])
 
 
+def source_hash(path: Path, data: bytes) -> str:
+    """What decides whether a file must be parsed again: its bytes and its sidecar's."""
+    sidecar = path.with_name(f"{path.stem}.meta.json")
+    digest = hashlib.sha256(data)
+    digest.update(b"\0sidecar\0")
+    if sidecar.is_file():
+        digest.update(sidecar.read_bytes())
+    return digest.hexdigest()
+
+
 def build_article(doc_id: str, path: Path, data: bytes) -> Article:
     """Parse, clean and title one article; raises :class:`ArticleFormatError` when unusable."""
     raw = parse_article(path, data)
@@ -61,7 +74,9 @@ def build_article(doc_id: str, path: Path, data: bytes) -> Article:
         published=raw.meta.get("published") or page.published,
         source=raw.meta.get("source"),
     )
-    return Article(id=doc_id, meta=meta, text=page.text, path=str(path))
+    return Article(
+        id=doc_id, meta=meta, text=page.text, path=str(path), source_hash=source_hash(path, data)
+    )
 
 
 def iter_article_files(root: Path) -> list[Path]:
@@ -74,8 +89,25 @@ def iter_article_files(root: Path) -> list[Path]:
     )
 
 
-def load_corpus(root: Path) -> LoadedCorpus:
-    """Read every supported file under ``root``; unreadable ones are skipped with a reason."""
+class KnownArticle(Protocol):
+    """What a previous index remembers of an article (``quoth.index.store.ArticleRecord``)."""
+
+    id: str
+    title: str
+    url: str | None
+    published: str | None
+    source: str | None
+    path: str
+    text: str
+    source_hash: str
+
+
+def load_corpus(root: Path, known: Mapping[str, KnownArticle] | None = None) -> LoadedCorpus:
+    """Read every supported file under ``root``; unreadable ones are skipped with a reason.
+
+    ``known`` maps file paths to what the previous index holds for them: a file whose bytes
+    are unchanged is taken from there instead of being parsed and cleaned again.
+    """
     if not root.exists():
         raise CorpusError(f"Corpus folder {root} does not exist.")
     if not root.is_dir():
@@ -89,7 +121,19 @@ def load_corpus(root: Path) -> LoadedCorpus:
                 raise ArticleFormatError(f"has the same id {doc_id!r} as {seen[doc_id].name}")
             if path.stat().st_size > MAX_ARTICLE_BYTES:
                 raise ArticleFormatError(f"is larger than {MAX_ARTICLE_BYTES // 1024 // 1024} MB")
-            article = build_article(doc_id, path, path.read_bytes())
+            data = path.read_bytes()
+            previous = known.get(str(path)) if known else None
+            if (
+                previous is not None
+                and previous.id == doc_id
+                and previous.source_hash == source_hash(path, data)
+            ):
+                meta = ArticleMeta(
+                    previous.title, previous.url, previous.published, previous.source
+                )
+                article = Article(doc_id, meta, previous.text, str(path), previous.source_hash)
+            else:
+                article = build_article(doc_id, path, data)
         except (ArticleFormatError, OSError) as error:
             reason = error.strerror if isinstance(error, OSError) and error.strerror else error
             corpus.skipped.append(SkippedFile(str(path), str(reason)))

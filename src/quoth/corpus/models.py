@@ -29,6 +29,8 @@ class Article:
     meta: ArticleMeta
     text: str
     path: str
+    source_hash: str = ""
+    """Hash of the file's bytes (and its sidecar's): unchanged files skip parsing next time."""
 
     @property
     def hash(self) -> str:

@@ -83,6 +83,7 @@ def _record(article: Article) -> ArticleRecord:
     return ArticleRecord(
         id=article.id, title=meta.title, url=meta.url, published=meta.published,
         source=meta.source, path=article.path, hash=article.hash, text=article.text,
+        source_hash=article.source_hash,
     )  # fmt: skip
 
 

@@ -64,6 +64,7 @@ class ArticleRecord(BaseModel):
     path: str
     hash: str
     text: str
+    source_hash: str = ""
 
 
 class Manifest(BaseModel):

@@ -1,0 +1,164 @@
+"""Run the benchmark suite and print one JSON document.
+
+    python -m bench                  # 10k passages: a few minutes, what CI runs
+    python -m bench --scale 100k     # and 1m: the sizes the targets are set at
+
+Every latency is also given as a ratio to the floor measured in the same run (bare query
+encoding plus bare FAISS search), so figures from different machines can be compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import corpus, measure
+from bench.build import build
+from quoth import runtime
+from quoth.config import load_settings
+from quoth.corpus import load_corpus
+from quoth.index import build_index, load_embedder, load_index
+from quoth.index.builder import Chunking
+from quoth.index.onnx_embedder import export_onnx
+from quoth.retrieval import AnsweringService
+from quoth.retrieval.evaluation import load_questions
+from quoth.retrieval.rerank import load_reranker
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("QUOTH_SHARED_DIR", REPO.parent / "shared"))
+SCALES = {"10k": 10_000, "100k": 100_000, "1m": 1_000_000}
+
+
+def questions() -> list[str]:
+    files = [SHARED / "eval" / "seed_questions.jsonl", REPO / "eval" / "questions.jsonl"]
+    return [q.question for f in files for q in load_questions(f)]
+
+
+def indexing_throughput(
+    articles: list[corpus.GeneratedArticle], work: Path, onnx_dir: Path
+) -> dict[str, Any]:
+    """The real builder (split, embed sentences and passages, BM25, write) per back-end."""
+    sample = work / "throughput-corpus"
+    from bench.build import write_articles
+
+    write_articles(articles, sample)
+    loaded = load_corpus(sample)
+    result: dict[str, Any] = {"articles": len(loaded.articles)}
+    for backend in ("torch", "onnx", "onnx-int8"):
+        embedder = load_embedder("all-MiniLM-L6-v2", backend, onnx_dir)
+        started = time.perf_counter()
+        _, report = build_index(loaded, embedder, work / f"throughput-{backend}", Chunking(3, 2))
+        seconds = time.perf_counter() - started
+        result[backend] = {
+            "passages": report.passages,
+            "texts_embedded": report.embedded_texts,
+            "seconds": round(seconds, 2),
+            "passages_per_s": round(report.passages / seconds, 1),
+        }
+    return result
+
+
+def with_ratios(stages: dict[str, Any], floor_ms: float) -> dict[str, Any]:
+    total = stages["total_ms"]
+    stages["total_p50_to_floor"] = round(total["p50"] / floor_ms, 2)
+    stages["total_p99_to_floor"] = round(total["p99"] / floor_ms, 2)
+    return stages
+
+
+def run(scale: str, work: Path, skip_serve: bool) -> dict[str, Any]:
+    report: dict[str, Any] = {"scale": scale, "machine": {"cpus": os.cpu_count()}}
+    asked = questions() * 4
+    onnx_dir = work / "onnx"
+    if not (onnx_dir / "model.onnx").is_file():
+        export_onnx(onnx_dir)
+    embedder = load_embedder("all-MiniLM-L6-v2", "onnx", onnx_dir)
+
+    sources = corpus.real_sentences(SHARED / "corpus" / "articles")
+    pool = corpus.sentence_pool(sources, per_sentence=40, seed=7)
+    report["indexing_throughput"] = indexing_throughput(
+        corpus.generate(pool, 600, seed=1), work, onnx_dir
+    )
+
+    articles = corpus.generate(pool, SCALES[scale], seed=2)
+    started = time.perf_counter()
+    built = build(articles, work / scale, embedder, reuse=True)
+    report["corpus"] = {
+        "articles": len(articles),
+        "passages": built.index.manifest.passages,
+        "sentences": built.index.manifest.sentences,
+        "vector_index": built.index.manifest.vector_index,
+        "build_seconds": round(time.perf_counter() - started, 1),
+        "build_steps": {k: round(v, 2) for k, v in built.seconds.items()},
+        "vectors": "passage = normalised mean of its embedded sentences",
+    }
+
+    index = load_index(work / scale / "index", embedder.name)
+    settings = load_settings(
+        index_dir=work / scale / "index",
+        corpus_dir=built.corpus_dir,
+        embedding_backend="onnx",
+        onnx_dir=onnx_dir,
+    )
+    service = AnsweringService(
+        index, embedder, runtime.retrieval_options(settings), load_reranker(settings.reranker)
+    )
+    floor = measure.floor(embedder, index, asked)
+    report["floor"] = floor
+    report["query"] = {
+        mode: with_ratios(measure.query_stages(service, asked, mode), floor["floor_p50_ms"])
+        for mode in ("rerank", "hybrid")
+    }
+    query_vectors = embedder.encode(asked[: len(asked) // 4])
+    report["hnsw_recall_at_10"] = measure.hnsw_recall(index, query_vectors)
+
+    e2e = asyncio.run(measure.telegram_e2e(settings, service, asked, count=500, chats=50))
+    e2e["sequential_p50_to_floor"] = round(e2e["sequential_ms"]["p50"] / floor["floor_p50_ms"], 2)
+    report["telegram_e2e"] = e2e
+    if not skip_serve:
+        report["serve"] = asyncio.run(
+            measure.serve_process(
+                work / scale / "index",
+                {"QUOTH_EMBEDDING_BACKEND": "onnx", "QUOTH_ONNX_DIR": str(onnx_dir)},
+                asked,
+            )
+        )
+
+    changed = built.corpus_dir / f"{articles[len(articles) // 2].doc_id}.md"
+    changed.write_text(changed.read_text() + "\nA correction was added to this report today.\n")
+    started = time.perf_counter()
+    _, rebuild = runtime.reindex(settings, embedder, previous=service.index)
+    report["incremental_reindex"] = {
+        "seconds": round(time.perf_counter() - started, 2),
+        "changed": rebuild.changed,
+        "texts_embedded": rebuild.embedded_texts,
+    }
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", choices=list(SCALES), default="10k")
+    parser.add_argument("--work", type=Path, help="keep generated corpora and indexes here")
+    parser.add_argument("--skip-serve", action="store_true", help="skip the quoth serve process")
+    args = parser.parse_args()
+    work = args.work or Path(tempfile.mkdtemp(prefix="quoth-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        report = run(args.scale, work, args.skip_serve)
+    finally:
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
+    json.dump(report, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,200 @@
+"""Measurements over a built index; each returns plain numbers for the JSON report."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import SecretStr
+from tests.telegram_stand_in import BotApiStandIn
+
+from quoth.bot import telegram_html
+from quoth.bot.library import Library
+from quoth.bot.telegram import TelegramBot
+from quoth.config import Settings
+from quoth.index import Embedder, IndexData
+from quoth.retrieval import AnsweringService
+
+TOKEN = "123456:bench-token"
+
+
+def percentiles(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+
+    def at(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+    return {
+        "p50": round(statistics.median(ordered), 2),
+        "p95": round(at(0.95), 2),
+        "p99": round(at(0.99), 2),
+        "n": len(ordered),
+    }
+
+
+def floor(embedder: Embedder, index: IndexData, questions: list[str]) -> dict[str, Any]:
+    """Bare query encoding plus bare FAISS search: what no answer can beat."""
+    encode, search = [], []
+    embedder.encode(questions[:1])
+    for question in questions:
+        started = time.perf_counter()
+        vector = embedder.encode([question])
+        encoded = time.perf_counter()
+        index.vectors.search(vector, 20)
+        searched = time.perf_counter()
+        encode.append((encoded - started) * 1000)
+        search.append((searched - encoded) * 1000)
+    return {
+        "encode_ms": percentiles(encode),
+        "search_ms": percentiles(search),
+        "floor_p50_ms": round(statistics.median(encode) + statistics.median(search), 2),
+    }
+
+
+def query_stages(service: AnsweringService, questions: list[str], mode: str) -> dict[str, Any]:
+    stages: dict[str, list[float]] = {}
+    totals = []
+    for question in questions:
+        started = time.perf_counter()
+        answer = service.answer(question, mode=mode)
+        render_started = time.perf_counter()
+        telegram_html.render_answer(answer, "quoth_bot")
+        now = time.perf_counter()
+        totals.append((now - started) * 1000)
+        for stage, ms in {**answer.timings, "render": (now - render_started) * 1000}.items():
+            stages.setdefault(stage, []).append(ms)
+    return {
+        "total_ms": percentiles(totals),
+        **{f"{k}_ms": percentiles(v) for k, v in stages.items()},
+    }
+
+
+def hnsw_recall(index: IndexData, queries: np.ndarray, k: int = 10) -> dict[str, float]:
+    """recall@k of the served index against exact search, per efSearch."""
+    if index.vectors.kind != "hnsw":
+        return {}
+    import faiss
+
+    exact = faiss.IndexFlatIP(index.passage_vectors.shape[1])
+    exact.add(np.ascontiguousarray(index.passage_vectors))
+    _, truth = exact.search(queries, k)
+    result = {}
+    for ef in (32, 64, 128, 256):
+        index.vectors.set_ef_search(ef)  # type: ignore[attr-defined]
+        _, found = index.vectors.search(queries, k)
+        hits = sum(
+            len(set(a) & set(b)) for a, b in zip(truth.tolist(), found.tolist(), strict=True)
+        )
+        result[f"ef{ef}"] = round(hits / (k * len(queries)), 4)
+    index.vectors.set_ef_search(128)  # type: ignore[attr-defined]
+    return result
+
+
+async def telegram_e2e(
+    settings: Settings, service: AnsweringService, questions: list[str], count: int, chats: int
+) -> dict[str, Any]:
+    """Question injected at the Bot API stand-in -> sendMessage received, through real PTB."""
+    server = BotApiStandIn(TOKEN)
+    await server.start()
+    settings = settings.model_copy(
+        update={
+            "telegram_token": SecretStr(TOKEN),
+            "telegram_api_url": server.root,
+            "rate_limit_per_minute": 1000,
+        }
+    )
+    bot = TelegramBot(settings, Library(settings, service))
+    app = bot.application()
+    await app.initialize()
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    try:
+        latencies = []
+        for number in range(count):
+            started = time.perf_counter()
+            message = server.push_message(
+                1000 + number, 1000 + number, questions[number % len(questions)]
+            )
+            await server.reply_to(message, timeout=60)
+            latencies.append((time.perf_counter() - started) * 1000)
+            # Paced under the flood limiter's 30 requests/s (two Bot API calls per answer).
+            await asyncio.sleep(max(0.0, 1 / 12 - (time.perf_counter() - started)))
+        started = time.perf_counter()
+        burst = [
+            server.push_message(5000 + c, 5000 + c, questions[c % len(questions)])
+            for c in range(chats)
+        ]
+        waits = [server.reply_to(m, timeout=120) for m in burst]
+        await asyncio.gather(*waits)
+        elapsed = time.perf_counter() - started
+    finally:
+        await app.updater.stop()
+        await app.stop()
+        await app.shutdown()
+        await server.stop()
+    return {
+        "sequential_ms": percentiles(latencies),
+        "concurrent_chats": chats,
+        "concurrent_seconds": round(elapsed, 2),
+        "concurrent_answers_per_s": round(chats / elapsed, 2),
+    }
+
+
+async def serve_process(
+    index_dir: Path, extra_env: dict[str, str], questions: list[str]
+) -> dict[str, Any]:
+    """``quoth serve`` as a process: start-to-ready and resident memory while answering."""
+    server = BotApiStandIn(TOKEN)
+    await server.start()
+    env = {
+        **os.environ,
+        **extra_env,
+        "QUOTH_TELEGRAM_TOKEN": TOKEN,
+        "QUOTH_TELEGRAM_API_URL": server.root,
+        "QUOTH_INDEX_DIR": str(index_dir),
+    }
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "quoth", "serve"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        while "default" not in server.commands:
+            if process.poll() is not None:
+                raise RuntimeError("quoth serve exited early")
+            await asyncio.sleep(0.01)
+        ready = time.perf_counter() - started
+        first = server.push_message(77, 77, questions[0])
+        await server.reply_to(first, timeout=60)
+        first_answer = time.perf_counter() - started
+        for number, question in enumerate(questions[1:50]):
+            await server.reply_to(
+                server.push_message(100 + number, 100 + number, question), timeout=60
+            )
+        status = Path(f"/proc/{process.pid}/status").read_text()
+        rss = {
+            line.split(":")[0]: int(line.split()[1]) // 1024
+            for line in status.splitlines()
+            if line.startswith(("VmRSS", "VmHWM"))
+        }
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+        await server.stop()
+    return {
+        "start_to_ready_s": round(ready, 2),
+        "start_to_first_answer_s": round(first_answer, 2),
+        "rss_mb": rss.get("VmRSS"),
+        "peak_rss_mb": rss.get("VmHWM"),
+    }
