@@ -11,16 +11,11 @@ not the back-end. Two files can run it:
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime is imported
-
 import numpy as np
-import onnxruntime as ort
-from tokenizers import Tokenizer
 
 from quoth.index.embedder import (
     ENCODE_BATCH,
@@ -29,6 +24,7 @@ from quoth.index.embedder import (
     Vectors,
     normalise,
 )
+from quoth.onnx_model import OnnxBert
 
 MAX_TOKENS = 256
 DIMENSION = 384
@@ -62,19 +58,7 @@ class OnnxEmbedder:
                 f"No ONNX model at {model_file}. Create it with: quoth export-onnx "
                 "(or set QUOTH_EMBEDDING_BACKEND=onnx-int8 or torch)."
             )
-        self._tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._tokenizer.enable_padding()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # Idle worker threads must sleep, not spin: the embedder's and the reranker's pools
-        # take turns on the same two cores (spinning doubled the reranker's time).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(model_file), options, providers=["CPUExecutionProvider"]
-        )
-        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._model = OnnxBert(model_file, tokenizer_file, MAX_TOKENS, threads)
 
     @property
     def name(self) -> str:
@@ -85,14 +69,7 @@ class OnnxEmbedder:
         return DIMENSION
 
     def _encode_batch(self, texts: list[str]) -> Vectors:
-        encoded = self._tokenizer.encode_batch(texts)
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
-        feeds = {
-            "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
-            "attention_mask": mask,
-            "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
-        }
-        hidden = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})[0]
+        hidden, mask = self._model.run(self._model.tokenizer.encode_batch(texts))
         weights = mask[..., None].astype(np.float32)
         pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
         return normalise(pooled)

@@ -7,16 +7,13 @@ signal for "not in my sources" than embedding similarity.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Protocol
 
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")  # before onnxruntime is imported
-
 import numpy as np
 import numpy.typing as npt
-import onnxruntime as ort
-from tokenizers import Tokenizer
+
+from quoth.onnx_model import OnnxBert
 
 DEFAULT_RERANKER = "ms-marco-MiniLM-L-12-v2"
 MAX_TOKENS = 256
@@ -49,32 +46,14 @@ class OnnxCrossEncoder:
         if not model.is_file() or not vocab.is_file():
             raise RerankerError(f"No model.onnx and tokenizer.json in {folder} (QUOTH_RERANKER).")
         self.name = name
-        self._tokenizer = Tokenizer.from_file(str(vocab))
-        self._tokenizer.enable_truncation(MAX_TOKENS)
-        self._tokenizer.enable_padding()
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        # Idle worker threads must sleep, not spin: the embedder's and the reranker's pools
-        # take turns on the same two cores (spinning doubled the reranker's time).
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
-            str(model), options, providers=["CPUExecutionProvider"]
-        )
-        self._inputs = {i.name for i in self._session.get_inputs()}
+        self._model = OnnxBert(model, vocab, MAX_TOKENS, threads)
 
     def score(self, question: str, texts: list[str]) -> npt.NDArray[np.float32]:
         if not texts:
             return np.zeros(0, dtype=np.float32)
-        encoded = self._tokenizer.encode_batch([(question, text) for text in texts])
-        feeds = {
-            "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
-            "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
-            "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
-        }
-        outputs = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})
-        logits = np.asarray(outputs[0], dtype=np.float32)
-        return logits.reshape(len(texts), -1)[:, 0]
+        encoded = self._model.tokenizer.encode_batch([(question, text) for text in texts])
+        logits, _ = self._model.run(encoded)
+        return np.asarray(logits, dtype=np.float32).reshape(len(texts), -1)[:, 0]
 
 
 def load_reranker(name: str, threads: int = 2) -> Reranker | None:
