@@ -87,14 +87,14 @@ def hnsw_recall(index: IndexData, queries: np.ndarray, k: int = 10) -> dict[str,
     exact.add(np.ascontiguousarray(index.passage_vectors))
     _, truth = exact.search(queries, k)
     result = {}
-    for ef in (32, 64, 128, 256):
+    for ef in (64, 128, 256, 512):
         index.vectors.set_ef_search(ef)  # type: ignore[attr-defined]
         _, found = index.vectors.search(queries, k)
         hits = sum(
             len(set(a) & set(b)) for a, b in zip(truth.tolist(), found.tolist(), strict=True)
         )
         result[f"ef{ef}"] = round(hits / (k * len(queries)), 4)
-    index.vectors.set_ef_search(128)  # type: ignore[attr-defined]
+    index.vectors.set_ef_search(256)  # type: ignore[attr-defined]
     return result
 
 
@@ -183,10 +183,10 @@ async def serve_process(
                 server.push_message(100 + number, 100 + number, question), timeout=60
             )
         status = Path(f"/proc/{process.pid}/status").read_text()
-        rss = {
+        memory = {
             line.split(":")[0]: int(line.split()[1]) // 1024
             for line in status.splitlines()
-            if line.startswith(("VmRSS", "VmHWM"))
+            if line.startswith(("VmRSS", "VmHWM", "RssAnon", "RssFile"))
         }
     finally:
         process.send_signal(signal.SIGTERM)
@@ -195,6 +195,8 @@ async def serve_process(
     return {
         "start_to_ready_s": round(ready, 2),
         "start_to_first_answer_s": round(first_answer, 2),
-        "rss_mb": rss.get("VmRSS"),
-        "peak_rss_mb": rss.get("VmHWM"),
+        "rss_mb": memory.get("VmRSS"),
+        "peak_rss_mb": memory.get("VmHWM"),
+        "rss_anonymous_mb": memory.get("RssAnon"),
+        "rss_file_backed_mb": memory.get("RssFile"),
     }

@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import hashlib
 import json
+import mmap
 import os
 import shutil
 import tempfile
@@ -244,6 +245,14 @@ def prune_builds(index_dir: Path) -> None:
                 shutil.rmtree(staging, ignore_errors=True)
 
 
+def _expect_random_access(array: np.ndarray) -> None:
+    """Vectors are read a few rows at a time: without this hint the kernel reads ahead
+    around every row touched, and resident memory grows by megabytes per question."""
+    mapping = getattr(array, "_mmap", None)
+    if mapping is not None and hasattr(mmap, "MADV_RANDOM"):
+        mapping.madvise(mmap.MADV_RANDOM)
+
+
 def read_manifest(build: Path) -> Manifest:
     try:
         return Manifest.model_validate_json((build / "manifest.json").read_bytes())
@@ -297,6 +306,8 @@ def load_index(index_dir: Path, model: str) -> IndexData:
             f"Index {build} cannot be read ({error}). Rebuild with: quoth index"
         ) from None
     sentences, passages, passage_ids, passage_vectors, sentence_vectors = arrays
+    for mapped in (passage_vectors, sentence_vectors):
+        _expect_random_access(mapped)
     if vectors.size != len(passages) or passage_vectors.shape != (
         len(passages),
         manifest.dimension,
