@@ -154,108 +154,101 @@ def build_index(
     if not corpus.articles:
         raise CorpusError("No articles to index (supported files: .txt, .md, .html).")
     with build_lock(index_dir):
-        return _build(corpus, embedder, index_dir, chunking, previous, progress)
+        started = time.perf_counter()
+        reusable = _reusable_rows(previous, embedder.name, chunking)
+        earlier = _Previous(previous) if previous is not None and reusable else None
+        planned = [
+            earlier.plan(a, reusable[a.hash])
+            if earlier is not None and a.hash in reusable
+            else _plan(a, chunking)
+            for a in corpus.articles
+        ]
 
+        # Everything that needs embedding goes through the model in one stream.
+        texts: list[str] = []
+        for item in planned:
+            if item.reuse_row is None:
+                text = item.record.text
+                texts += [text[s:e] for s, e in item.sentences]
+                texts += [text[s:e] for _, s, e, _, _ in item.passages]
+        done = 0
 
-def _build(
-    corpus: LoadedCorpus,
-    embedder: Embedder,
-    index_dir: Path,
-    chunking: Chunking,
-    previous: IndexData | None = None,
-    progress: BuildProgress | None = None,
-) -> tuple[IndexData, BuildReport]:
-    started = time.perf_counter()
-    reusable = _reusable_rows(previous, embedder.name, chunking)
-    earlier = _Previous(previous) if previous is not None and reusable else None
-    planned = [
-        earlier.plan(a, reusable[a.hash])
-        if earlier is not None and a.hash in reusable
-        else _plan(a, chunking)
-        for a in corpus.articles
-    ]
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            if progress is not None:
+                progress(done, len(texts))
 
-    # Everything that needs embedding goes through the model in one stream.
-    texts: list[str] = []
-    for item in planned:
-        if item.reuse_row is None:
-            text = item.record.text
-            texts += [text[s:e] for s, e in item.sentences]
-            texts += [text[s:e] for _, s, e, _, _ in item.passages]
-    done = 0
-
-    def advance(n: int) -> None:
-        nonlocal done
-        done += n
         if progress is not None:
-            progress(done, len(texts))
+            progress(0, len(texts))
+        fresh = embedder.encode(texts, progress=advance)
 
-    if progress is not None:
-        progress(0, len(texts))
-    fresh = embedder.encode(texts, progress=advance)
+        dim = embedder.dimension
+        sentence_rows: list[list[int]] = []
+        passage_rows: list[list[int]] = []
+        passage_ids: list[str] = []
+        sentence_vecs: list[Vectors] = []
+        passage_vecs: list[Vectors] = []
+        cursor = 0
+        for row, item in enumerate(planned):
+            base = len(sentence_rows)
+            sentence_rows += [[row, s, e] for s, e in item.sentences]
+            passage_rows += [
+                [row, s, e, base + f, base + last] for _, s, e, f, last in item.passages
+            ]
+            passage_ids += [pid for pid, *_ in item.passages]
+            if item.reuse_row is not None and earlier is not None:
+                old_sentences, old_passages = earlier.rows(item.reuse_row)
+                sentence_vecs.append(np.asarray(earlier.index.sentence_vectors[old_sentences]))
+                passage_vecs.append(np.asarray(earlier.index.passage_vectors[old_passages]))
+            else:
+                n_s, n_p = len(item.sentences), len(item.passages)
+                sentence_vecs.append(fresh[cursor : cursor + n_s])
+                passage_vecs.append(fresh[cursor + n_s : cursor + n_s + n_p])
+                cursor += n_s + n_p
 
-    dim = embedder.dimension
-    sentence_rows: list[list[int]] = []
-    passage_rows: list[list[int]] = []
-    passage_ids: list[str] = []
-    sentence_vecs: list[Vectors] = []
-    passage_vecs: list[Vectors] = []
-    cursor = 0
-    for row, item in enumerate(planned):
-        base = len(sentence_rows)
-        sentence_rows += [[row, s, e] for s, e in item.sentences]
-        passage_rows += [[row, s, e, base + f, base + last] for _, s, e, f, last in item.passages]
-        passage_ids += [pid for pid, *_ in item.passages]
-        if item.reuse_row is not None and earlier is not None:
-            old_sentences, old_passages = earlier.rows(item.reuse_row)
-            sentence_vecs.append(np.asarray(earlier.index.sentence_vectors[old_sentences]))
-            passage_vecs.append(np.asarray(earlier.index.passage_vectors[old_passages]))
-        else:
-            n_s, n_p = len(item.sentences), len(item.passages)
-            sentence_vecs.append(fresh[cursor : cursor + n_s])
-            passage_vecs.append(fresh[cursor + n_s : cursor + n_s + n_p])
-            cursor += n_s + n_p
-
-    texts_of = {row: item.record.text for row, item in enumerate(planned)}
-    lexical = LexicalIndex.build(
-        [texts_of[r[0]][r[1] : r[2]] for r in passage_rows],
-        [texts_of[r[0]][r[1] : r[2]] for r in sentence_rows],
-    )
-    old_hashes = previous.manifest.articles if previous is not None else {}
-    new_hashes = {item.record.id: item.record.hash for item in planned}
-    manifest = Manifest(
-        format_version=FORMAT_VERSION,
-        model=embedder.name,
-        dimension=dim,
-        built_at=datetime.now(UTC),
-        passage_sentences=chunking.sentences,
-        passage_overlap=chunking.overlap,
-        vector_index=choose_kind(len(passage_rows)),
-        articles=new_hashes,
-        passages=len(passage_rows),
-        sentences=len(sentence_rows),
-        files={},
-    )
-    data = write_index(
-        index_dir,
-        manifest,
-        [item.record for item in planned],
-        np.asarray(sentence_rows, dtype=np.int32).reshape(-1, 3),
-        np.asarray(passage_rows, dtype=np.int32).reshape(-1, 5),
-        np.asarray(passage_ids, dtype="<U16"),
-        np.concatenate(passage_vecs).astype(np.float32).reshape(-1, dim),
-        np.concatenate(sentence_vecs).astype(np.float32).reshape(-1, dim),
-        lexical,
-    )
-    report = BuildReport(
-        articles=len(planned),
-        passages=len(passage_rows),
-        added=sorted(set(new_hashes) - set(old_hashes)),
-        changed=sorted(k for k in new_hashes if k in old_hashes and old_hashes[k] != new_hashes[k]),
-        removed=sorted(set(old_hashes) - set(new_hashes)),
-        reused=sum(item.reuse_row is not None for item in planned),
-        embedded_texts=len(texts),
-        seconds=time.perf_counter() - started,
-        skipped=list(corpus.skipped),
-    )
-    return data, report
+        texts_of = {row: item.record.text for row, item in enumerate(planned)}
+        lexical = LexicalIndex.build(
+            [texts_of[r[0]][r[1] : r[2]] for r in passage_rows],
+            [texts_of[r[0]][r[1] : r[2]] for r in sentence_rows],
+        )
+        old_hashes = previous.manifest.articles if previous is not None else {}
+        new_hashes = {item.record.id: item.record.hash for item in planned}
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            model=embedder.name,
+            dimension=dim,
+            built_at=datetime.now(UTC),
+            passage_sentences=chunking.sentences,
+            passage_overlap=chunking.overlap,
+            vector_index=choose_kind(len(passage_rows)),
+            articles=new_hashes,
+            passages=len(passage_rows),
+            sentences=len(sentence_rows),
+            files={},
+        )
+        data = write_index(
+            index_dir,
+            manifest,
+            [item.record for item in planned],
+            np.asarray(sentence_rows, dtype=np.int32).reshape(-1, 3),
+            np.asarray(passage_rows, dtype=np.int32).reshape(-1, 5),
+            np.asarray(passage_ids, dtype="<U16"),
+            np.concatenate(passage_vecs).astype(np.float32).reshape(-1, dim),
+            np.concatenate(sentence_vecs).astype(np.float32).reshape(-1, dim),
+            lexical,
+        )
+        report = BuildReport(
+            articles=len(planned),
+            passages=len(passage_rows),
+            added=sorted(set(new_hashes) - set(old_hashes)),
+            changed=sorted(
+                k for k in new_hashes if k in old_hashes and old_hashes[k] != new_hashes[k]
+            ),
+            removed=sorted(set(old_hashes) - set(new_hashes)),
+            reused=sum(item.reuse_row is not None for item in planned),
+            embedded_texts=len(texts),
+            seconds=time.perf_counter() - started,
+            skipped=list(corpus.skipped),
+        )
+        return data, report
