@@ -27,6 +27,16 @@ def test_abbreviations_do_not_split_sentences() -> None:
     assert spans == ["Mr. Smith met Dr. Jones in the U.S. on Friday.", "They talked."]
 
 
+def test_file_extensions_and_decimals_stay_inside_a_sentence() -> None:
+    text = "Use files ending in .txt, .md or .html for articles. Version 3.5 came out. It works."
+    spans = [text[s.start : s.end] for s in split_sentences("d", text)]
+    assert spans == [
+        "Use files ending in .txt, .md or .html for articles.",
+        "Version 3.5 came out.",
+        "It works.",
+    ]
+
+
 def test_windows_overlap_and_cover_every_sentence() -> None:
     article = load_corpus(ARTICLES).articles[0]
     sentences = split_sentences(article.id, article.text)

@@ -19,12 +19,21 @@ def _segmenter() -> pysbd.Segmenter:
     return pysbd.Segmenter(language="en", clean=False, char_span=False)
 
 
+def _glued(previous: tuple[int, int], following: tuple[int, int], text: str) -> bool:
+    """pysbd splits inside ".txt" or "3.5"; no space before a lower-case or digit start
+    means the "sentence" goes on."""
+    return following[0] == previous[1] and (
+        text[following[0]].islower() or text[following[0]].isdigit()
+    )
+
+
 def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Sentence spans within ``text``; paragraphs (lines) never share a sentence."""
     spans: list[tuple[int, int]] = []
     offset = 0
     for paragraph in text.split("\n"):
         cursor = 0
+        pieces: list[tuple[int, int]] = []
         if paragraph.strip():
             for piece in _segmenter().segment(paragraph):
                 sentence = piece.strip()
@@ -33,10 +42,15 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
                 found = paragraph.find(sentence, cursor)
                 if found < 0:  # pysbd normalised something; fall back to the remaining text
                     found, sentence = cursor, paragraph[cursor:].strip()
-                spans.append((offset + found, offset + found + len(sentence)))
-                cursor = found + len(sentence)
+                span = (found, found + len(sentence))
+                if pieces and _glued(pieces[-1], span, paragraph):
+                    pieces[-1] = (pieces[-1][0], span[1])
+                else:
+                    pieces.append(span)
+                cursor = span[1]
+        spans += [(offset + start, offset + end) for start, end in pieces if end > start]
         offset += len(paragraph) + 1
-    return [span for span in spans if span[1] > span[0]]
+    return spans
 
 
 def split_sentences(doc_id: str, text: str) -> list[Sentence]:
