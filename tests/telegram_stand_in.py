@@ -282,18 +282,7 @@ class BotApiStandIn:
         message = self._message(chat_id, visible, params.get("reply_markup"))
         self.messages[(chat_id, message["message_id"])] = message
         reply = (params.get("reply_parameters") or {}).get("message_id")
-        self.sent.append(
-            SentMessage(
-                "sendMessage",
-                chat_id,
-                message["message_id"],
-                visible,
-                str(params["text"]),
-                params.get("reply_markup"),
-                reply,
-                params,
-            )
-        )
+        self._record("sendMessage", chat_id, message["message_id"], visible, params, reply)
         return message
 
     async def _m_editMessageText(self, params: dict[str, Any]) -> Any:
@@ -306,19 +295,22 @@ class BotApiStandIn:
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
         self.messages[key] = message
-        self.sent.append(
-            SentMessage(
-                "editMessageText",
-                key[0],
-                key[1],
-                visible,
-                str(params["text"]),
-                params.get("reply_markup"),
-                None,
-                params,
-            )
-        )
+        self._record("editMessageText", key[0], key[1], visible, params, None)
         return message
+
+    def _record(
+        self,
+        method: str,
+        chat_id: int,
+        message_id: int,
+        visible: str,
+        params: dict[str, Any],
+        reply_to: int | None,
+    ) -> None:
+        markup, buttons = str(params["text"]), params.get("reply_markup")
+        self.sent.append(
+            SentMessage(method, chat_id, message_id, visible, markup, buttons, reply_to, params)
+        )
 
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
         key = (int(params["chat_id"]), int(params["message_id"]))

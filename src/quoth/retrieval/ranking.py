@@ -14,7 +14,7 @@ refusal threshold, chosen on the question files (see the README).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -63,6 +63,18 @@ class Query:
     text: str
     vector: Vectors
     terms: list[str]
+    _bm25: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict, compare=False)
+
+    def passage_bm25(self, index: IndexData) -> npt.NDArray[np.float32]:
+        """BM25 of every passage, computed once per question however many stages ask."""
+        if "passages" not in self._bm25:
+            self._bm25["passages"] = index.lexical.passages.scores(self.terms)
+        return self._bm25["passages"]
+
+    def sentence_bm25(self, index: IndexData) -> npt.NDArray[np.float32]:
+        if "sentences" not in self._bm25:
+            self._bm25["sentences"] = index.lexical.sentences.scores(self.terms)
+        return self._bm25["sentences"]
 
 
 def make_query(text: str, vector: Vectors) -> Query:
@@ -97,8 +109,8 @@ def _top(scores: npt.NDArray[np.float32], n: int) -> list[int]:
 
 
 def lexical_hits(index: IndexData, query: Query, n: int) -> list[Hit]:
-    passage_scores = index.lexical.passages.scores(query.terms)
-    sentence_scores = index.lexical.sentences.scores(query.terms)
+    passage_scores = query.passage_bm25(index)
+    sentence_scores = query.sentence_bm25(index)
     hits = []
     for row in _top(passage_scores, n):
         first, last = _sentence_range(index, row)
@@ -116,7 +128,7 @@ def hybrid_hits(index: IndexData, query: Query, n: int, fusion: str) -> list[Hit
         scored.setdefault(hit.row, dense_score(index, query, hit.row))
     if fusion == "convex":
         rows = list(scored)
-        bm25 = index.lexical.passages.scores(query.terms)[rows]
+        bm25 = query.passage_bm25(index)[rows]
         order = convex_fusion(rows, np.array([scored[r].score for r in rows]), bm25)
     else:
         order = reciprocal_rank_fusion([[h.row for h in dense], [h.row for h in lexical]])
@@ -142,7 +154,7 @@ def rerank_hits(
     if not sentences:
         return hits
     dense = index.sentence_vectors[sentences] @ query.vector
-    lexical = index.lexical.sentences.scores(query.terms)[sentences]
+    lexical = query.sentence_bm25(index)[sentences]
     if lexical.max() > 0:
         lexical = lexical / lexical.max()
     prescore = dense + LEXICAL_SENTENCE_WEIGHT * lexical
