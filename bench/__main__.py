@@ -117,7 +117,7 @@ def run(scale: str, work: Path, skip_serve: bool) -> dict[str, Any]:
         for mode in ("rerank", "hybrid")
     }
     query_vectors = embedder.encode(asked[: len(asked) // 4])
-    report["hnsw_recall_at_10"] = measure.hnsw_recall(index, query_vectors)
+    report["ivf_recall_at_10"] = measure.ivf_recall(index, query_vectors)
 
     e2e = asyncio.run(measure.telegram_e2e(settings, service, asked, count=500, chats=50))
     e2e["sequential_p50_to_floor"] = round(e2e["sequential_ms"]["p50"] / floor["floor_p50_ms"], 2)

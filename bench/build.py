@@ -100,9 +100,8 @@ def build(
     seconds["compose_vectors"] = time.perf_counter() - started
 
     started = time.perf_counter()
-    lexical = LexicalIndex.build(
-        [records[d].text[s:e] for d, s, e, _, _ in passage_rows],
-        [records[d].text[s:e] for d, s, e in sentence_rows],
+    lexical = LexicalIndex.from_texts(
+        [records[d].text[s:e] for d, s, e in sentence_rows], passages[:, 3:5]
     )
     seconds["bm25"] = time.perf_counter() - started
     started = time.perf_counter()

@@ -21,6 +21,7 @@ from quoth.bot.library import Library
 from quoth.bot.telegram import TelegramBot
 from quoth.config import Settings
 from quoth.index import Embedder, IndexData
+from quoth.index.vectors import FaissIndex
 from quoth.retrieval import AnsweringService
 
 TOKEN = "123456:bench-token"
@@ -77,24 +78,36 @@ def query_stages(service: AnsweringService, questions: list[str], mode: str) -> 
     }
 
 
-def hnsw_recall(index: IndexData, queries: np.ndarray, k: int = 10) -> dict[str, float]:
-    """recall@k of the served index against exact search, per efSearch."""
-    if index.vectors.kind != "hnsw":
+def ivf_recall(index: IndexData, queries: np.ndarray, k: int = 10) -> dict[str, Any]:
+    """recall@k of the served IVF index against exact search, and single-query search time,
+    at the served number of probed cells and around it."""
+    vectors = index.vectors
+    if not isinstance(vectors, FaissIndex) or vectors.kind != "ivf":
         return {}
     import faiss
 
     exact = faiss.IndexFlatIP(index.passage_vectors.shape[1])
-    exact.add(np.ascontiguousarray(index.passage_vectors))
+    for start in range(0, len(index.passage_vectors), 100_000):
+        exact.add(np.ascontiguousarray(index.passage_vectors[start : start + 100_000]))
     _, truth = exact.search(queries, k)
-    result = {}
-    for ef in (64, 128, 256, 512):
-        index.vectors.set_ef_search(ef)  # type: ignore[attr-defined]
-        _, found = index.vectors.search(queries, k)
+    served = vectors.probes
+    result: dict[str, Any] = {"cells": vectors.cells, "probes_served": served}
+    for probes in sorted({16, 32, 64, 128, 256, served}):
+        vectors.probes = probes
+        found = np.stack([vectors.search(q[None, :], k)[1][0] for q in queries])
+        timings = []
+        for q in queries:
+            started = time.perf_counter()
+            vectors.search(q[None, :], k)
+            timings.append((time.perf_counter() - started) * 1000)
         hits = sum(
             len(set(a) & set(b)) for a, b in zip(truth.tolist(), found.tolist(), strict=True)
         )
-        result[f"ef{ef}"] = round(hits / (k * len(queries)), 4)
-    index.vectors.set_ef_search(256)  # type: ignore[attr-defined]
+        result[f"probes_{probes}"] = {
+            "recall": round(hits / (k * len(queries)), 4),
+            "search_p50_ms": round(float(np.percentile(timings, 50)), 3),
+        }
+    vectors.probes = served
     return result
 
 

@@ -10,6 +10,7 @@ import pytest
 from quoth import runtime
 from quoth.corpus import CorpusError, split_passages, split_sentences
 from quoth.index import Embedder, IndexData
+from quoth.index.lexical import tokenize
 
 from .conftest import settings_for
 
@@ -44,6 +45,15 @@ def test_only_the_changed_article_is_embedded(
         if article.id != target.stem:
             old, new = rows_of(first, article.id), rows_of(second, article.id)
             assert np.array_equal(old[0], new[0]) and np.array_equal(old[1], new[1])
+
+    # BM25 updated from stored term counts scores exactly like a build from nothing.
+    scratch, _ = runtime.reindex(settings_for(tmp_path / "scratch", corpus_copy), embedder)
+    for question in ("new closing sentence added today", "Heydar Aliyev visit 1996"):
+        terms = tokenize([question])[0]
+        for kind in ("passages", "sentences"):
+            incremental = getattr(second.lexical, kind).scores(terms)
+            assert incremental.any()
+            assert np.allclose(incremental, getattr(scratch.lexical, kind).scores(terms))
 
 
 def test_added_and_removed_articles_reported(

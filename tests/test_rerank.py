@@ -1,4 +1,4 @@
-"""The packaged cross-encoder on ONNX Runtime, and BM25 over the real index."""
+"""The packaged cross-encoder on ONNX Runtime."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from quoth.index import IndexData
-from quoth.index.lexical import tokenize
 from quoth.retrieval.rerank import RerankerError, load_reranker
 
 
@@ -33,13 +31,3 @@ def test_reranker_setting_errors_are_clear(tmp_path: Path) -> None:
         load_reranker("no-such-model")
     with pytest.raises(RerankerError, match=r"model\.onnx"):
         load_reranker(str(tmp_path))
-
-
-def test_bm25_finds_rare_names(shared_index: IndexData) -> None:
-    scores = shared_index.lexical.passages.scores(tokenize(["Pahalgam attack"])[0])
-    best = int(scores.argmax())
-    doc, start, end = (int(v) for v in shared_index.passages[best, :3])
-    assert "Pahalgam" in shared_index.articles[doc].text[start:end]
-    assert not shared_index.lexical.passages.scores(["zzzunknown"]).any()
-    assert len(scores) == len(shared_index.passages)
-    assert len(shared_index.lexical.sentences.scores(["pakistan"])) == len(shared_index.sentences)

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from quoth.corpus.loader import CorpusError
 from quoth.corpus.models import Article, LoadedCorpus, SkippedFile
 from quoth.corpus.splitting import split_passages, split_sentences
 from quoth.index.embedder import Embedder, Vectors
-from quoth.index.lexical import LexicalIndex
+from quoth.index.lexical import LexicalIndex, TermRows, Vocabulary
 from quoth.index.store import (
     FORMAT_VERSION,
     ArticleRecord,
@@ -138,6 +139,33 @@ class _Previous:
         return _Planned(_record(article), sentences, passages, row)
 
 
+def _lexical(
+    planned: list[_Planned], earlier: _Previous | None, passage_rows: npt.NDArray[np.int64]
+) -> LexicalIndex:
+    """BM25 for the new build: unchanged articles keep their sentences' term counts (the
+    vocabulary only grows, so their term ids stay valid); only new text is tokenized."""
+    vocabulary = Vocabulary(earlier.index.lexical.vocabulary.terms if earlier else ())
+    fresh_texts = [
+        item.record.text[s:e]
+        for item in planned
+        if item.reuse_row is None
+        for s, e in item.sentences
+    ]
+    fresh = TermRows.count(fresh_texts, vocabulary)
+    parts: list[TermRows] = []
+    cursor = 0
+    for item in planned:
+        if item.reuse_row is not None and earlier is not None:
+            old_sentences, _ = earlier.rows(item.reuse_row)
+            parts.append(
+                earlier.index.lexical.sentence_terms.rows(old_sentences.start, old_sentences.stop)
+            )
+        else:
+            parts.append(fresh.rows(cursor, cursor + len(item.sentences)))
+            cursor += len(item.sentences)
+    return LexicalIndex.build(vocabulary, TermRows.concat(parts), passage_rows[:, 3:5])
+
+
 def build_index(
     corpus: LoadedCorpus,
     embedder: Embedder,
@@ -207,10 +235,8 @@ def build_index(
                 passage_vecs.append(fresh[cursor + n_s : cursor + n_s + n_p])
                 cursor += n_s + n_p
 
-        texts_of = {row: item.record.text for row, item in enumerate(planned)}
-        lexical = LexicalIndex.build(
-            [texts_of[r[0]][r[1] : r[2]] for r in passage_rows],
-            [texts_of[r[0]][r[1] : r[2]] for r in sentence_rows],
+        lexical = _lexical(
+            planned, earlier, np.asarray(passage_rows, dtype=np.int64).reshape(-1, 5)
         )
         old_hashes = previous.manifest.articles if previous is not None else {}
         new_hashes = {item.record.id: item.record.hash for item in planned}
@@ -237,6 +263,7 @@ def build_index(
             np.concatenate(passage_vecs).astype(np.float32).reshape(-1, dim),
             np.concatenate(sentence_vecs).astype(np.float32).reshape(-1, dim),
             lexical,
+            earlier.index.vectors.centroids() if earlier is not None else None,
         )
         report = BuildReport(
             articles=len(planned),

@@ -40,7 +40,7 @@ from quoth.index.errors import (
 from quoth.index.lexical import LexicalIndex
 from quoth.index.vectors import VectorIndex, build_vector_index, load_vector_index
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 CURRENT = "current"
 BUILDS = "builds"
 KEEP_OLD_BUILDS = 1
@@ -181,8 +181,11 @@ def write_index(
     passage_vectors: Vectors,
     sentence_vectors: Vectors,
     lexical: LexicalIndex,
+    reuse_cells: Vectors | None = None,
 ) -> IndexData:
-    """Write a complete build and atomically make it current; returns it ready to serve."""
+    """Write a complete build and atomically make it current; returns it ready to serve.
+
+    ``reuse_cells``: the previous build's IVF centroids, so a rebuild skips k-means."""
     builds = index_dir / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=builds))
@@ -196,7 +199,7 @@ def write_index(
         )
         for name, array in arrays.items():
             _write_file(staging / name, lambda h, a=array: np.save(h, a, allow_pickle=False))
-        vectors = build_vector_index(passage_vectors, manifest.vector_index)
+        vectors = build_vector_index(passage_vectors, manifest.vector_index, reuse_cells)
         vectors.save(staging / _FAISS_FILE)
         lexical.save(staging)
         payload = json.dumps([a.model_dump() for a in articles], ensure_ascii=False).encode()

@@ -1,0 +1,58 @@
+"""BM25 over the real index: the same scores as bm25s, kept up to date from term counts."""
+
+from __future__ import annotations
+
+import bm25s
+import numpy as np
+
+from quoth.index import IndexData
+from quoth.index.lexical import LexicalIndex, TermRows, Vocabulary, tokenize
+
+
+def passage_texts(index: IndexData) -> list[str]:
+    return [index.articles[d].text[s:e] for d, s, e, _, _ in index.passages.tolist()]
+
+
+def test_bm25_finds_rare_names(shared_index: IndexData) -> None:
+    scores = shared_index.lexical.passages.scores(tokenize(["Pahalgam attack"])[0])
+    best = int(scores.argmax())
+    assert "Pahalgam" in passage_texts(shared_index)[best]
+    assert not shared_index.lexical.passages.scores(["zzzunknown"]).any()
+    assert len(scores) == len(shared_index.passages)
+    assert len(shared_index.lexical.sentences.scores(["pakistan"])) == len(shared_index.sentences)
+
+
+def test_scores_match_bm25s_on_the_real_corpus(shared_index: IndexData) -> None:
+    reference = bm25s.BM25()
+    reference.index(tokenize(passage_texts(shared_index)), show_progress=False)
+    for question in (
+        "When did Heydar Aliyev visit Pakistan?",
+        "Pahalgam attack India response",
+        "trade agreement minister said",
+    ):
+        terms = tokenize([question])[0]
+        known = [t for t in terms if t in reference.vocab_dict]
+        expected = reference.get_scores(known)
+        assert np.allclose(shared_index.lexical.passages.scores(terms), expected, atol=1e-4)
+
+
+def test_passage_counts_are_the_sum_of_their_sentences() -> None:
+    sentences = ["Rivers flood in spring.", "", "Spring floods ruin rivers' banks."]
+    ranges = [[0, 1], [1, 2], [0, 2]]
+    index = LexicalIndex.from_texts(sentences, np.array(ranges))
+    reference = bm25s.BM25()
+    reference.index(tokenize([" ".join(sentences[a : b + 1]) for a, b in ranges]))
+    for terms in (["river"], ["spring", "bank"]):
+        assert np.allclose(index.passages.scores(terms), reference.get_scores(terms))
+    assert index.sentences.scores(["river"])[1] == 0
+    assert index.passages.scores(["flood", "flood"])[0] == 2 * index.passages.scores(["flood"])[0]
+
+
+def test_vocabulary_only_grows_so_stored_ids_stay_valid() -> None:
+    vocabulary = Vocabulary(["river", "flood"])
+    assert vocabulary.add(["flood", "bank", "river"]) == [1, 2, 0]
+    assert vocabulary.known(["bank", "unknown"]) == [2]
+    rows = TermRows.count(["bank bank river", "the and of", "flood"], vocabulary)
+    assert rows.lengths.tolist() == [2, 0, 1]
+    second = rows.rows(1, 3)
+    assert second.lengths.tolist() == [0, 1] and second.terms.tolist() == [1]

@@ -1,0 +1,75 @@
+"""The vector index factory: exact search when small, IVF with high recall when large."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from quoth.index.embedder import normalise
+from quoth.index.vectors import (
+    FLAT_LIMIT,
+    build_vector_index,
+    choose_kind,
+    load_vector_index,
+)
+
+
+def clustered(count: int, dimension: int = 64, seed: int = 0) -> np.ndarray:
+    """Vectors bunched around topics, with near-duplicates, as news passages are."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(count // 100, dimension))
+    picks = rng.integers(0, len(centres), count)
+    points = centres[picks] + rng.normal(scale=0.35, size=(count, dimension))
+    return normalise(points.astype(np.float32))
+
+
+def recall(found: np.ndarray, truth: np.ndarray) -> float:
+    hits = sum(len(set(a) & set(b)) for a, b in zip(found.tolist(), truth.tolist(), strict=True))
+    return hits / truth.size
+
+
+def test_kind_follows_size() -> None:
+    assert choose_kind(10) == "flat"
+    assert choose_kind(FLAT_LIMIT) == "flat"
+    assert choose_kind(FLAT_LIMIT + 1) == "ivf"
+
+
+def test_flat_search_is_exact_and_survives_a_round_trip(tmp_path: Path) -> None:
+    vectors = clustered(2_000)
+    index = build_vector_index(vectors, "flat")
+    scores, rows = index.search(vectors[:5], 3)
+    assert rows[:, 0].tolist() == [0, 1, 2, 3, 4]
+    assert np.allclose(scores[:, 0], 1.0, atol=1e-5)
+    index.save(tmp_path / "flat.faiss")
+    loaded = load_vector_index(tmp_path / "flat.faiss", "flat")
+    assert np.array_equal(loaded.search(vectors[:5], 3)[1], rows)
+    assert index.centroids() is None
+
+
+def test_ivf_recall_against_exact_search(tmp_path: Path) -> None:
+    vectors = clustered(FLAT_LIMIT + 10_000)
+    queries = normalise(vectors[:300] + np.random.default_rng(1).normal(0, 0.1, (300, 64)))
+    _, truth = build_vector_index(vectors, "flat").search(queries, 10)
+    ivf = build_vector_index(vectors, "ivf")
+    assert ivf.size == len(vectors) and ivf.cells > 0
+    assert recall(ivf.search(queries, 10)[1], truth) >= 0.95
+
+    ivf.save(tmp_path / "ivf.faiss")
+    loaded = load_vector_index(tmp_path / "ivf.faiss", "ivf")
+    assert loaded.probes == ivf.probes
+    assert np.array_equal(loaded.search(queries, 10)[1], ivf.search(queries, 10)[1])
+
+    # A rebuild reuses the cells instead of running k-means again, and keeps the recall.
+    centroids = loaded.centroids()
+    assert centroids is not None
+    grown = np.concatenate([vectors, clustered(500, seed=2)])
+    rebuilt = build_vector_index(grown, "ivf", centroids)
+    assert np.array_equal(rebuilt.centroids(), centroids)
+    assert recall(rebuilt.search(queries, 10)[1], truth) >= 0.95
+
+
+def test_empty_search() -> None:
+    index = build_vector_index(clustered(200)[:0].reshape(0, 64), "flat")
+    scores, rows = index.search(clustered(200)[:1], 5)
+    assert scores.shape == (1, 0) and rows.shape == (1, 0)
