@@ -82,7 +82,8 @@ def run(scale: str, work: Path, skip_serve: bool) -> dict[str, Any]:
     embedder = load_embedder("all-MiniLM-L6-v2", "onnx", onnx_dir)
 
     sources = corpus.real_sentences(SHARED / "corpus" / "articles")
-    pool = corpus.sentence_pool(sources, per_sentence=40, seed=7)
+    # More variants at 1M, so that passages repeat about as rarely as at 100k.
+    pool = corpus.sentence_pool(sources, per_sentence=max(40, SCALES[scale] // 5000), seed=7)
     report["indexing_throughput"] = indexing_throughput(
         corpus.generate(pool, 600, seed=1), work, onnx_dir
     )

@@ -116,17 +116,18 @@ def sentence_pool(sources: list[list[str]], per_sentence: int, seed: int) -> lis
     ]
 
 
-def generate(pool: list[list[list[str]]], sentences: int, seed: int) -> list[GeneratedArticle]:
-    """Articles totalling about ``sentences`` sentences, in paragraphs of three."""
+def generate(pool: list[list[list[str]]], passages: int, seed: int) -> list[GeneratedArticle]:
+    """Articles totalling about ``passages`` passages (of three sentences, overlapping by two),
+    written in paragraphs of three sentences."""
     rng = random.Random(seed)
     articles: list[GeneratedArticle] = []
     total = 0
-    while total < sentences:
+    while total < passages:
         source = pool[len(articles) % len(pool)]
         chosen = [rng.choice(variants) for variants in source if rng.random() < 0.85]
         chosen = list(dict.fromkeys(chosen))  # a repeated line would be dropped as a caption
         paragraphs = [chosen[i : i + 3] for i in range(0, len(chosen), 3)]
         title = f"{rng.choice(NAMES)} on {rng.choice(PLACES)}: report {len(articles) + 1}"
         articles.append(GeneratedArticle(f"gen-{len(articles):07d}", title, paragraphs))
-        total += len(chosen)
+        total += max(1, len(chosen) - 2)
     return articles

@@ -68,10 +68,21 @@ def test_unreadable_file_skipped_with_warning(corpus_copy: Path, tmp_path: Path)
     assert "Indexed 5 articles" in stdout
 
 
-def test_no_index_yet(tmp_path: Path) -> None:
+def test_first_ask_builds_the_index(
+    corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QUOTH_CORPUS_DIR", str(corpus_copy))
+    question = "Which Turkish naval ship arrived in Karachi?"
+    code, stdout, _ = run("ask", question, "--index-dir", str(tmp_path / "new"))
+    assert code == 0 and "Büyükada" in stdout
+    assert (tmp_path / "new" / "current" / "manifest.json").is_file()
+
+
+def test_no_index_and_no_corpus_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("QUOTH_CORPUS_DIR", str(tmp_path / "missing"))
     code, _, stderr = run("ask", "anything?", "--index-dir", str(tmp_path / "none"))
     assert code == 1
-    assert "No index in" in stderr and "quoth index" in stderr
+    assert "missing" in stderr and "Traceback" not in stderr
 
 
 def test_empty_question(shared_index_dir: Path) -> None:

@@ -86,7 +86,8 @@ def test_failed_write_keeps_previous_index(index_copy: Path, embedder: Embedder)
     with pytest.raises(ValueError, match="pickle"):
         write_index(
             index_copy, before.manifest, before.articles, before.sentences, before.passages,
-            broken_ids, before.passage_vectors, before.sentence_vectors, before.lexical,
+            broken_ids, np.asarray(before.passage_vectors), np.asarray(before.sentence_vectors),
+            before.lexical,
         )  # fmt: skip
     after = load_index(index_copy, embedder.name)
     assert after.manifest == before.manifest

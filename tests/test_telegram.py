@@ -398,10 +398,18 @@ async def test_reply_latency_over_200_questions(harness: Harness) -> None:
     print(f"\ntelegram reply latency over 200 questions: p50={p50:.1f} ms p99={p99:.1f} ms")
 
 
-async def test_serve_command_end_to_end(server: BotApiStandIn, shared_index_dir: Path) -> None:
-    """``quoth serve`` as a process: answers, registers commands, stops on SIGTERM, hides the
-    token."""
+def quoth_health(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "quoth", "health"]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+
+
+async def test_serve_command_end_to_end(
+    server: BotApiStandIn, shared_index_dir: Path, tmp_path: Path
+) -> None:
+    """``quoth serve`` as a process: answers, registers commands, reports healthy, stops on
+    SIGTERM (and then reports unhealthy), hides the token."""
     env = {
+        "QUOTH_HEALTH_FILE": str(tmp_path / "health.json"),
         **os.environ,
         "QUOTH_TELEGRAM_TOKEN": TOKEN,
         "QUOTH_TELEGRAM_API_URL": server.root,
@@ -420,11 +428,15 @@ async def test_serve_command_end_to_end(server: BotApiStandIn, shared_index_dir:
         reply = await server.reply_to(question, timeout=90)
         assert "TCG Büyükada" in reply.text
         assert "default" in server.commands
+        health = await asyncio.to_thread(quoth_health, env)
+        assert health.returncode == 0 and "ok: telegram bot, 5 articles" in health.stdout
         process.send_signal(signal.SIGTERM)
         output, _ = await asyncio.to_thread(process.communicate, timeout=30)
     finally:
         if process.poll() is None:
             process.kill()
     assert process.returncode == 0, output
+    stopped = quoth_health(env)
+    assert stopped.returncode == 1 and "not running" in stopped.stderr
     assert TOKEN not in output and TOKEN.split(":")[1] not in output
     assert "question chat=private" in output and "answered=True" in output

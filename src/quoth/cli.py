@@ -131,7 +131,7 @@ def ask(
 ) -> None:
     """Answer a question from the index with quotes and their sources."""
     settings = settings_for(index_dir)
-    service = guarded(lambda: runtime.open_service(settings))
+    service = guarded(lambda: runtime.open_or_build_service(settings))
     started = time.perf_counter()
     answer = guarded(lambda: service.answer(question, limit=k))
     elapsed = time.perf_counter() - started
@@ -178,7 +178,7 @@ def eval_command(
 def chat(index_dir: IndexDirOption = None) -> None:
     """Ask questions in an interactive prompt (Ctrl-D or 'quit' to leave)."""
     settings = settings_for(index_dir)
-    service = guarded(lambda: runtime.open_service(settings))
+    service = guarded(lambda: runtime.open_or_build_service(settings))
     out.print("Ask a question about the articles. Ctrl-D or 'quit' leaves.")
     while True:
         try:
@@ -229,6 +229,22 @@ def serve() -> None:
     else:
         logging.getLogger("quoth").info("serving by long polling")
         application.run_polling()
+
+
+@app.command()
+def health() -> None:
+    """Exit 0 when quoth serve is up with an index loaded (for Docker's HEALTHCHECK)."""
+    from quoth.health import HealthError, check_health
+
+    settings = settings_for(None)
+    try:
+        beat = check_health(settings.health_file)
+    except HealthError as error:
+        fail(str(error))
+    out.print(
+        f"ok: {beat.platform} bot, {beat.articles} articles, {beat.passages} passages",
+        highlight=False,
+    )
 
 
 def main() -> None:

@@ -46,6 +46,10 @@ class Settings(BaseSettings):
     onnx_dir: Path = Field(
         default=Path("data/onnx"), description="Where quoth export-onnx writes model.onnx."
     )
+    health_file: Path = Field(
+        default=Path("data/health.json"),
+        description="Heartbeat written by quoth serve and read by quoth health.",
+    )
     top_k: int = Field(default=3, ge=1, le=10, description="Quotes shown per answer.")
     candidates: int = Field(
         default=20, ge=1, le=200, description="Passages retrieved before quotes are chosen."

@@ -20,6 +20,7 @@ from quoth import runtime
 from quoth.config import Settings
 from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError
 from quoth.corpus.loader import article_id, build_article, iter_article_files
+from quoth.health import Heartbeat
 from quoth.index import BuildReport, IndexBusyError
 from quoth.retrieval import Answer, AnsweringService
 
@@ -151,6 +152,16 @@ class Library:
                     victim.unlink()
                     removed.append(victim)
         return removed
+
+    def heartbeat(self, platform: str) -> Heartbeat:
+        index = self.service.index
+        return Heartbeat(
+            pid=os.getpid(),
+            written=time.time(),
+            platform=platform,
+            articles=len(index.articles),
+            passages=index.manifest.passages,
+        )
 
     def describe(self) -> dict[str, str | int]:
         index = self.service.index

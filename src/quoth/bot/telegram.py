@@ -43,6 +43,7 @@ from quoth.bot import telegram_html as th
 from quoth.bot.library import Library, ModerationError
 from quoth.bot.ratelimit import SlidingWindowLimiter
 from quoth.config import ConfigError, Settings
+from quoth.health import keep_beating
 from quoth.index import IndexStoreError
 from quoth.retrieval import QuestionError
 from quoth.terminal import describe_build
@@ -105,6 +106,7 @@ class TelegramBot:
         self.moderators = frozenset(settings.moderator_ids)
         self.sources_per_page = sources_per_page
         self._background: set[asyncio.Task[None]] = set()
+        self._heartbeat: asyncio.Task[None] | None = None
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -121,6 +123,7 @@ class TelegramBot:
             .concurrent_updates(16)
             .defaults(Defaults(do_quote=True, link_preview_options=NO_PREVIEW))
             .post_init(self.on_startup)
+            .post_shutdown(self.on_shutdown)
             .build()
         )
         private = filters.ChatType.PRIVATE
@@ -143,7 +146,11 @@ class TelegramBot:
         return app
 
     async def on_startup(self, app: Application) -> None:  # type: ignore[type-arg]
-        """Register the command menus: everyone's, and the longer one in moderators' chats."""
+        """Start the heartbeat; register the command menus (everyone's, and the longer one
+        in moderators' chats)."""
+        self._heartbeat = asyncio.create_task(
+            keep_beating(self.settings.health_file, lambda: self.library.heartbeat("telegram"))
+        )
         await app.bot.set_my_commands(PUBLIC_COMMANDS)
         for moderator in self.moderators:
             try:
@@ -152,6 +159,13 @@ class TelegramBot:
                 )
             except TelegramError as error:  # the moderator has not opened a chat with us yet
                 log.info("No moderator command menu for %s: %s", moderator, error)
+
+    async def on_shutdown(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Stop the heartbeat (which removes its file: a stopped bot is not healthy)."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
 
     def webhook_options(self) -> dict[str, object]:
         """Arguments for ``run_webhook``: listen locally on the path of the public URL."""

