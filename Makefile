@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 QUESTION ?= How do I add articles?
 
-.PHONY: demo test lint install clean bench
+.PHONY: demo test lint install clean bench docker-smoke
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,8 @@ demo: install data/onnx/model.onnx
 	@if [ -t 0 ]; then $(BIN)/quoth chat; fi
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 
 test: lint
@@ -36,6 +36,10 @@ test: lint
 
 bench: install
 	$(BIN)/python -m bench
+
+# Build the Docker image with a real engine and run it (root: installs docker.io).
+docker-smoke: install
+	bash scripts/docker-smoke
 
 clean:
 	rm -rf $(VENV) data/index data/onnx .pytest_cache .mypy_cache .ruff_cache

@@ -154,5 +154,5 @@ def load_embedder(
             onnx_file, onnx_embedder.tokenizer_file(onnx_file), threads
         )
     return onnx_embedder.OnnxEmbedder(
-        onnx_embedder.int8_model_file(), onnx_embedder.packaged_tokenizer(), threads
+        onnx_embedder.int8_model_file(), onnx_embedder.tokenizer_file(onnx_file), threads
     )

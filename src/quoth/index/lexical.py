@@ -4,7 +4,7 @@ Names, dates and rare words ("Pahalgam", "Resolution 822") are where a small emb
 is weakest and exact term matching is strongest; fusing the two covers both.
 
 Terms come from bm25s's tokenizer (stop words, Snowball stemming). The scoring is Lucene's
-BM25, the variant bm25s computes, but kept here over scipy sparse matrices because bm25s
+BM25, the variant bm25s computes, but kept here over sparse arrays (numpy only) because bm25s
 can only re-index everything: at 100k passages that took 10 s for a one-article change.
 Instead the index keeps each sentence's term counts; a passage's counts are the sum of its
 sentences', so a rebuild tokenizes only the articles that changed and recomputes the weights
@@ -26,7 +26,6 @@ import bm25s
 import numpy as np
 import numpy.typing as npt
 import Stemmer
-from scipy import sparse
 
 from quoth.index.embedder import Vectors
 
@@ -109,10 +108,6 @@ class TermRows:
             np.asarray(self.counts[lo:hi]),
         )
 
-    def matrix(self, width: int) -> sparse.csr_matrix:
-        shape = (len(self.lengths), width)
-        return sparse.csr_matrix((self.counts, self.terms, self.offsets), shape=shape)
-
 
 class Bm25:
     """BM25 weights stored term by term (CSC), so a question reads only its terms' columns."""
@@ -127,22 +122,25 @@ class Bm25:
         self.size = size
 
     @classmethod
-    def weigh(cls, counts: sparse.csr_matrix, vocabulary: Vocabulary) -> Bm25:
-        documents, width = counts.shape
-        lengths = np.asarray(counts.sum(axis=1)).ravel()
+    def weigh(cls, counts: TermRows, vocabulary: Vocabulary) -> Bm25:
+        """Weights from per-document term counts, regrouped term by term."""
+        documents, width = len(counts.lengths), max(len(vocabulary.terms), 1)
+        rows = np.repeat(np.arange(documents, dtype=np.int64), counts.lengths)
+        terms = np.asarray(counts.terms, dtype=np.int64)
+        tf = np.asarray(counts.counts, dtype=np.float32)
+        lengths = np.bincount(rows, weights=tf, minlength=documents)
         average = float(lengths.mean()) if documents and lengths.mean() > 0 else 1.0
-        frequency = np.bincount(counts.indices, minlength=width)
+        frequency = np.bincount(terms, minlength=width)
         idf = np.log1p((documents - frequency + 0.5) / (frequency + 0.5)).astype(np.float32)
-        rows = np.repeat(np.arange(documents), np.diff(counts.indptr))
         norm = (K1 * (1 - B + B * lengths / average)).astype(np.float32)
-        tf = counts.data.astype(np.float32)
-        weights = idf[counts.indices] * tf / (tf + norm[rows])
-        by_term = sparse.csr_matrix((weights, counts.indices, counts.indptr), counts.shape).tocsc()
+        weights = idf[terms] * tf / (tf + norm[rows])
+        order = np.argsort(terms, kind="stable")  # by term, documents ascending within
+        starts = np.concatenate(([0], np.cumsum(frequency))).astype(np.int64)
         return cls(
             vocabulary,
-            by_term.indptr.astype(np.int64),
-            by_term.indices.astype(np.int32),
-            by_term.data.astype(np.float32),
+            starts,
+            rows[order].astype(np.int32),
+            weights[order].astype(np.float32),
             documents,
         )
 
@@ -172,14 +170,30 @@ class Bm25:
         return cls(vocabulary, load("starts"), load("docs"), load("weights"), size)
 
 
-def _passage_membership(ranges: npt.NDArray[np.integer], sentences: int) -> sparse.csr_matrix:
-    """Passages x sentences, 1 where the sentence belongs to the passage."""
+def _passage_counts(sentences: TermRows, ranges: npt.NDArray[np.integer]) -> TermRows:
+    """A passage's term counts: the sum of its sentences' (first..last, inclusive)."""
     first = ranges[:, 0].astype(np.int64)
     widths = ranges[:, 1].astype(np.int64) - first + 1
-    starts = np.concatenate(([0], np.cumsum(widths)))
-    columns = np.repeat(first, widths) + np.arange(int(starts[-1])) - np.repeat(starts[:-1], widths)
-    ones = np.ones(len(columns), dtype=np.float32)
-    return sparse.csr_matrix((ones, columns, starts), shape=(len(ranges), sentences))
+    # Every (passage, sentence) membership, then every (passage, term, count) entry.
+    member_passage = np.repeat(np.arange(len(ranges), dtype=np.int64), widths)
+    member_sentence = (
+        np.repeat(first, widths)
+        + np.arange(int(widths.sum()))
+        - np.repeat(np.cumsum(widths) - widths, widths)
+    )
+    per_member = np.asarray(sentences.lengths)[member_sentence]
+    entry_passage = np.repeat(member_passage, per_member)
+    starts = np.repeat(sentences.offsets[member_sentence], per_member)
+    within = np.arange(int(per_member.sum())) - np.repeat(
+        np.cumsum(per_member) - per_member, per_member
+    )
+    entries = starts + within
+    width = int(np.asarray(sentences.terms).max(initial=0)) + 1
+    keys = entry_passage * width + np.asarray(sentences.terms, dtype=np.int64)[entries]
+    unique, inverse = np.unique(keys, return_inverse=True)
+    summed = np.bincount(inverse, weights=np.asarray(sentences.counts)[entries])
+    lengths = np.bincount(unique // width, minlength=len(ranges)).astype(np.int64)
+    return TermRows(lengths, unique % width, summed.astype(np.float32))
 
 
 class LexicalIndex:
@@ -201,15 +215,11 @@ class LexicalIndex:
         passage_ranges: npt.NDArray[np.integer],
     ) -> LexicalIndex:
         """``passage_ranges``: each passage's first and last sentence row (inclusive)."""
-        width = max(len(vocabulary.terms), 1)
-        counts = sentence_terms.matrix(width)
-        passage_counts = (_passage_membership(passage_ranges, counts.shape[0]) @ counts).tocsr()
-        passage_counts.sort_indices()
         return cls(
             vocabulary,
             sentence_terms,
-            Bm25.weigh(passage_counts, vocabulary),
-            Bm25.weigh(counts, vocabulary),
+            Bm25.weigh(_passage_counts(sentence_terms, passage_ranges), vocabulary),
+            Bm25.weigh(sentence_terms, vocabulary),
         )
 
     @classmethod

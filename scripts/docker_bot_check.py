@@ -1,0 +1,92 @@
+"""Run the built image as the Telegram bot against the tests' Bot API stand-in.
+
+Measures start-to-ready (``docker run`` -> the bot's first ``getUpdates``), answers one injected
+question, checks ``quoth health`` inside the container, reads the server's RSS, then stops it
+with SIGTERM. Prints one JSON document; exits non-zero when anything is off.
+
+    python scripts/docker_bot_check.py IMAGE INDEX_DIR CORPUS_DIR
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.telegram_stand_in import BotApiStandIn
+
+TOKEN = "4242:docker-smoke-token"
+USER = 5151
+QUESTION = "Which Turkish naval ship arrived in Karachi?"
+EXPECTED = "Büyükada"
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+
+
+def rss_mb(container: str) -> dict[str, float]:
+    status = docker("exec", container, "cat", "/proc/1/status").stdout
+    fields = {line.split(":")[0]: line.split()[1] for line in status.splitlines() if "kB" in line}
+    return {
+        "rss_mb": round(int(fields["VmRSS"]) / 1024, 1),
+        "rss_anonymous_mb": round(int(fields["RssAnon"]) / 1024, 1),
+        "rss_file_backed_mb": round(int(fields["RssFile"]) / 1024, 1),
+    }
+
+
+async def main(image: str, index_dir: Path, corpus_dir: Path) -> dict[str, object]:
+    server = BotApiStandIn(TOKEN)
+    root = await server.start()
+    started = time.perf_counter()
+    container = docker(
+        "run", "-d", "--network", "host",
+        "-e", f"QUOTH_TELEGRAM_TOKEN={TOKEN}",
+        "-e", f"QUOTH_TELEGRAM_API_URL={root}",
+        "-v", f"{corpus_dir}:/data/corpus:ro",
+        "-v", f"{index_dir}:/data/index",
+        image,
+    ).stdout.strip()  # fmt: skip
+    try:
+        while not any(method == "getUpdates" for method, _ in server.calls):
+            if time.perf_counter() - started > 120:
+                raise TimeoutError("the bot did not start polling within 120 s")
+            await asyncio.sleep(0.02)
+        ready = time.perf_counter() - started
+        asked = time.perf_counter()
+        reply = await server.reply_to(server.push_message(USER, USER, QUESTION), timeout=60)
+        answered_ms = (time.perf_counter() - asked) * 1000
+        if EXPECTED not in reply.text:
+            raise AssertionError(f"unexpected reply: {reply.text[:300]}")
+        await asyncio.sleep(0.5)  # let the first heartbeat land
+        health = docker("exec", container, "quoth", "health", check=False)
+        if health.returncode != 0:
+            raise AssertionError(f"quoth health failed: {health.stderr.strip()}")
+        memory = rss_mb(container)
+        stopped = docker("stop", "-t", "20", container)
+        code = int(docker("inspect", "-f", "{{.State.ExitCode}}", container).stdout.strip())
+        logs = docker("logs", container, check=False)
+        output = logs.stdout + logs.stderr
+        if code != 0 or stopped.returncode != 0:
+            raise AssertionError(f"the bot exited with {code} on SIGTERM:\n{output[-2000:]}")
+        if TOKEN.split(":")[1] in output:
+            raise AssertionError("the bot token appeared in the container's logs")
+        return {
+            "start_to_ready_s": round(ready, 2),
+            "first_answer_ms": round(answered_ms, 1),
+            "health": health.stdout.strip(),
+            **memory,
+        }
+    finally:
+        docker("rm", "-f", container, check=False)
+        await server.stop()
+
+
+if __name__ == "__main__":
+    image, index_dir, corpus_dir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    print(json.dumps(asyncio.run(main(image, index_dir, corpus_dir)), indent=2))
