@@ -22,8 +22,8 @@ import pytest
 
 from quoth import runtime
 from quoth.bot import telegram_html as th
-from quoth.bot.library import Library
-from quoth.bot.telegram import NOT_A_MODERATOR, TelegramBot
+from quoth.bot.library import NOT_A_MODERATOR, Library
+from quoth.bot.telegram import TelegramBot
 from quoth.config import Settings, load_settings
 from quoth.index import Embedder
 from quoth.retrieval import AnsweringService

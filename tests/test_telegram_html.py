@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from quoth.bot import telegram_html as th
+from quoth.bot.text import visible_length
 from quoth.index import IndexData
 from quoth.retrieval import Answer, AnsweringService, Quote
 
@@ -47,7 +48,7 @@ def test_long_quotes_are_trimmed_within_the_limit(count: int) -> None:
     answer = Answer("q", True, [quote(long, long, long, title=long) for _ in range(count)])
     markup = th.render_answer(answer, "quoth_bot")
     visible = parse_telegram_html(markup)
-    assert th.visible_length(visible) <= th.MESSAGE_LIMIT
+    assert visible_length(visible) <= th.MESSAGE_LIMIT
     assert visible.count("— ") == count  # every quote keeps its source line
     assert "…" in visible
 
@@ -66,7 +67,7 @@ def test_article_and_sources_fit() -> None:
     from quoth.index import ArticleRecord
 
     record = ArticleRecord(id="a", title="<T>", path="a.txt", hash="h", text="x & y " * 2000)
-    assert th.visible_length(parse_telegram_html(th.render_article(record))) <= th.MESSAGE_LIMIT
+    assert visible_length(parse_telegram_html(th.render_article(record))) <= th.MESSAGE_LIMIT
     listing = th.render_sources([record] * 25, "bot", page=2, per_page=10)
     visible = parse_telegram_html(listing)
     assert "page 3/3" in visible and "21. <T>" in visible and "26." not in visible
@@ -74,10 +75,3 @@ def test_article_and_sources_fit() -> None:
 
 def test_refusal_text() -> None:
     assert th.render_answer(Answer("q", False), "bot") == th.escape(th.NOT_IN_SOURCES)
-
-
-def test_shorten_cuts_at_words_and_counts_utf16() -> None:
-    assert th.shorten("one two three", 100) == "one two three"
-    assert th.shorten("one two three four", 10) == "one two…"
-    cut = th.shorten("🇦🇿" * 10, 9)
-    assert th.visible_length(cut) <= 9 and cut.endswith("…")

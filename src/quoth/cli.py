@@ -6,21 +6,23 @@ Errors that a user can fix are printed as one line on stderr with exit status 1.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from quoth import runtime
-from quoth.config import ConfigError, Settings, load_settings
+from quoth.config import ConfigError, Platform, Settings, load_settings
 from quoth.corpus import CorpusError
 from quoth.index import IndexStoreError, ModelError
 from quoth.index.builder import BuildProgress
@@ -34,6 +36,10 @@ from quoth.retrieval.evaluation import (
 )
 from quoth.retrieval.rerank import RerankerError
 from quoth.terminal import describe_build, render_answer, render_comparison, render_eval
+
+if TYPE_CHECKING:
+    from quoth.bot.library import Library
+    from quoth.bot.serve import ChatAdapter
 
 app = typer.Typer(
     help="quoth answers questions with exact quotes from your articles.",
@@ -210,25 +216,53 @@ def export_onnx_command(
     out.print(f"Wrote {path} in {time.perf_counter() - started:.1f} s.", highlight=False)
 
 
+class PlatformChoice(StrEnum):
+    telegram = "telegram"
+    discord = "discord"
+    both = "both"
+
+
 @app.command()
-def serve() -> None:
-    """Run the Telegram bot (long polling, or webhook when QUOTH_WEBHOOK_URL is set)."""
+def serve(
+    platform: Annotated[
+        PlatformChoice | None,
+        typer.Option(
+            "--platform", help="Where to serve (default: QUOTH_PLATFORMS, else every token set)."
+        ),
+    ] = None,
+) -> None:
+    """Run the chat bots: Telegram, Discord, or both in one process over one index."""
     from quoth.bot.library import Library
     from quoth.bot.logs import configure_logging
+    from quoth.bot.serve import serve_until_stopped
+
+    overrides: dict[str, object] = {}
+    if platform is not None:
+        both = platform is PlatformChoice.both
+        overrides["platforms"] = ["telegram", "discord"] if both else [platform.value]
+    settings = guarded(lambda: load_settings(**overrides))
+    platforms = guarded(settings.serving_platforms)
+    tokens = (settings.telegram_token, settings.discord_token)
+    configure_logging(*(token.get_secret_value() for token in tokens if token is not None))
+    service = guarded(lambda: runtime.open_or_build_service(settings))
+    library = Library(settings, service)
+
+    async def run() -> None:
+        adapters = [chat_adapter(name, settings, library) for name in platforms]
+        await serve_until_stopped(library, adapters)
+
+    guarded(lambda: asyncio.run(run()))
+
+
+def chat_adapter(name: Platform, settings: Settings, library: Library) -> ChatAdapter:
+    """Imported on demand: a Telegram-only process never loads discord.py, and vice versa."""
+    if name == "discord":
+        from quoth.bot.discord_bot import DiscordBot
+
+        return DiscordBot(settings, library)
     from quoth.bot.telegram import TelegramBot
 
-    settings = settings_for(None)
-    token = settings.telegram_token.get_secret_value() if settings.telegram_token else ""
-    configure_logging(token)
-    service = guarded(lambda: runtime.open_or_build_service(settings))
-    bot = guarded(lambda: TelegramBot(settings, Library(settings, service)))
-    application = bot.application()
-    if settings.webhook_url is not None:
-        logging.getLogger("quoth").info("serving by webhook at %s", settings.webhook_url)
-        application.run_webhook(**bot.webhook_options())  # type: ignore[arg-type]
-    else:
-        logging.getLogger("quoth").info("serving by long polling")
-        application.run_polling()
+    return TelegramBot(settings, library)
 
 
 @app.command()

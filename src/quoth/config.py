@@ -10,10 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    AnyUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "QUOTH_"
+Platform = Literal["telegram", "discord"]
 
 
 class ConfigError(Exception):
@@ -87,7 +96,26 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"  # a container must listen on all interfaces
     webhook_port: int = Field(default=8443, ge=1, le=65535)
 
-    @field_validator("moderator_ids", mode="before")
+    discord_token: SecretStr | None = None
+    discord_moderator_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list, description="Discord user ids allowed to moderate."
+    )
+    discord_moderator_role: str | None = Field(
+        default=None, description="Members with a role of this name moderate on Discord."
+    )
+    discord_api_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("https://discord.com/api/v10"),
+        description="Discord REST root (for a proxy, or a stand-in in tests).",
+    )
+    discord_gateway_url: AnyUrl = Field(
+        default=AnyUrl("wss://gateway.discord.gg/"), description="Discord gateway websocket."
+    )
+    platforms: Annotated[list[Platform], NoDecode] = Field(
+        default_factory=list,
+        description="What quoth serve runs; empty means every platform whose token is set.",
+    )
+
+    @field_validator("moderator_ids", "discord_moderator_ids", "platforms", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
         """Accept ``"1, 2 3"`` from the environment, as operators write it."""
@@ -111,6 +139,28 @@ class Settings(BaseSettings):
 
     def api_root(self) -> str:
         return str(self.telegram_api_url).rstrip("/")
+
+    def discord_api_root(self) -> str:
+        return str(self.discord_api_url).rstrip("/")
+
+    def serving_platforms(self) -> list[Platform]:
+        """The platforms to serve: those asked for, each with its token, or all configured."""
+        tokens: dict[Platform, SecretStr | None] = {
+            "telegram": self.telegram_token,
+            "discord": self.discord_token,
+        }
+        if not self.platforms:
+            chosen: list[Platform] = [name for name, token in tokens.items() if token is not None]
+            if not chosen:
+                raise ConfigError(
+                    "Nothing to serve: set QUOTH_TELEGRAM_TOKEN (from @BotFather) or "
+                    "QUOTH_DISCORD_TOKEN (from the Discord developer portal)."
+                )
+            return chosen
+        for name in dict.fromkeys(self.platforms):
+            if tokens[name] is None:
+                raise ConfigError(f"QUOTH_{name.upper()}_TOKEN is not set, so {name} cannot run.")
+        return list(dict.fromkeys(self.platforms))
 
 
 def describe_validation_error(error: ValidationError) -> str:

@@ -8,24 +8,32 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import re
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from quoth import runtime
-from quoth.config import Settings
+from quoth.config import ConfigError, Settings
 from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError
 from quoth.corpus.loader import article_id, build_article, iter_article_files
 from quoth.health import Heartbeat
-from quoth.index import BuildReport, IndexBusyError
+from quoth.index import BuildReport, IndexBusyError, IndexStoreError
 from quoth.retrieval import Answer, AnsweringService
+from quoth.terminal import describe_build
+
+log = logging.getLogger("quoth.library")
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_NAME_CHARS = 100
+NOT_A_MODERATOR = "Sorry, only moderators can do that."
+REINDEX_STARTED = "Reindexing in the background; I keep answering meanwhile."
+REINDEX_RUNNING = "A reindex is already running; I'll report when it ends."
 
 
 class ModerationError(Exception):
@@ -94,6 +102,7 @@ class Library:
         self.service = service
         self.stats = Stats()
         self._reindex_lock = asyncio.Lock()
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def reindexing(self) -> bool:
@@ -108,6 +117,63 @@ class Library:
             )
         corpus.mkdir(parents=True, exist_ok=True)
         return corpus
+
+    async def reindex_and_describe(self) -> str:
+        """Reindex and say how it went, in one message for the moderator who asked.
+
+        Failures that a moderator can act on become the message (the old index keeps
+        serving); anything else is a bug and propagates to the adapter's error handler.
+        """
+        try:
+            report = await self.reindex()
+        except (IndexStoreError, ModerationError, ConfigError, OSError, ValueError) as error:
+            log.error("reindex failed: %s", error)
+            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            return f"Reindex failed, the old index keeps serving: {first_line}"
+        lines = [describe_build(report)]
+        for label, ids in (
+            ("Added", report.added),
+            ("Changed", report.changed),
+            ("Removed", report.removed),
+        ):
+            if ids:
+                lines.append(f"{label}: {', '.join(ids[:20])}{' …' if len(ids) > 20 else ''}")
+        for skipped in report.skipped[:10]:
+            lines.append(f"Skipped {skipped.path}: {skipped.reason}")
+        log.info("reindex done: %s", lines[0])
+        return "\n".join(lines)
+
+    def reindex_in_background(self, report: Callable[[str], Awaitable[object]]) -> None:
+        """Start a reindex without waiting for it; ``report`` gets the outcome message.
+
+        The task is kept referenced until it ends (asyncio holds only weak references), and
+        a failure to deliver the report is logged rather than lost.
+        """
+
+        async def run() -> None:
+            await report(await self.reindex_and_describe())
+
+        task = asyncio.create_task(run())
+        self._background.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("could not report a reindex", exc_info=task.exception())
+
+    def upload_reply(self, saved: SavedUpload) -> str:
+        """What to tell the moderator right after a saved upload (before its reindex)."""
+        verb = "Updated" if saved.replaced else "Added"
+        if self.reindexing:
+            return f"{verb} {saved.doc_id}. A reindex is running; ask for a reindex when it ends."
+        return f"{verb} {saved.doc_id}. Indexing it now…"
+
+    def stats_text(self) -> str:
+        lines = [f"{key}: {value}" for key, value in self.describe().items()]
+        if self.reindexing:
+            lines.append("a reindex is running")
+        return "\n".join(lines)
 
     async def reindex(self) -> BuildReport:
         """Rebuild in a worker thread; questions keep being answered from the old index."""

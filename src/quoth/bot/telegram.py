@@ -25,7 +25,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -40,13 +40,16 @@ from telegram.ext import (
 )
 
 from quoth.bot import telegram_html as th
-from quoth.bot.library import Library, ModerationError
+from quoth.bot.library import (
+    NOT_A_MODERATOR,
+    REINDEX_RUNNING,
+    REINDEX_STARTED,
+    Library,
+    ModerationError,
+)
 from quoth.bot.ratelimit import SlidingWindowLimiter
 from quoth.config import ConfigError, Settings
-from quoth.health import keep_beating
-from quoth.index import IndexStoreError
 from quoth.retrieval import QuestionError
-from quoth.terminal import describe_build
 
 log = logging.getLogger("quoth.telegram")
 
@@ -74,7 +77,6 @@ MODERATOR_HELP = (
     "(it is indexed at once); /remove ID deletes one; /reindex rebuilds after changes on disk; "
     "/stats shows the numbers."
 )
-NOT_A_MODERATOR = "Sorry, only moderators can do that."
 SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again in a moment."
 EXPIRED_BUTTON = "That button has expired. Please ask again."
 
@@ -105,8 +107,9 @@ class TelegramBot:
         self.limiter = SlidingWindowLimiter(settings.rate_limit_per_minute)
         self.moderators = frozenset(settings.moderator_ids)
         self.sources_per_page = sources_per_page
-        self._background: set[asyncio.Task[None]] = set()
-        self._heartbeat: asyncio.Task[None] | None = None
+        self.platform = "telegram"
+        self._app: Application | None = None  # type: ignore[type-arg]
+        self._closed = asyncio.Event()
 
     # -- wiring -----------------------------------------------------------------------------
 
@@ -123,11 +126,10 @@ class TelegramBot:
             .concurrent_updates(16)
             .defaults(Defaults(do_quote=True, link_preview_options=NO_PREVIEW))
             .post_init(self.on_startup)
-            .post_shutdown(self.on_shutdown)
             .build()
         )
         private = filters.ChatType.PRIVATE
-        app.add_handler(CommandHandler("start", self.start))
+        app.add_handler(CommandHandler("start", self.welcome))
         app.add_handler(CommandHandler("help", self.help))
         app.add_handler(CommandHandler("sources", self.sources))
         app.add_handler(CommandHandler("ask", self.ask))
@@ -146,11 +148,7 @@ class TelegramBot:
         return app
 
     async def on_startup(self, app: Application) -> None:  # type: ignore[type-arg]
-        """Start the heartbeat; register the command menus (everyone's, and the longer one
-        in moderators' chats)."""
-        self._heartbeat = asyncio.create_task(
-            keep_beating(self.settings.health_file, lambda: self.library.heartbeat("telegram"))
-        )
+        """Register the command menus: everyone's, and the longer one in moderators' chats."""
         await app.bot.set_my_commands(PUBLIC_COMMANDS)
         for moderator in self.moderators:
             try:
@@ -160,12 +158,43 @@ class TelegramBot:
             except TelegramError as error:  # the moderator has not opened a chat with us yet
                 log.info("No moderator command menu for %s: %s", moderator, error)
 
-    async def on_shutdown(self, app: Application) -> None:  # type: ignore[type-arg]
-        """Stop the heartbeat (which removes its file: a stopped bot is not healthy)."""
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+    async def start(self) -> None:
+        """Connect and start receiving updates (long polling, or the webhook when set).
+
+        The application is driven by hand rather than by ``run_polling`` so that it shares
+        the event loop with the other platforms of the same process.
+        """
+        app = self._app = self.application()
+        try:
+            await app.initialize()
+        except InvalidToken:
+            raise ConfigError(
+                "Telegram rejected QUOTH_TELEGRAM_TOKEN; copy it again from @BotFather."
+            ) from None
+        await self.on_startup(app)
+        await app.start()
+        assert app.updater is not None
+        if self.settings.webhook_url is not None:
+            log.info("receiving updates by webhook at %s", self.settings.webhook_url)
+            await app.updater.start_webhook(**self.webhook_options())  # type: ignore[arg-type]
+        else:
+            log.info("receiving updates by long polling")
+            await app.updater.start_polling()
+
+    async def stop(self) -> None:
+        app = self._app
+        if app is None:
+            return
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+        self._closed.set()
+
+    async def wait_closed(self) -> None:
+        """PTB retries network errors forever, so polling only ends when we stop it."""
+        await self._closed.wait()
 
     def webhook_options(self) -> dict[str, object]:
         """Arguments for ``run_webhook``: listen locally on the path of the public URL."""
@@ -284,7 +313,8 @@ class TelegramBot:
         user = update.effective_user
         return user is not None and user.id in self.moderators
 
-    async def start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def welcome(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """/start: the greeting, or an article when the link came from a quote's source."""
         message = update.effective_message
         if message is None:
             return
@@ -352,38 +382,10 @@ class TelegramBot:
         if message is None or await self._refuse_unless_moderator(update, "reindex"):
             return
         if self.library.reindexing:
-            await message.reply_text("A reindex is already running; I'll report when it ends.")
+            await message.reply_text(REINDEX_RUNNING)
             return
-        await message.reply_text("Reindexing in the background; I keep answering meanwhile.")
-        self._in_background(self._reindex_and_report(message))
-
-    def _in_background(self, work: object) -> None:
-        task: asyncio.Task[None] = asyncio.create_task(work)  # type: ignore[arg-type]
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    async def _reindex_and_report(self, message: Message, prefix: str = "") -> None:
-        try:
-            report = await self.library.reindex()
-        except (IndexStoreError, ModerationError, ConfigError, OSError, ValueError) as error:
-            log.error("reindex failed: %s", error)
-            first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-            await message.reply_text(
-                f"{prefix}Reindex failed, the old index keeps serving: {first_line}"
-            )
-            return
-        lines = [prefix + describe_build(report)]
-        for label, ids in (
-            ("Added", report.added),
-            ("Changed", report.changed),
-            ("Removed", report.removed),
-        ):
-            if ids:
-                lines.append(f"{label}: {', '.join(ids[:20])}{' …' if len(ids) > 20 else ''}")
-        for skipped in report.skipped[:10]:
-            lines.append(f"Skipped {skipped.path}: {skipped.reason}")
-        log.info("reindex done: %s", lines[0])
-        await message.reply_text("\n".join(lines))
+        await message.reply_text(REINDEX_STARTED)
+        self.library.reindex_in_background(message.reply_text)
 
     async def upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -402,20 +404,16 @@ class TelegramBot:
         except ModerationError as error:
             await message.reply_text(str(error))
             return
-        verb = "Updated" if saved.replaced else "Added"
         log.info(
-            "upload %s id=%s by user=%s",
-            verb.lower(),
+            "upload id=%s replaced=%s by user=%s",
             saved.doc_id,
+            saved.replaced,
             message.from_user.id if message.from_user else None,
         )
-        if self.library.reindexing:
-            await message.reply_text(
-                f"{verb} {saved.doc_id}. A reindex is running; send /reindex when it ends."
-            )
-            return
-        await message.reply_text(f"{verb} {saved.doc_id}. Indexing it now…")
-        self._in_background(self._reindex_and_report(message))
+        reindexing = self.library.reindexing
+        await message.reply_text(self.library.upload_reply(saved))
+        if not reindexing:
+            self.library.reindex_in_background(message.reply_text)
 
     async def remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -431,16 +429,13 @@ class TelegramBot:
             return
         log.info("removed %s", ", ".join(p.name for p in removed))
         await message.reply_text(f"Removed {context.args[0]}. Reindexing…")
-        self._in_background(self._reindex_and_report(message))
+        self.library.reindex_in_background(message.reply_text)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None or await self._refuse_unless_moderator(update, "stats"):
             return
-        lines = [f"{key}: {value}" for key, value in self.library.describe().items()]
-        if self.library.reindexing:
-            lines.append("a reindex is running")
-        await message.reply_text("\n".join(lines))
+        await message.reply_text(self.library.stats_text())
 
     # -- errors -----------------------------------------------------------------------------
 

@@ -13,11 +13,11 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from quoth.bot.text import shorten, visible_length
 from quoth.index.store import ArticleRecord
 from quoth.retrieval import Answer, Quote
 
 MESSAGE_LIMIT = 4096
-ELLIPSIS = "…"
 _DEEP_LINK_SAFE = re.compile(r"[A-Za-z0-9_-]{1,60}")
 SOURCE_PREFIX = "src_"
 
@@ -26,32 +26,8 @@ NOT_IN_SOURCES = (
 )
 
 
-def visible_length(text: str) -> int:
-    """Telegram's measure: UTF-16 code units."""
-    return len(text.encode("utf-16-le")) // 2
-
-
 def escape(text: str) -> str:
     return html.escape(text, quote=False)
-
-
-def shorten(text: str, limit: int) -> str:
-    """Cut plain text to ``limit`` UTF-16 units, at a word boundary when one is near."""
-    if visible_length(text) <= limit:
-        return text
-    if limit < 1:
-        return ""
-    low, high = 0, len(text)
-    while low < high:  # the longest prefix that leaves room for the ellipsis
-        middle = (low + high + 1) // 2
-        if visible_length(text[:middle]) <= limit - 1:
-            low = middle
-        else:
-            high = middle - 1
-    cut = text[:low]
-    if " " in cut[len(cut) // 2 :]:
-        cut = cut.rsplit(" ", 1)[0]
-    return cut.rstrip() + ELLIPSIS
 
 
 @dataclass(slots=True)

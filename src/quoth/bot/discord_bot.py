@@ -1,0 +1,383 @@
+"""The Discord adapter: discord.py slash commands and mentions over the answering service.
+
+Like the Telegram adapter it only translates: questions go to :class:`AnsweringService`,
+moderation to :class:`Library`, replies through :mod:`quoth.bot.discord_render`.
+
+The bot needs no privileged intent: Discord delivers the content of direct messages and of
+messages that mention the bot without the message-content intent, and those are the only
+messages it answers. An answer that is not ready within ``defer_after`` seconds is deferred
+(Discord shows "thinking…") so the 3-second acknowledgement deadline is always met.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import discord
+import yarl
+from discord import app_commands
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+from discord.utils import MISSING
+
+from quoth.bot import discord_render as dr
+from quoth.bot.library import (
+    NOT_A_MODERATOR,
+    REINDEX_RUNNING,
+    REINDEX_STARTED,
+    Library,
+    ModerationError,
+)
+from quoth.bot.ratelimit import SlidingWindowLimiter
+from quoth.bot.text import shorten
+from quoth.config import ConfigError, Settings
+from quoth.retrieval import Answer, QuestionError
+
+log = logging.getLogger("quoth.discord")
+
+DEFER_AFTER_SECONDS = 2.0
+QUESTION_OPTION_MAX = 4000  # Discord's own cap; QUOTH_MAX_QUESTION_CHARS is checked later
+SOURCES_PER_PAGE = 20
+HELP = (
+    "Ask me with /ask, mention me with your question, or message me directly: I answer with "
+    "exact quotes from my articles and their sources, or tell you plainly that my sources "
+    "don't cover it. /sources lists the articles."
+)
+SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again in a moment."
+
+
+def point_at(settings: Settings) -> None:
+    """Aim discord.py at the configured REST root and gateway (defaults: Discord itself).
+
+    discord.py reads both from class attributes, so this is process-wide; every bot in one
+    process talks to the same Discord anyway.
+    """
+    Route.BASE = settings.discord_api_root()
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(str(settings.discord_gateway_url))
+
+
+class _Client(discord.Client):
+    def __init__(self, owner: DiscordBot, **options: Any) -> None:
+        super().__init__(**options)
+        self.owner = owner
+        self.tree = app_commands.CommandTree(self)
+
+    async def setup_hook(self) -> None:
+        """Runs after login, before the gateway: publish the slash commands."""
+        self.owner.add_commands(self.tree)
+        commands = await self.tree.sync()
+        log.info("synced %d slash commands", len(commands))
+
+    async def on_message(self, message: discord.Message) -> None:
+        await self.owner.on_message(message)
+
+
+class DiscordBot:
+    """Commands and message handling bound to one library; ``start``/``stop`` connect."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        library: Library,
+        *,
+        defer_after: float = DEFER_AFTER_SECONDS,
+        guild_ready_timeout: float = 2.0,
+    ) -> None:
+        if settings.discord_token is None:
+            raise ConfigError(
+                "QUOTH_DISCORD_TOKEN is not set: create a bot in the Discord developer portal."
+            )
+        self.settings = settings
+        self.library = library
+        self.platform = "discord"
+        self.defer_after = defer_after
+        self.limiter = SlidingWindowLimiter(settings.rate_limit_per_minute)
+        self.moderator_ids = frozenset(settings.discord_moderator_ids)
+        point_at(settings)
+        intents = discord.Intents.default()
+        intents.message_content = False  # privileged; mentions and DMs carry content anyway
+        intents.typing = False
+        intents.presences = False
+        self.client = _Client(
+            self,
+            intents=intents,
+            allowed_mentions=dr.NO_MENTIONS,
+            guild_ready_timeout=guild_ready_timeout,
+        )
+        self._connection: asyncio.Task[None] | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Log in, sync commands, connect the gateway; return when the bot is ready."""
+        assert self.settings.discord_token is not None
+        try:
+            await self.client.login(self.settings.discord_token.get_secret_value())
+        except discord.LoginFailure:
+            await self.client.close()
+            raise ConfigError(
+                "Discord rejected QUOTH_DISCORD_TOKEN; copy the bot token again from the "
+                "developer portal."
+            ) from None
+        self._connection = asyncio.create_task(self.client.connect())
+        ready = asyncio.create_task(self.client.wait_until_ready())
+        await asyncio.wait([ready, self._connection], return_when=asyncio.FIRST_COMPLETED)
+        if not ready.done():
+            ready.cancel()
+            await self._connection  # raises why the gateway would not connect
+        log.info("connected to Discord as %s", self.client.user)
+
+    async def stop(self) -> None:
+        await self.client.close()
+        if self._connection is not None:
+            await asyncio.gather(self._connection, return_exceptions=True)
+
+    async def wait_closed(self) -> None:
+        if self._connection is not None:
+            await self._connection
+
+    # -- commands -----------------------------------------------------------------------------
+
+    def add_commands(self, tree: app_commands.CommandTree[Any]) -> None:
+        """Register every slash command; checks for moderators happen inside each."""
+
+        @tree.command(name="ask", description="Ask a question about the articles")
+        @app_commands.describe(question="Your question, in your own words")
+        async def ask(
+            interaction: discord.Interaction,
+            question: app_commands.Range[str, 1, QUESTION_OPTION_MAX],
+        ) -> None:
+            await self.ask(interaction, question)
+
+        @tree.command(name="sources", description="List the articles I quote from")
+        @app_commands.describe(page="Page of the list (20 per page)")
+        async def sources(interaction: discord.Interaction, page: int = 1) -> None:
+            articles = self.library.service.index.articles
+            reply = dr.render_sources(articles, page - 1, SOURCES_PER_PAGE)
+            await self._send(interaction, reply)
+
+        @tree.command(name="source", description="Show an article that has no web link")
+        @app_commands.describe(id="The article id shown under a quote")
+        async def source(interaction: discord.Interaction, id: str) -> None:
+            await self.show_source(interaction, id)
+
+        @source.autocomplete("id")
+        async def source_ids(
+            interaction: discord.Interaction, current: str
+        ) -> list[app_commands.Choice[str]]:
+            return self.source_choices(current)
+
+        @tree.command(name="reindex", description="Moderators: rebuild the index from the corpus")
+        async def reindex(interaction: discord.Interaction) -> None:
+            await self.reindex(interaction)
+
+        @tree.command(name="stats", description="Moderators: articles, passages, index age")
+        async def stats(interaction: discord.Interaction) -> None:
+            if await self.refuse_unless_moderator(interaction, "stats"):
+                return
+            await self._send(interaction, dr.text_reply(self.library.stats_text()), ephemeral=True)
+
+        @tree.command(name="add", description="Moderators: add or update an article file")
+        @app_commands.describe(file="A .txt, .md or .html article")
+        async def add(interaction: discord.Interaction, file: discord.Attachment) -> None:
+            await self.add(interaction, file)
+
+        @tree.command(name="remove", description="Moderators: remove an article by id")
+        @app_commands.describe(id="The article id (see /sources)")
+        async def remove(interaction: discord.Interaction, id: str) -> None:
+            await self.remove(interaction, id)
+
+        tree.error(self.on_command_error)
+
+    # -- questions ----------------------------------------------------------------------------
+
+    async def ask(self, interaction: discord.Interaction, question: str) -> None:
+        wait = self.limiter.acquire(interaction.user.id)
+        if wait:
+            reply = dr.text_reply(
+                f"You're asking quickly! Please wait {max(1, round(wait))} s and ask again."
+            )
+            await self._send(interaction, reply, ephemeral=True)
+            return
+        started = time.perf_counter()
+        work = asyncio.create_task(asyncio.to_thread(self.library.service.answer, question))
+        done, _ = await asyncio.wait([work], timeout=self.defer_after)
+        if not done:
+            await interaction.response.defer(thinking=True)
+        try:
+            answer = await work
+        except QuestionError as error:
+            await self._send(interaction, dr.text_reply(str(error)), ephemeral=True)
+            return
+        await self._send(interaction, dr.render_answer(answer))
+        self._log_answer("slash", answer, started)
+
+    async def on_message(self, message: discord.Message) -> None:
+        """Answer direct messages and mentions of the bot; ignore all other talk."""
+        me = self.client.user
+        if me is None or message.author.bot:
+            return
+        if message.guild is not None and not any(user.id == me.id for user in message.mentions):
+            return
+        question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
+        if not question:
+            await self._reply(message, dr.text_reply(HELP))
+            return
+        wait = self.limiter.acquire(message.author.id)
+        if wait:
+            reply = dr.text_reply(
+                f"You're asking quickly! Please wait {max(1, round(wait))} s and ask again."
+            )
+            await self._reply(message, reply)
+            return
+        started = time.perf_counter()
+        try:
+            async with message.channel.typing():
+                answer = await asyncio.to_thread(self.library.service.answer, question)
+        except QuestionError as error:
+            reply = dr.text_reply(str(error))
+        else:
+            reply = dr.render_answer(answer)
+            self._log_answer("dm" if message.guild is None else "mention", answer, started)
+        await self._reply(message, reply)
+
+    def _log_answer(self, kind: str, answer: Answer, started: float) -> None:
+        self.library.stats.record(answer)
+        log.info(
+            "question via=%s latency_ms=%.0f answered=%s top_score=%.3f",
+            kind,
+            (time.perf_counter() - started) * 1000,
+            answer.answered,
+            answer.top_score,
+        )
+
+    async def _send(
+        self, interaction: discord.Interaction, reply: dr.Reply, ephemeral: bool = False
+    ) -> None:
+        """The first response to an interaction, or a follow-up once it was deferred."""
+        embed = reply.embed if reply.embed is not None else MISSING
+        content = reply.content if reply.content is not None else MISSING
+        if interaction.response.is_done():
+            await interaction.followup.send(
+                content, embed=embed, ephemeral=ephemeral, allowed_mentions=dr.NO_MENTIONS
+            )
+        else:
+            await interaction.response.send_message(
+                content, embed=embed, ephemeral=ephemeral, allowed_mentions=dr.NO_MENTIONS
+            )
+
+    @staticmethod
+    async def _reply(message: discord.Message, reply: dr.Reply) -> None:
+        await message.reply(
+            reply.content,
+            embed=reply.embed if reply.embed is not None else MISSING,
+            mention_author=False,
+            allowed_mentions=dr.NO_MENTIONS,
+        )
+
+    # -- sources ------------------------------------------------------------------------------
+
+    def source_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        """Up to 25 articles whose id or title contains what was typed so far."""
+        needle = current.casefold()
+        choices = []
+        for article in self.library.service.index.articles:
+            if needle in article.id.casefold() or needle in article.title.casefold():
+                label = shorten(f"{article.title} ({article.id})", 100)
+                choices.append(app_commands.Choice(name=label, value=article.id[:100]))
+            if len(choices) == 25:
+                break
+        return choices
+
+    async def show_source(self, interaction: discord.Interaction, doc_id: str) -> None:
+        articles = self.library.service.index.articles
+        article = next((a for a in articles if a.id == doc_id), None)
+        if article is None:
+            reply = dr.text_reply("That article is not in my sources. See /sources for the ids.")
+            await self._send(interaction, reply, ephemeral=True)
+            return
+        await self._send(interaction, dr.render_article(article))
+
+    # -- moderators ---------------------------------------------------------------------------
+
+    def is_moderator(self, user: discord.User | discord.Member) -> bool:
+        if user.id in self.moderator_ids:
+            return True
+        role = self.settings.discord_moderator_role
+        return (
+            role is not None
+            and isinstance(user, discord.Member)
+            and any(r.name == role for r in user.roles)
+        )
+
+    async def refuse_unless_moderator(self, interaction: discord.Interaction, action: str) -> bool:
+        if self.is_moderator(interaction.user):
+            return False
+        log.warning("refused %s for non-moderator user=%s", action, interaction.user.id)
+        await self._send(interaction, dr.text_reply(NOT_A_MODERATOR), ephemeral=True)
+        return True
+
+    def _report_to(self, interaction: discord.Interaction) -> Callable[[str], Awaitable[None]]:
+        async def report(text: str) -> None:
+            await self._send(interaction, dr.text_reply(text))
+
+        return report
+
+    async def reindex(self, interaction: discord.Interaction) -> None:
+        if await self.refuse_unless_moderator(interaction, "reindex"):
+            return
+        if self.library.reindexing:
+            await self._send(interaction, dr.text_reply(REINDEX_RUNNING))
+            return
+        await self._send(interaction, dr.text_reply(REINDEX_STARTED))
+        self.library.reindex_in_background(self._report_to(interaction))
+
+    async def add(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
+        if await self.refuse_unless_moderator(interaction, "upload"):
+            return
+        limit = self.settings.max_upload_bytes
+        try:
+            if file.size > limit:
+                raise ModerationError(f"That file is too large; the limit is {limit // 1024} KB.")
+            await interaction.response.defer(thinking=True)
+            data = await file.read()
+            saved = self.library.save_upload(file.filename, data)
+        except (ModerationError, discord.HTTPException) as error:
+            text = str(error) if isinstance(error, ModerationError) else "Could not fetch the file."
+            await self._send(interaction, dr.text_reply(text))
+            return
+        log.info(
+            "upload id=%s replaced=%s by user=%s", saved.doc_id, saved.replaced, interaction.user.id
+        )
+        reindexing = self.library.reindexing
+        await self._send(interaction, dr.text_reply(self.library.upload_reply(saved)))
+        if not reindexing:
+            self.library.reindex_in_background(self._report_to(interaction))
+
+    async def remove(self, interaction: discord.Interaction, doc_id: str) -> None:
+        if await self.refuse_unless_moderator(interaction, "remove"):
+            return
+        try:
+            removed = self.library.remove(doc_id)
+        except ModerationError as error:
+            await self._send(interaction, dr.text_reply(str(error)), ephemeral=True)
+            return
+        log.info("removed %s", ", ".join(p.name for p in removed))
+        await self._send(interaction, dr.text_reply(f"Removed {doc_id}. Reindexing…"))
+        self.library.reindex_in_background(self._report_to(interaction))
+
+    # -- errors -------------------------------------------------------------------------------
+
+    async def on_command_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        log.error("error in a slash command", exc_info=error)
+        try:
+            await self._send(interaction, dr.text_reply(SOMETHING_WRONG), ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell the user about the error")

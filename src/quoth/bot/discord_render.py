@@ -1,0 +1,145 @@
+"""Discord Markdown for answers, articles and source lists, always within Discord's limits.
+
+Answers go out as an embed: its description holds 4096 characters (a plain message only
+2000), renders ``>`` quotes, bold and masked links, and never pings anyone. Every piece of
+article text is escaped completely (each Markdown character gets a backslash, which Discord
+hides) rather than heuristically, because a quote is spliced between our own ``**`` markers
+and a stray ``*`` in it would otherwise pair with ours. Mentions are broken with a zero-width
+space as well, and every send also carries ``allowed_mentions`` that allow none.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from urllib.parse import quote as percent_quote
+from urllib.parse import urlsplit
+
+import discord
+from discord.utils import escape_mentions
+
+from quoth.bot.text import fit_escaped, shorten, visible_length
+from quoth.index.store import ArticleRecord
+from quoth.retrieval import Answer, Quote
+
+MESSAGE_LIMIT = 2000
+DESCRIPTION_LIMIT = 4096
+TITLE_LIMIT = 256
+EMBED_TOTAL_LIMIT = 6000
+COLOUR = discord.Colour(0x3B7DD8)
+NO_MENTIONS = discord.AllowedMentions.none()
+
+NOT_IN_SOURCES = (
+    "I couldn't find that in my sources. Try other words, or see /sources for what I have."
+)
+_MARKDOWN = re.compile(r"([\\*_~|`>#\-\[\]<])")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_URL_SAFE = ":/?#@!$&'*+,;=%~.-_"
+
+
+def escape(text: str) -> str:
+    """Plain text that Discord shows as typed: no formatting, links, mentions or controls."""
+    return escape_mentions(_MARKDOWN.sub(r"\\\1", _CONTROL.sub("", text)))
+
+
+def flat(text: str) -> str:
+    """One line: a newline inside a ``>`` quote would end the quote and start a new block."""
+    return " ".join(text.split())
+
+
+def link_target(url: str | None) -> str | None:
+    """An http(s) URL safe inside ``[text](url)``: no parentheses, spaces or angle brackets."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return percent_quote(url.strip(), safe=_URL_SAFE)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One Discord message: text content, or an embed (never both)."""
+
+    content: str | None = None
+    embed: discord.Embed | None = None
+
+
+def text_reply(text: str) -> Reply:
+    return Reply(content=fit_escaped(text, MESSAGE_LIMIT, escape))
+
+
+def _source_line(quote: Quote, budget: int) -> str:
+    title = fit_escaped(flat(quote.title), min(budget, 200), escape)
+    target = link_target(quote.url)
+    line = f"— [{title}]({target})" if target else f"— **{title}**"
+    if quote.published:
+        line += f" · {escape(flat(quote.published))}"
+    if not target:
+        line += f" · /source id:{escape(quote.document_id)}"
+    return line
+
+
+def _quote_block(quote: Quote, budget: int, context: bool) -> str:
+    source = _source_line(quote, budget // 3)
+    room = max(40, budget - visible_length(source) - 8)  # "> ", "**" twice, spaces, newline
+    sentence = fit_escaped(flat(quote.sentence), room, escape)
+    room -= visible_length(sentence)
+    before = after = ""
+    if context and quote.before:
+        before = fit_escaped(flat(quote.before), room // 2, escape)
+    if context and quote.after:
+        after = fit_escaped(flat(quote.after), room - visible_length(before), escape)
+    body = " ".join(part for part in (before, f"**{sentence}**", after) if part)
+    return f"> {body}\n{source}"
+
+
+def render_answer(answer: Answer, limit: int = DESCRIPTION_LIMIT) -> Reply:
+    """Quotes with the answering sentence in bold and a linked source under each."""
+    if not answer.answered or not answer.quotes:
+        return text_reply(NOT_IN_SOURCES)
+    separator = "\n\n"
+    count = len(answer.quotes)
+    for context in (True, False):
+        blocks = [_quote_block(q, limit, context) for q in answer.quotes]
+        description = separator.join(blocks)
+        if visible_length(description) <= limit:
+            return Reply(embed=discord.Embed(description=description, colour=COLOUR))
+    share = (limit - len(separator) * (count - 1)) // count
+    while True:  # each block gets an even share; shrink until escapes stop overshooting
+        description = separator.join(_quote_block(q, share, False) for q in answer.quotes)
+        if visible_length(description) <= limit:
+            return Reply(embed=discord.Embed(description=description, colour=COLOUR))
+        share -= max(1, (visible_length(description) - limit) // count)
+
+
+def render_article(article: ArticleRecord) -> Reply:
+    """An article shown in the chat, for sources that have no URL to link to."""
+    title = fit_escaped(flat(article.title), TITLE_LIMIT, escape)
+    footer = shorten(flat(article.published or ""), 100)
+    room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - visible_length(title + footer))
+    embed = discord.Embed(
+        title=title, description=fit_escaped(article.text, room, escape), colour=COLOUR
+    )
+    if footer:
+        embed.set_footer(text=footer)
+    return Reply(embed=embed)
+
+
+def render_sources(articles: Sequence[ArticleRecord], page: int, per_page: int) -> Reply:
+    """One page of the article list: linked titles, and ids for ``/source``."""
+    pages = max(1, -(-len(articles) // per_page))
+    page = min(max(page, 0), pages - 1)
+    first = page * per_page
+    lines = []
+    room = (DESCRIPTION_LIMIT - 100) // max(1, min(per_page, len(articles)))
+    for number, article in enumerate(articles[first : first + per_page], start=first + 1):
+        title = fit_escaped(flat(article.title), min(150, room // 2), escape)
+        target = link_target(article.url)
+        shown = f"[{title}]({target})" if target else f"**{title}**"
+        ident = fit_escaped(article.id, max(10, room - visible_length(shown) - 20), escape)
+        lines.append(f"{number}. {shown} · id {ident}")
+    heading = f"My sources ({len(articles)} articles, page {page + 1}/{pages})"
+    description = "\n".join(lines) or "No articles yet."
+    return Reply(embed=discord.Embed(title=heading, description=description, colour=COLOUR))

@@ -1,0 +1,78 @@
+"""Run the chat adapters of one process over one loaded index, until a stop signal.
+
+Telegram and Discord share the answering service, the library (so a reindex asked for on
+one platform serves both) and the heartbeat; each adapter only connects and disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Sequence
+from typing import Protocol
+
+from quoth.bot.library import Library
+from quoth.health import keep_beating
+
+log = logging.getLogger("quoth.serve")
+
+
+class ChatAdapter(Protocol):
+    """One chat platform's connection; ``start`` returns once it receives messages."""
+
+    platform: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def wait_closed(self) -> None:
+        """Return if the connection ends for good on its own (a fatal error)."""
+        ...
+
+
+async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter]) -> None:
+    """Start every adapter, beat while all run, stop them all on SIGTERM/SIGINT.
+
+    If an adapter's connection ends by itself the others are stopped too and its error
+    propagates, so a supervisor (Docker's restart policy) restarts a whole, healthy process.
+    """
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    started: list[ChatAdapter] = []
+    heartbeat: asyncio.Task[None] | None = None
+    try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+        platform = "+".join(adapter.platform for adapter in adapters)
+        log.info("serving on %s", platform)
+        heartbeat = asyncio.create_task(
+            keep_beating(library.settings.health_file, lambda: library.heartbeat(platform))
+        )
+        watchers = [asyncio.create_task(adapter.wait_closed()) for adapter in adapters]
+        stopping = asyncio.create_task(stop.wait())
+        done, _ = await asyncio.wait([stopping, *watchers], return_when=asyncio.FIRST_COMPLETED)
+        for task in [stopping, *watchers]:
+            task.cancel()
+        for task in done:
+            if task is not stopping:
+                task.result()  # re-raise a dead connection's error
+                raise ConnectionError("a chat connection closed unexpectedly")
+        log.info("stopping")
+    finally:
+        if heartbeat is not None:
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+        for adapter in reversed(started):
+            try:
+                await adapter.stop()
+            except Exception:
+                log.exception("error while stopping %s", adapter.platform)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
