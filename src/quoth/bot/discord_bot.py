@@ -99,6 +99,7 @@ class DiscordBot:
         self.limiter = SlidingWindowLimiter(settings.rate_limit_per_minute)
         self.moderator_ids = frozenset(settings.discord_moderator_ids)
         point_at(settings)
+        discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice here
         intents = discord.Intents.default()
         intents.message_content = False  # privileged; mentions and DMs carry content anyway
         intents.typing = False

@@ -2,9 +2,10 @@
 
 Answers go out as an embed: its description holds 4096 characters (a plain message only
 2000), renders ``>`` quotes, bold and masked links, and never pings anyone. Every piece of
-article text is escaped completely (each Markdown character gets a backslash, which Discord
-hides) rather than heuristically, because a quote is spliced between our own ``**`` markers
-and a stray ``*`` in it would otherwise pair with ours. Mentions are broken with a zero-width
+article text is escaped completely rather than heuristically (every inline Markdown character
+gets a backslash, which Discord hides, and so does what would start a quote, heading or list
+at the start of a line), because a quote is spliced between our own ``**`` markers and a stray
+``*`` in it would otherwise pair with ours. Mentions are broken with a zero-width
 space as well, and every send also carries ``allowed_mentions`` that allow none.
 """
 
@@ -33,14 +34,18 @@ NO_MENTIONS = discord.AllowedMentions.none()
 NOT_IN_SOURCES = (
     "I couldn't find that in my sources. Try other words, or see /sources for what I have."
 )
-_MARKDOWN = re.compile(r"([\\*_~|`>#\-\[\]<])")
+_MARKDOWN = re.compile(r"([\\*_~|`\[\]<])")
+_LINE_START = re.compile(r"^(\s*)([>#+-])", re.MULTILINE)  # quotes, headings, lists
+_NUMBERED = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _URL_SAFE = ":/?#@!$&'*+,;=%~.-_"
 
 
 def escape(text: str) -> str:
     """Plain text that Discord shows as typed: no formatting, links, mentions or controls."""
-    return escape_mentions(_MARKDOWN.sub(r"\\\1", _CONTROL.sub("", text)))
+    escaped = _MARKDOWN.sub(r"\\\1", _CONTROL.sub("", text))
+    escaped = _NUMBERED.sub(r"\1\\.", _LINE_START.sub(r"\1\\\2", escaped))
+    return escape_mentions(escaped)
 
 
 def flat(text: str) -> str:
@@ -77,8 +82,13 @@ def _source_line(quote: Quote, budget: int) -> str:
     if quote.published:
         line += f" · {escape(flat(quote.published))}"
     if not target:
-        line += f" · /source id:{escape(quote.document_id)}"
+        line += f" · /source id:{article_id(quote.document_id)}"
     return line
+
+
+def article_id(doc_id: str) -> str:
+    """Inline code, so that the id copies exactly as ``/source`` and ``/remove`` expect it."""
+    return f"`{doc_id}`" if "`" not in doc_id and doc_id.strip() else escape(doc_id)
 
 
 def _quote_block(quote: Quote, budget: int, context: bool) -> str:
@@ -138,8 +148,7 @@ def render_sources(articles: Sequence[ArticleRecord], page: int, per_page: int) 
         title = fit_escaped(flat(article.title), min(150, room // 2), escape)
         target = link_target(article.url)
         shown = f"[{title}]({target})" if target else f"**{title}**"
-        ident = fit_escaped(article.id, max(10, room - visible_length(shown) - 20), escape)
-        lines.append(f"{number}. {shown} · id {ident}")
+        lines.append(f"{number}. {shown} · id {article_id(article.id)}")
     heading = f"My sources ({len(articles)} articles, page {page + 1}/{pages})"
     description = "\n".join(lines) or "No articles yet."
     return Reply(embed=discord.Embed(title=heading, description=description, colour=COLOUR))
