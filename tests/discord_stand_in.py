@@ -48,7 +48,7 @@ def json_response(data: Any, status: int = 200) -> web.Response:
     )
 
 
-class InvalidForm(Exception):
+class InvalidFormError(Exception):
     pass
 
 
@@ -57,32 +57,32 @@ def validate_message(payload: dict[str, Any]) -> None:
     content = payload.get("content") or ""
     embeds = payload.get("embeds") or []
     if not content and not embeds:
-        raise InvalidForm("Cannot send an empty message")
+        raise InvalidFormError("Cannot send an empty message")
     if utf16_len(content) > CONTENT_LIMIT:
-        raise InvalidForm(f"content: Must be {CONTENT_LIMIT} or fewer in length.")
+        raise InvalidFormError(f"content: Must be {CONTENT_LIMIT} or fewer in length.")
     if len(embeds) > 10:
-        raise InvalidForm("embeds: Must be 10 or fewer in length.")
+        raise InvalidFormError("embeds: Must be 10 or fewer in length.")
     for embed in embeds:
         description = embed.get("description") or ""
         title = embed.get("title") or ""
         fields = embed.get("fields") or []
         if utf16_len(description) > DESCRIPTION_LIMIT:
-            raise InvalidForm(f"embeds.0.description: Must be {DESCRIPTION_LIMIT} or fewer.")
+            raise InvalidFormError(f"embeds.0.description: Must be {DESCRIPTION_LIMIT} or fewer.")
         if utf16_len(title) > TITLE_LIMIT:
-            raise InvalidForm(f"embeds.0.title: Must be {TITLE_LIMIT} or fewer in length.")
+            raise InvalidFormError(f"embeds.0.title: Must be {TITLE_LIMIT} or fewer in length.")
         if len(fields) > FIELDS_LIMIT:
-            raise InvalidForm(f"embeds.0.fields: Must be {FIELDS_LIMIT} or fewer in length.")
+            raise InvalidFormError(f"embeds.0.fields: Must be {FIELDS_LIMIT} or fewer in length.")
         footer = (embed.get("footer") or {}).get("text") or ""
         texts = [title, description, footer, *(f["name"] + f["value"] for f in fields)]
         if utf16_len("".join(texts)) > EMBED_TOTAL_LIMIT:
-            raise InvalidForm("Embed size exceeds maximum size of 6000")
+            raise InvalidFormError("Embed size exceeds maximum size of 6000")
     if payload.get("allowed_mentions", {}).get("parse") != []:
-        raise InvalidForm(
+        raise InvalidFormError(
             f"allowed_mentions must allow no pings: {payload.get('allowed_mentions')}"
         )
     for text in [content, *(e.get("description") or "" for e in embeds)]:
         if match := _PING.search(text):
-            raise InvalidForm(f"would ping: {match.group()!r}")
+            raise InvalidFormError(f"would ping: {match.group()!r}")
 
 
 @dataclass
@@ -180,7 +180,7 @@ class DiscordStandIn:
                 body = await request.json()
         try:
             return await self._route(request.method, path, body)
-        except InvalidForm as error:
+        except InvalidFormError as error:
             self.rejected.append(str(error))
             return json_response(
                 {

@@ -43,3 +43,15 @@ def test_invalid_values_name_the_variable(
         load_settings()
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_platforms_default_to_every_configured_token() -> None:
+    both = load_settings(telegram_token="1:x", discord_token="y")
+    assert both.serving_platforms() == ["telegram", "discord"]
+    assert load_settings(discord_token="y").serving_platforms() == ["discord"]
+    chosen = load_settings(platforms="discord, discord", telegram_token="1:x", discord_token="y")
+    assert chosen.serving_platforms() == ["discord"]
+    with pytest.raises(ConfigError, match="Nothing to serve"):
+        load_settings().serving_platforms()
+    with pytest.raises(ConfigError, match="QUOTH_PLATFORMS"):
+        load_settings(platforms="slack")
