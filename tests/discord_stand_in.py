@@ -121,6 +121,7 @@ class DiscordStandIn:
     typing: list[int] = field(default_factory=list)
     attachments: dict[str, bytes] = field(default_factory=dict)
     identified: asyncio.Event = field(default_factory=asyncio.Event)
+    refuse_identify: int | None = None  # a close code to answer IDENTIFY with
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(1_000_000_000_000_000_000)
@@ -422,8 +423,9 @@ class DiscordStandIn:
             if op == 1:
                 await socket.send_json({"op": 11})
             elif op == 2:
-                if message["d"]["token"] != self.token:
-                    await socket.close(code=4004, message=b"Authentication failed.")
+                if message["d"]["token"] != self.token or self.refuse_identify:
+                    code = self.refuse_identify or 4004
+                    await socket.close(code=code, message=b"Refused.")
                     break
                 await self._dispatch(socket, "READY", self.ready())
                 await self._dispatch(socket, "GUILD_CREATE", self.guild())
@@ -452,6 +454,11 @@ class DiscordStandIn:
         for socket in self._sockets:
             if not socket.closed:
                 await self._dispatch(socket, event, data)
+
+    async def close_gateway(self, code: int) -> None:
+        """End every gateway connection with a close code, as Discord does on fatal errors."""
+        for socket in self._sockets:
+            await socket.close(code=code, message=b"Closed by the stand-in.")
 
     # -- what tests inject -------------------------------------------------------------------
 

@@ -331,3 +331,16 @@ async def test_bad_token_is_a_clear_error(
     bot = DiscordBot(settings, Library(settings, service))
     with pytest.raises(ConfigError, match="Discord rejected QUOTH_DISCORD_TOKEN"):
         await bot.start()
+
+
+async def test_refused_intents_are_a_clear_error(
+    server: DiscordStandIn, service: AnsweringService, shared_index_dir: Path
+) -> None:
+    from quoth.config import ConfigError
+
+    server.refuse_identify = 4014  # "disallowed intents"
+    settings = discord_settings(server, settings_for(shared_index_dir))
+    bot = DiscordBot(settings, Library(settings, service))
+    with pytest.raises(ConfigError, match="intents"):
+        await bot.start()
+    await bot.stop()

@@ -12,9 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from quoth.bot.discord_bot import DiscordBot
+from quoth.bot.library import Library
+from quoth.bot.serve import ConnectionLostError, serve_until_stopped
+from quoth.retrieval import AnsweringService
+
+from .conftest import settings_for
 from .discord_stand_in import DiscordStandIn
 from .telegram_stand_in import BotApiStandIn
 from .test_discord_bot import TOKEN as DISCORD_TOKEN
+from .test_discord_bot import discord_settings
 from .test_telegram import TOKEN as TELEGRAM_TOKEN
 from .test_telegram import USER, quoth_health
 
@@ -99,3 +106,30 @@ def test_nothing_to_serve_is_one_line(tmp_path: Path, shared_index_dir: Path) ->
     )  # fmt: skip
     assert only_discord.returncode == 1
     assert "QUOTH_DISCORD_TOKEN is not set" in only_discord.stderr
+
+
+async def test_a_lost_connection_stops_serving_with_a_reason(
+    shared_index_dir: Path, service: AnsweringService, tmp_path: Path
+) -> None:
+    """A fatal gateway close ends serve_until_stopped (so the container restarts), and the
+    heartbeat file goes with it."""
+    discord = DiscordStandIn(DISCORD_TOKEN)
+    await discord.start()
+    try:
+        base = settings_for(shared_index_dir, health_file=tmp_path / "health.json")
+        settings = discord_settings(discord, base)
+        library = Library(settings, service)
+        bot = DiscordBot(settings, library, guild_ready_timeout=0.1)
+        serving = asyncio.create_task(serve_until_stopped(library, [bot]))
+        await asyncio.wait_for(discord.identified.wait(), 30)
+        for _ in range(100):
+            if settings.health_file.exists():
+                break
+            await asyncio.sleep(0.05)
+        assert settings.health_file.exists()
+        await discord.close_gateway(4004)  # "authentication failed": no reconnect
+        with pytest.raises(ConnectionLostError, match="discord connection ended"):
+            await asyncio.wait_for(serving, 30)
+        assert not settings.health_file.exists()
+    finally:
+        await discord.stop()

@@ -234,7 +234,7 @@ def serve(
     """Run the chat bots: Telegram, Discord, or both in one process over one index."""
     from quoth.bot.library import Library
     from quoth.bot.logs import configure_logging
-    from quoth.bot.serve import serve_until_stopped
+    from quoth.bot.serve import ConnectionLostError, serve_until_stopped
 
     overrides: dict[str, object] = {}
     if platform is not None:
@@ -251,7 +251,10 @@ def serve(
         adapters = [chat_adapter(name, settings, library) for name in platforms]
         await serve_until_stopped(library, adapters)
 
-    guarded(lambda: asyncio.run(run()))
+    try:
+        guarded(lambda: asyncio.run(run()))
+    except ConnectionLostError as error:
+        fail(str(error))
 
 
 def chat_adapter(name: Platform, settings: Settings, library: Library) -> ChatAdapter:

@@ -130,7 +130,15 @@ class DiscordBot:
         await asyncio.wait([ready, self._connection], return_when=asyncio.FIRST_COMPLETED)
         if not ready.done():
             ready.cancel()
-            await self._connection  # raises why the gateway would not connect
+            try:
+                await self._connection
+            except discord.PrivilegedIntentsRequired:
+                raise ConfigError("Discord refused the bot's intents.") from None
+            except discord.ConnectionClosed as error:
+                raise ConfigError(
+                    f"Discord closed the gateway connection: {error.code} {error.reason}"
+                ) from None
+            raise ConfigError("The Discord gateway connection ended before it was ready.")
         log.info("connected to Discord as %s", self.client.user)
 
     async def stop(self) -> None:

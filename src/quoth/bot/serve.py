@@ -19,6 +19,10 @@ from quoth.health import keep_beating
 log = logging.getLogger("quoth.serve")
 
 
+class ConnectionLostError(Exception):
+    """A platform's connection ended for good while serving; the message says which."""
+
+
 class ChatAdapter(Protocol):
     """One chat platform's connection; ``start`` returns once it receives messages."""
 
@@ -59,10 +63,12 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
         done, _ = await asyncio.wait([stopping, *watchers], return_when=asyncio.FIRST_COMPLETED)
         for task in [stopping, *watchers]:
             task.cancel()
-        for task in done:
-            if task is not stopping:
-                task.result()  # re-raise a dead connection's error
-                raise ConnectionError("a chat connection closed unexpectedly")
+        for adapter, watcher in zip(adapters, watchers, strict=True):
+            if watcher in done:
+                error = None if watcher.cancelled() else watcher.exception()
+                log.error("%s connection ended", adapter.platform, exc_info=error)
+                reason = f": {error}" if error else ""
+                raise ConnectionLostError(f"The {adapter.platform} connection ended{reason}")
         log.info("stopping")
     finally:
         if heartbeat is not None:
