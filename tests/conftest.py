@@ -15,7 +15,7 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 from quoth import runtime
 from quoth.config import Settings, load_settings
 from quoth.index import Embedder, IndexData, load_embedder
-from quoth.retrieval import AnsweringService
+from quoth.retrieval import AnsweringService, Quote
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("QUOTH_SHARED_DIR", REPO.parent / "shared"))
@@ -74,3 +74,14 @@ def shared_index(shared_index_dir: Path, embedder: Embedder) -> IndexData:
 @pytest.fixture(scope="session")
 def service(shared_index_dir: Path, embedder: Embedder) -> Iterator[AnsweringService]:
     yield runtime.open_service(settings_for(shared_index_dir), embedder)
+
+
+def make_quote(
+    sentence: str, before: str = "", after: str = "", title: str = "T", url: str | None = None
+) -> Quote:
+    """A quote as the service returns one, for renderer tests that need exact text."""
+    return Quote(
+        passage_id="p", document_id="doc.1", title=title, url=url, published="2024-01-01",
+        score=0.9, sentence=sentence, before=before, after=after,
+        passage=f"{before} {sentence} {after}", start=0, end=1,
+    )  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,22 @@ def own_service(own_settings: Settings, embedder: Embedder) -> AnsweringService:
     return runtime.open_service(own_settings, embedder)
 
 
+@dataclass
+class Own:
+    """A bot's settings and service over a writable corpus copy (tests that add articles)."""
+
+    settings: Settings
+    service: AnsweringService
+    corpus: Path
+
+
+@pytest.fixture
+def own(
+    server: DiscordStandIn, own_settings: Settings, own_service: AnsweringService, corpus_copy: Path
+) -> Own:
+    return Own(discord_settings(server, own_settings), own_service, corpus_copy)
+
+
 async def test_slash_commands_synced_at_start(bot: DiscordBot, server: DiscordStandIn) -> None:
     names = {command["name"] for command in server.commands}
     assert names == {"ask", "sources", "source", "reindex", "stats", "add", "remove"}
@@ -128,17 +145,12 @@ async def test_slash_ask_answered_with_quotes(bot: DiscordBot, server: DiscordSt
 
 
 async def test_titles_link_to_source_urls(
-    server: DiscordStandIn,
-    own_service: AnsweringService,
-    own_settings: Settings,
-    corpus_copy: Path,
-    error_log: ErrorLog,
+    server: DiscordStandIn, own: Own, error_log: ErrorLog
 ) -> None:
-    article = corpus_copy / "001_f864b6482b488930.txt"
+    article = own.corpus / "001_f864b6482b488930.txt"
     sidecar = article.with_name(f"{article.stem}.meta.json")
     sidecar.write_text('{"url": "https://news.example/a_(b) c", "title": "Naval [visit] *now*"}')
-    settings = discord_settings(server, own_settings)
-    async with running_bot(server, settings, own_service) as bot:
+    async with running_bot(server, own.settings, own.service) as bot:
         await bot.library.reindex()
         asked = await server.push_command(
             "ask", {"question": "Which Turkish naval ship arrived in Karachi?"}, user_id=USER
@@ -204,21 +216,16 @@ async def test_hostile_question_is_rendered_safely(bot: DiscordBot, server: Disc
 
 
 async def test_hostile_article_text_is_escaped(
-    server: DiscordStandIn,
-    own_service: AnsweringService,
-    own_settings: Settings,
-    corpus_copy: Path,
-    error_log: ErrorLog,
+    server: DiscordStandIn, own: Own, error_log: ErrorLog
 ) -> None:
     hostile = (
         "The harbour authority of Karachi said @everyone and <@123456789012345678> must see "
         "**this** [phish](https://evil.example) ||spoiler|| `code` # heading > quote. "
     )
-    (corpus_copy / "hostile.txt").write_text(
+    (own.corpus / "hostile.txt").write_text(
         "Hostile harbour notice\n\n" + hostile * 60, encoding="utf-8"
     )
-    settings = discord_settings(server, own_settings)
-    async with running_bot(server, settings, own_service) as bot:
+    async with running_bot(server, own.settings, own.service) as bot:
         await bot.library.reindex()
         asked = await server.push_command(
             "ask", {"question": "What did the harbour authority of Karachi say?"}, user_id=USER
@@ -276,17 +283,13 @@ async def test_stats_for_moderator_by_id_and_by_role(
 
 
 async def test_moderator_adds_and_removes_an_article(
-    server: DiscordStandIn,
-    own_service: AnsweringService,
-    own_settings: Settings,
-    error_log: ErrorLog,
+    server: DiscordStandIn, own: Own, error_log: ErrorLog
 ) -> None:
-    settings = discord_settings(server, own_settings)
     article = (
         b"Lighthouse keepers of Gwadar\n\nThe Gwadar lighthouse was repainted blue and white "
         b"in March 2031 by a crew of eleven volunteers from the fishing cooperative."
     )
-    async with running_bot(server, settings, own_service) as bot:
+    async with running_bot(server, own.settings, own.service) as bot:
         added = await server.push_command(
             "add", user_id=MODERATOR, attachment=("gwadar-lighthouse.txt", article)
         )
@@ -311,7 +314,7 @@ async def test_moderator_adds_and_removes_an_article(
         _, after = await server.replies(removed, 2, timeout=120)
         assert "Removed: gwadar-lighthouse" in after.shown
         assert all(a.id != "gwadar-lighthouse" for a in bot.library.service.index.articles)
-    assert not (own_settings.corpus_dir / "evil.txt").exists()  # type: ignore[operator]
+    assert not (own.settings.corpus_dir / "evil.txt").exists()  # type: ignore[operator]
     assert not error_log.records and not server.rejected
 
 

@@ -23,7 +23,7 @@ from .telegram_stand_in import BotApiStandIn
 from .test_discord_bot import TOKEN as DISCORD_TOKEN
 from .test_discord_bot import discord_settings
 from .test_telegram import TOKEN as TELEGRAM_TOKEN
-from .test_telegram import USER, quoth_health
+from .test_telegram import USER, quoth_health, spawn_serve
 
 
 @pytest.fixture
@@ -52,13 +52,7 @@ async def test_both_platforms_in_one_process(
         "QUOTH_DISCORD_API_URL": discord.api,
         "QUOTH_DISCORD_GATEWAY_URL": discord.gateway,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "quoth", "serve", "--platform", "both"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = spawn_serve(env, "--platform", "both")
     try:
         question = telegram.push_message(USER, USER, "Which Turkish naval ship arrived in Karachi?")
         on_telegram = await telegram.reply_to(question, timeout=90)

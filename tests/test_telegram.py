@@ -398,6 +398,14 @@ async def test_reply_latency_over_200_questions(harness: Harness) -> None:
     print(f"\ntelegram reply latency over 200 questions: p50={p50:.1f} ms p99={p99:.1f} ms")
 
 
+def spawn_serve(env: dict[str, str], *options: str) -> subprocess.Popen[str]:
+    """``quoth serve`` as its own process, output (stdout and stderr) collected as text."""
+    command = [sys.executable, "-m", "quoth", "serve", *options]
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+
+
 def quoth_health(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "quoth", "health"]
     return subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
@@ -416,13 +424,7 @@ async def test_serve_command_end_to_end(
         "QUOTH_INDEX_DIR": str(shared_index_dir),
         "QUOTH_MODERATOR_IDS": str(MODERATOR),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "quoth", "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = spawn_serve(env)
     try:
         question = server.push_message(USER, USER, "Which Turkish naval ship arrived in Karachi?")
         reply = await server.reply_to(question, timeout=90)

@@ -7,21 +7,12 @@ import pytest
 from quoth.bot import telegram_html as th
 from quoth.bot.text import visible_length
 from quoth.index import IndexData
-from quoth.retrieval import Answer, AnsweringService, Quote
+from quoth.retrieval import Answer, AnsweringService
 
+from .conftest import make_quote as quote
 from .telegram_stand_in import parse_telegram_html
 
 HOSTILE = '<b>bold</b> & <a href="x">link</a> </blockquote> 🇵🇰 مرحبا \u202e \x07 &amp;'
-
-
-def quote(
-    sentence: str, before: str = "", after: str = "", title: str = "T", url: str | None = None
-) -> Quote:
-    return Quote(
-        passage_id="p", document_id="doc.1", title=title, url=url, published="2024-01-01",
-        score=0.9, sentence=sentence, before=before, after=after,
-        passage=f"{before} {sentence} {after}", start=0, end=1,
-    )  # fmt: skip
 
 
 def test_real_answer_renders_valid_html(service: AnsweringService) -> None:

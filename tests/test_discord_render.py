@@ -1,0 +1,75 @@
+"""Discord Markdown rendering: escaping, links, and Discord's length limits."""
+
+from __future__ import annotations
+
+import pytest
+
+from quoth.bot import discord_render as dr
+from quoth.bot.text import visible_length
+from quoth.index import ArticleRecord
+from quoth.retrieval import Answer, AnsweringService
+
+from .conftest import make_quote
+
+HOSTILE = (
+    "**b** __u__ ~~s~~ ||x|| `c` [l](https://evil.example) @everyone @here "
+    "<@123456789012345678> <@&123456789012345678> \\ 🇵🇰 مرحبا \u202e \x07"
+)
+
+
+def test_real_answer_renders_quotes_with_bold_sentence(service: AnsweringService) -> None:
+    answer = service.answer("When did Heydar Aliyev visit Pakistan?")
+    reply = dr.render_answer(answer)
+    assert reply.content is None and reply.embed is not None
+    description = reply.embed.description or ""
+    assert description.startswith("> ")
+    assert f"**{dr.escape(answer.quotes[0].sentence)}" in description
+    assert description.count("\n— ") == len(answer.quotes)
+
+
+def test_escape_neutralises_markdown_and_mentions() -> None:
+    escaped = dr.escape(HOSTILE)
+    for raw in ("**b**", "||x||", "`c`", "[l](", "@everyone", "@here", "<@1", "<@&"):
+        assert raw not in escaped
+    assert "\x07" not in escaped and "مرحبا" in escaped and "🇵🇰" in escaped
+    assert dr.escape("# title\n- item\n> quote\n3. third") == (
+        "\\# title\n\\- item\n\\> quote\n3\\. third"
+    )
+    assert dr.escape("a - b # c > d 3. e") == "a - b # c > d 3. e"  # only at a line start
+
+
+def test_link_targets_are_http_and_cannot_break_out() -> None:
+    assert dr.link_target("https://e.org/a (b)<c>") == "https://e.org/a%20%28b%29%3Cc%3E"
+    assert dr.link_target("javascript:alert(1)") is None
+    assert dr.link_target("ftp://e.org/x") is None
+    assert dr.link_target(None) is None
+
+
+@pytest.mark.parametrize("count", [1, 3, 10])
+def test_long_hostile_quotes_fit_the_embed(count: int) -> None:
+    long = (HOSTILE + " word ") * 200
+    quotes = [make_quote(long, long, long, title=long, url="https://e.org/x") for _ in range(count)]
+    reply = dr.render_answer(Answer("q", True, quotes))
+    assert reply.embed is not None
+    description = reply.embed.description or ""
+    assert visible_length(description) <= dr.DESCRIPTION_LIMIT
+    assert description.count("\n— [") == count  # every quote keeps its linked source
+    assert "@everyone" not in description and "…" in description
+
+
+def test_refusal_is_plain_text() -> None:
+    reply = dr.render_answer(Answer("q", False))
+    assert reply.embed is None and reply.content == dr.escape(dr.NOT_IN_SOURCES)
+
+
+def test_article_and_sources_fit() -> None:
+    record = ArticleRecord(id="a_b", title=HOSTILE * 5, path="a.txt", hash="h", text=HOSTILE * 400)
+    article = dr.render_article(record)
+    assert article.embed is not None
+    assert visible_length(article.embed.title or "") <= dr.TITLE_LIMIT
+    assert visible_length(article.embed.description or "") <= dr.DESCRIPTION_LIMIT
+    listing = dr.render_sources([record] * 45, page=2, per_page=20)
+    assert listing.embed is not None and listing.embed.title == "My sources (45 articles, page 3/3)"
+    lines = (listing.embed.description or "").splitlines()
+    assert len(lines) == 5 and lines[0].startswith("41. **") and lines[0].endswith("`a_b`")
+    assert visible_length(listing.embed.description or "") <= dr.DESCRIPTION_LIMIT
