@@ -260,7 +260,7 @@ class BotApiStandIn:
             visible = markup
         if not visible.strip():
             raise ApiError(400, "Bad Request: message text is empty")
-        if len(visible) > MESSAGE_LIMIT:
+        if utf16_len(visible) > MESSAGE_LIMIT:
             raise ApiError(400, "Bad Request: message is too long")
         return visible
 
