@@ -154,6 +154,8 @@ class BotApiStandIn:
     files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
     webhook: dict[str, Any] = field(default_factory=dict)
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    faults: dict[str, list[str]] = field(default_factory=dict)
+    faults_served: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(1)
@@ -198,6 +200,11 @@ class BotApiStandIn:
                 )
         params.update(request.query)
         method = request.match_info["method"]
+        if self.faults.get(method):
+            fault = self.faults[method].pop(0)
+            self.faults_served.append((method, fault))
+            if response := await self._fault(request, fault):
+                return response
         self.calls.append((method, params))
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
@@ -213,6 +220,43 @@ class BotApiStandIn:
             )
         await self._notify()
         return web.json_response({"ok": True, "result": result})
+
+    def inject(self, method: str, *faults: str) -> None:
+        """Queue faults for the next calls of ``method``, served one per call, in order.
+
+        ``429`` (with ``retry_after``), ``500``/``502``/``503``, ``409`` (another getUpdates
+        is running), ``drop`` (the connection closes before the request is read, as a
+        network failure would), ``slow`` (a 2 s delay, then the request is served).
+        Every fault except ``slow`` leaves the request unprocessed, so a retry is correct.
+        """
+        self.faults.setdefault(method, []).extend(faults)
+
+    async def _fault(self, request: web.Request, fault: str) -> web.Response | None:
+        def error(code: int, description: str, **extra: Any) -> web.Response:
+            body = {"ok": False, "error_code": code, "description": description, **extra}
+            return web.json_response(body, status=code)
+
+        if fault == "slow":
+            await asyncio.sleep(2.0)
+            return None
+        if fault == "drop":
+            assert request.transport is not None
+            request.transport.abort()
+            return web.Response(status=500)  # never reaches the client
+        if fault == "429":
+            return error(429, "Too Many Requests: retry after 1", parameters={"retry_after": 1})
+        if fault == "409":
+            return error(
+                409,
+                "Conflict: terminated by other getUpdates request; make sure that only one "
+                "bot instance is running",
+            )
+        return error(
+            int(fault),
+            {500: "Internal Server Error", 502: "Bad Gateway"}.get(
+                int(fault), "Service Unavailable"
+            ),
+        )
 
     async def _file(self, request: web.Request) -> web.Response:
         if request.match_info["token"] != self.token:

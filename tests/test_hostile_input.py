@@ -21,7 +21,7 @@ from quoth.bot import discord_render as dr
 from quoth.bot import telegram_html as th
 from quoth.bot.text import visible_length
 from quoth.index import ArticleRecord
-from quoth.retrieval import Answer, AnsweringService, Quote, QuestionError
+from quoth.retrieval import Answer, AnsweringService, QuestionError, Quote
 
 from .discord_stand_in import validate_message
 from .telegram_stand_in import parse_telegram_html
@@ -34,11 +34,14 @@ PIECES = [
     "\u202e", "\u200f", "\u200b", "🇵🇰", "👨‍👩‍👧", "\x00", "\x07", "\x1b[31m", "\r\n", "\n# ",
     "\n- ", "\n> ", "\n1. ", "\\", "مرحبا", "שלום", "ﷺ", "\ufeff", " ", "\t",
 ]  # fmt: skip
+repeated = st.builds(
+    lambda unit, times: unit * times, st.text(min_size=1, max_size=40), st.integers(1, 400)
+)  # up to 16,000 characters: past every platform limit
 hostile_text = st.one_of(
     st.text(max_size=80),
     st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=30).map("".join),
-    st.builds(lambda unit, times: unit * times, st.text(min_size=1, max_size=40), st.integers(1, 400)),
-)  # fmt: skip
+    repeated,
+)
 hostile_url = st.one_of(
     st.none(),
     st.just("https://e.org/a (b)<c>\"d'"),

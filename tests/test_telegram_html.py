@@ -30,7 +30,7 @@ def test_hostile_article_text_is_escaped() -> None:
     markup = th.render_answer(answer, "quoth_bot")
     visible = parse_telegram_html(markup)
     assert HOSTILE in visible
-    assert 'href="https://e.org/?a=1&amp;b=&quot;2&quot;"' in markup
+    assert 'href="https://e.org/?a=1&amp;b=%222%22"' in markup
 
 
 @pytest.mark.parametrize("count", [1, 3, 10])

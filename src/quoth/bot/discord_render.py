@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from urllib.parse import quote as percent_quote
-from urllib.parse import urlsplit
+from dataclasses import dataclass, replace
 
 import discord
 from discord.utils import escape_mentions
 
-from quoth.bot.text import fit_escaped, shorten, visible_length
+from quoth.bot.text import fit_escaped, safe_url, shorten, visible_length
 from quoth.index.store import ArticleRecord
 from quoth.retrieval import Answer, Quote
 
@@ -29,6 +27,9 @@ DESCRIPTION_LIMIT = 4096
 TITLE_LIMIT = 256
 EMBED_TOTAL_LIMIT = 6000
 COLOUR = discord.Colour(0x3B7DD8)
+UNTITLED = "(untitled)"
+NO_TEXT = "(no text)"
+MIN_SHARE = 120  # below this a quote block is mostly its source line
 NO_MENTIONS = discord.AllowedMentions.none()
 
 NOT_IN_SOURCES = (
@@ -38,7 +39,6 @@ _MARKDOWN = re.compile(r"([\\*_~|`\[\]<])")
 _LINE_START = re.compile(r"^(\s*)([>#+-])", re.MULTILINE)  # quotes, headings, lists
 _NUMBERED = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_URL_SAFE = ":/?#@!$&'*+,;=%~.-_"
 
 
 def escape(text: str) -> str:
@@ -51,16 +51,6 @@ def escape(text: str) -> str:
 def flat(text: str) -> str:
     """One line: a newline inside a ``>`` quote would end the quote and start a new block."""
     return " ".join(text.split())
-
-
-def link_target(url: str | None) -> str | None:
-    """An http(s) URL safe inside ``[text](url)``: no parentheses, spaces or angle brackets."""
-    if not url:
-        return None
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return None
-    return percent_quote(url.strip(), safe=_URL_SAFE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,18 +67,21 @@ def text_reply(text: str) -> Reply:
 
 def _source_line(quote: Quote, budget: int) -> str:
     title = fit_escaped(flat(quote.title), min(budget, 200), escape)
-    target = link_target(quote.url)
+    target = safe_url(quote.url)
     line = f"— [{title}]({target})" if target else f"— **{title}**"
     if quote.published:
-        line += f" · {escape(flat(quote.published))}"
+        line += f" · {fit_escaped(flat(quote.published), 40, escape)}"
     if not target:
         line += f" · /source id:{article_id(quote.document_id)}"
     return line
 
 
-def article_id(doc_id: str) -> str:
+def article_id(doc_id: str, limit: int = 100) -> str:
     """Inline code, so that the id copies exactly as ``/source`` and ``/remove`` expect it."""
-    return f"`{doc_id}`" if "`" not in doc_id and doc_id.strip() else escape(doc_id)
+    shown = shorten(doc_id, min(limit, 100) - 2)  # Discord's option values stop at 100 anyway
+    if "`" in shown or not shown.strip():
+        return fit_escaped(shown, limit, escape)
+    return f"`{escape_mentions(_CONTROL.sub('', shown))}`"  # a code span shows the rest as is
 
 
 def _quote_block(quote: Quote, budget: int, context: bool) -> str:
@@ -117,21 +110,22 @@ def render_answer(answer: Answer, limit: int = DESCRIPTION_LIMIT) -> Reply:
         if visible_length(description) <= limit:
             return Reply(embed=discord.Embed(description=description, colour=COLOUR))
     share = (limit - len(separator) * (count - 1)) // count
-    while True:  # each block gets an even share; shrink until escapes stop overshooting
+    while share >= MIN_SHARE:  # an even share each; shrink until the escapes stop overshooting
         description = separator.join(_quote_block(q, share, False) for q in answer.quotes)
         if visible_length(description) <= limit:
             return Reply(embed=discord.Embed(description=description, colour=COLOUR))
         share -= max(1, (visible_length(description) - limit) // count)
+    # Sources too long to share the space (huge titles and ids): show fewer quotes.
+    return render_answer(replace(answer, quotes=answer.quotes[:-1]), limit)
 
 
 def render_article(article: ArticleRecord) -> Reply:
     """An article shown in the chat, for sources that have no URL to link to."""
-    title = fit_escaped(flat(article.title), TITLE_LIMIT, escape)
+    title = fit_escaped(flat(article.title), TITLE_LIMIT, escape) or UNTITLED
     footer = shorten(flat(article.published or ""), 100)
     room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - visible_length(title + footer))
-    embed = discord.Embed(
-        title=title, description=fit_escaped(article.text, room, escape), colour=COLOUR
-    )
+    text = fit_escaped(article.text, room, escape) or NO_TEXT
+    embed = discord.Embed(title=title, description=text, colour=COLOUR)
     if footer:
         embed.set_footer(text=footer)
     return Reply(embed=embed)
@@ -145,10 +139,13 @@ def render_sources(articles: Sequence[ArticleRecord], page: int, per_page: int) 
     lines = []
     room = (DESCRIPTION_LIMIT - 100) // max(1, min(per_page, len(articles)))
     for number, article in enumerate(articles[first : first + per_page], start=first + 1):
-        title = fit_escaped(flat(article.title), min(150, room // 2), escape)
-        target = link_target(article.url)
-        shown = f"[{title}]({target})" if target else f"**{title}**"
-        lines.append(f"{number}. {shown} · id {article_id(article.id)}")
+        title = fit_escaped(flat(article.title), min(150, room // 3), escape) or UNTITLED
+        ident = article_id(article.id, room // 3)
+        target = safe_url(article.url)
+        line = f"{number}. [{title}]({target}) · id {ident}" if target else ""
+        if not line or visible_length(line) > room:  # a long URL: list the title unlinked
+            line = f"{number}. **{title}** · id {ident}"
+        lines.append(line)
     heading = f"My sources ({len(articles)} articles, page {page + 1}/{pages})"
     description = "\n".join(lines) or "No articles yet."
     return Reply(embed=discord.Embed(title=heading, description=description, colour=COLOUR))

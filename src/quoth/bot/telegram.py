@@ -27,7 +27,6 @@ from telegram import (
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
@@ -48,6 +47,7 @@ from quoth.bot.library import (
     ModerationError,
 )
 from quoth.bot.ratelimit import SlidingWindowLimiter
+from quoth.bot.telegram_retry import RetryingRateLimiter
 from quoth.config import ConfigError, Settings
 from quoth.retrieval import QuestionError
 
@@ -121,7 +121,7 @@ class TelegramBot:
             .token(self.settings.telegram_token.get_secret_value())
             .base_url(f"{root}/bot")
             .base_file_url(f"{root}/file/bot")
-            .rate_limiter(AIORateLimiter(max_retries=3))
+            .rate_limiter(RetryingRateLimiter(max_retries=3))
             .arbitrary_callback_data(1024)
             .concurrent_updates(16)
             .defaults(Defaults(do_quote=True, link_preview_options=NO_PREVIEW))

@@ -13,13 +13,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from quoth.bot.text import shorten, visible_length
+from quoth.bot.text import safe_url, shorten, visible_length
 from quoth.index.store import ArticleRecord
 from quoth.retrieval import Answer, Quote
 
 MESSAGE_LIMIT = 4096
 _DEEP_LINK_SAFE = re.compile(r"[A-Za-z0-9_-]{1,60}")
 SOURCE_PREFIX = "src_"
+UNTITLED = "(untitled)"
+NO_TEXT = "(no text)"
 
 NOT_IN_SOURCES = (
     "I couldn't find that in my sources. Try other words, or see /sources for what I have."
@@ -70,15 +72,15 @@ def find_article(articles: Sequence[ArticleRecord], key: str) -> ArticleRecord |
 
 
 def source_link(bot_username: str, doc_id: str, url: str | None) -> str:
-    if url:
-        return url
+    if target := safe_url(url):
+        return target
     return f"https://t.me/{bot_username}?start={SOURCE_PREFIX}{source_key(doc_id)}"
 
 
 def _quote_block(quote: Quote, bot_username: str, budget: int, context: bool) -> Html:
     before, after = (quote.before, quote.after) if context else ("", "")
     title = shorten(quote.title, 120)
-    meta = f" · {quote.published}" if quote.published else ""
+    meta = f" · {shorten(quote.published, 40)}" if quote.published else ""
     fixed = visible_length(title + meta) + 5  # "\n— " and the spaces around the sentence
     room = max(20, budget - fixed)
     sentence = shorten(quote.sentence, room)
@@ -116,11 +118,11 @@ def render_answer(answer: Answer, bot_username: str, limit: int = MESSAGE_LIMIT)
 
 def render_article(article: ArticleRecord, limit: int = MESSAGE_LIMIT) -> str:
     """An article shown inside the chat (deep links for sources without a URL)."""
-    message = Html().tag("b", shorten(article.title, 200))
+    message = Html().tag("b", shorten(article.title, 200) or UNTITLED)
     if article.published:
-        message.text("\n").tag("i", article.published)
+        message.text("\n").tag("i", shorten(article.published, 60))
     message.text("\n\n")
-    message.text(shorten(article.text, limit - message.length))
+    message.text(shorten(article.text, limit - message.length) or NO_TEXT)
     return message.render()
 
 

@@ -8,9 +8,15 @@ counts, so a text within the limit here is within it on both platforms.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from urllib.parse import quote as percent_quote
+from urllib.parse import urlsplit, urlunsplit
 
 ELLIPSIS = "…"
+MAX_URL_CHARS = 512
+_URL_SAFE = ":/?#!$&'*+,;=%~.-_"  # "@" is encoded too: "/@everyone" must not read as a ping
+_HOST = re.compile(r"[A-Za-z0-9.-]+(?::\d{1,5})?")
 
 
 def visible_length(text: str) -> int:
@@ -51,3 +57,28 @@ def fit_escaped(text: str, limit: int, escape: Callable[[str], str]) -> str:
         if over <= 0:
             return escaped
         budget -= over
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL fit to link to, or None (then the source is shown in the chat).
+
+    Other schemes (``javascript:``, ``file:``) are never linked, characters that could end
+    a Markdown link or an HTML attribute are percent-encoded, and an absurdly long URL is
+    refused rather than allowed to eat the message's length budget.
+    """
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return None
+    try:
+        host = parts.netloc.encode("idna").decode("ascii")  # münchen.de -> xn--mnchen-3ya.de
+    except UnicodeError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not _HOST.fullmatch(host):
+        return None
+    quoted = urlunsplit(
+        (parts.scheme, host, *(percent_quote(p, safe=_URL_SAFE) for p in parts[2:]))
+    )
+    return quoted if len(quoted) <= MAX_URL_CHARS else None
