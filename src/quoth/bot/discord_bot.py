@@ -33,6 +33,7 @@ from quoth.bot.library import (
     Library,
     ModerationError,
 )
+from quoth.bot.logs import redact_secrets
 from quoth.bot.ratelimit import SlidingWindowLimiter
 from quoth.bot.text import shorten
 from quoth.config import ConfigError, Settings
@@ -92,6 +93,7 @@ class DiscordBot:
             raise ConfigError(
                 "QUOTH_DISCORD_TOKEN is not set: create a bot in the Discord developer portal."
             )
+        redact_secrets(settings.discord_token.get_secret_value())
         self.settings = settings
         self.library = library
         self.platform = "discord"

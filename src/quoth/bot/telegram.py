@@ -46,6 +46,7 @@ from quoth.bot.library import (
     Library,
     ModerationError,
 )
+from quoth.bot.logs import redact_secrets
 from quoth.bot.ratelimit import SlidingWindowLimiter
 from quoth.bot.telegram_retry import RetryingRateLimiter
 from quoth.config import ConfigError, Settings
@@ -102,6 +103,7 @@ class TelegramBot:
     ) -> None:
         if settings.telegram_token is None:
             raise ConfigError("QUOTH_TELEGRAM_TOKEN is not set: get a token from @BotFather.")
+        redact_secrets(settings.telegram_token.get_secret_value())  # URLs carry the token
         self.settings = settings
         self.library = library
         self.limiter = SlidingWindowLimiter(settings.rate_limit_per_minute)
