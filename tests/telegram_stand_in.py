@@ -155,6 +155,7 @@ class BotApiStandIn:
     webhook: dict[str, Any] = field(default_factory=dict)
     messages: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     faults: dict[str, list[str]] = field(default_factory=dict)
+    replies: dict[int, list[SentMessage]] = field(default_factory=dict)  # by message replied to
     faults_served: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -352,9 +353,10 @@ class BotApiStandIn:
         reply_to: int | None,
     ) -> None:
         markup, buttons = str(params["text"]), params.get("reply_markup")
-        self.sent.append(
-            SentMessage(method, chat_id, message_id, visible, markup, buttons, reply_to, params)
-        )
+        sent = SentMessage(method, chat_id, message_id, visible, markup, buttons, reply_to, params)
+        self.sent.append(sent)
+        if method == "sendMessage" and reply_to is not None:
+            self.replies.setdefault(reply_to, []).append(sent)
 
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
         key = (int(params["chat_id"]), int(params["message_id"]))
@@ -486,6 +488,14 @@ class BotApiStandIn:
                     await asyncio.wait_for(self._changed.wait(), remaining)
 
     async def reply_to(self, message: dict[str, Any], timeout: float = 30.0) -> SentMessage:
-        return await self.wait_for(
-            lambda s: s.method == "sendMessage" and s.reply_to == message["message_id"], timeout
-        )
+        """The first reply to ``message`` (an index lookup: cheap with thousands in flight)."""
+        key = message["message_id"]
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while key not in self.replies:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"no reply to message {key}")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+        return self.replies[key][0]
