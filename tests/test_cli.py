@@ -127,3 +127,20 @@ def test_console_script_runs(shared_index_dir: Path) -> None:
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     assert "8 August" in json.loads(completed.stdout)["quotes"][0]["sentence"]
+
+
+def test_damaged_index_explained_then_rebuilt(corpus_copy: Path, tmp_path: Path) -> None:
+    """A flipped byte in a vector file is caught at load (no traceback, the fix named), and
+    ``quoth index`` rebuilds from the articles instead of reusing the damaged vectors."""
+    index_dir = str(tmp_path / "idx")
+    assert run("index", str(corpus_copy), "--index-dir", index_dir)[0] == 0
+    vectors = tmp_path / "idx" / "current" / "passage_vectors.npy"
+    damaged = bytearray(vectors.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    vectors.write_bytes(bytes(damaged))
+    code, _, stderr = run("ask", "Which water treaty did India suspend?", "--index-dir", index_dir)
+    assert code == 1 and "damaged. Rebuild with: quoth index" in stderr
+    code, stdout, _ = run("index", str(corpus_copy), "--index-dir", index_dir)
+    assert code == 0 and "5 new" in stdout
+    code, stdout, _ = run("ask", "Which water treaty did India suspend?", "--index-dir", index_dir)
+    assert code == 0 and "Indus Waters Treaty" in stdout

@@ -308,6 +308,12 @@ async def test_moderator_adds_and_removes_an_article(
             "add", user_id=MODERATOR, attachment=("tool.exe", b"MZ\x90\x00")
         )
         assert "Only" in (await server.reply(wrong)).content
+        huge = await server.push_command(
+            "add", user_id=MODERATOR, attachment=("huge.txt", b"Big. " * 500_000)
+        )
+        assert "too large" in (await server.reply(huge)).shown
+        sneaky = await server.push_command("remove", {"id": "../../etc/passwd"}, user_id=MODERATOR)
+        assert "No article with id" in (await server.reply(sneaky)).shown
         removed = await server.push_command(
             "remove", {"id": "gwadar-lighthouse"}, user_id=MODERATOR
         )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -32,6 +36,36 @@ def test_safe_file_names(name: str, expected: str) -> None:
 def test_unsafe_or_unsupported_names_refused(name: str) -> None:
     with pytest.raises(ModerationError):
         safe_file_name(name)
+
+
+WRITER = """
+import sys
+from pathlib import Path
+from quoth.bot.library import write_atomically
+target, size = Path(sys.argv[1]), int(sys.argv[2])
+print("ready", flush=True)
+for round in range(10_000):
+    write_atomically(target, bytes([round % 256]) * size)
+"""
+
+
+def test_kill_during_upload_leaves_the_old_or_the_new_file(tmp_path: Path) -> None:
+    """SIGKILL a process in the middle of replacing an uploaded article, twenty times: the
+    article is always some complete version, never a torn one."""
+    target, size = tmp_path / "article.txt", 4 * 1024 * 1024
+    for attempt in range(20):
+        process = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(target), str(size)], stdout=subprocess.PIPE
+        )
+        assert process.stdout is not None and process.stdout.readline() == b"ready\n"
+        time.sleep(0.05 + 0.01 * attempt)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        if target.exists():
+            data = target.read_bytes()
+            assert len(data) == size and data == data[:1] * size
+    visible = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    assert visible == ["article.txt"]  # torn temporaries are hidden, and the loader skips them
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:

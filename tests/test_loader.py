@@ -41,9 +41,21 @@ def test_bad_files_skipped_rest_loaded(tmp_path: Path) -> None:
     (tmp_path / "binary.txt").write_bytes(b"\x00\xff\x00\xff")
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "latin1.txt").write_bytes("Café au lait.".encode("latin-1"))
+    (tmp_path / "utf16.md").write_bytes("A UTF-16 article. Two sentences.".encode("utf-16"))
+    (tmp_path / "huge.txt").write_bytes(b"Huge sentence here. " * 300_000)
+    (tmp_path / "pdf.html").write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\x00")
     corpus = load_corpus(tmp_path)
     assert [a.id for a in corpus.articles] == ["good"]
     reasons = {Path(s.path).name: s.reason for s in corpus.skipped}
+    assert set(reasons) == {
+        "binary.txt",
+        "empty.txt",
+        "latin1.txt",
+        "utf16.md",
+        "huge.txt",
+        "pdf.html",
+    }
+    assert "larger than 5 MB" in reasons["huge.txt"]
     assert "binary" in reasons["binary.txt"]
     assert "no article text" in reasons["empty.txt"]
     assert "not UTF-8" in reasons["latin1.txt"]

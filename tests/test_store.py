@@ -133,3 +133,9 @@ def test_kill_during_reindex_leaves_an_index_that_loads(
     process.wait(timeout=60)
     after = load_index(index_copy, embedder.name).manifest
     assert after == before or "extra" in after.articles
+    finished = subprocess.run(
+        [sys.executable, "-m", "quoth", "index", str(corpus_copy)],
+        env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert finished.returncode == 0, finished.stderr  # no stale lock or staging blocks it
+    assert "extra" in load_index(index_copy, embedder.name).manifest.articles
