@@ -12,6 +12,8 @@ tries that many cases; the question path, which runs the real models, tries a fi
 from __future__ import annotations
 
 import os
+import random
+from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -19,12 +21,19 @@ from hypothesis import strategies as st
 
 from quoth.bot import discord_render as dr
 from quoth.bot import telegram_html as th
+from quoth.bot.telegram import SOMETHING_WRONG
 from quoth.bot.text import visible_length
 from quoth.index import ArticleRecord
 from quoth.retrieval import Answer, AnsweringService, QuestionError, Quote
 
-from .discord_stand_in import validate_message
-from .telegram_stand_in import parse_telegram_html
+from .conftest import settings_for
+from .discord_stand_in import DiscordStandIn, validate_message
+from .telegram_stand_in import BotApiStandIn, parse_telegram_html
+from .test_discord_bot import TOKEN as DISCORD_TOKEN
+from .test_discord_bot import discord_settings
+from .test_discord_bot import running_bot as running_discord
+from .test_telegram import TOKEN as TELEGRAM_TOKEN
+from .test_telegram import bot_settings, running_bot
 
 EXAMPLES = int(os.environ.get("QUOTH_HOSTILE_EXAMPLES", "150"))
 PIECES = [
@@ -126,3 +135,50 @@ def test_any_question_is_answered_or_politely_refused(
         return
     accepted_by_telegram(th.render_answer(answer, "quoth_bot"))
     accepted_by_discord(dr.render_answer(answer))
+
+
+def hostile_messages(count: int, seed: int = 7) -> list[str]:
+    """Messages a hostile user could send: injection pieces, controls, RTL, emoji, floods."""
+    chooser = random.Random(seed)
+    alphabet = [*PIECES, "a", "é", "Karachi", "?", " ", "ship"]
+    messages = ["".join(chooser.choices(alphabet, k=chooser.randint(1, 60))) for _ in range(count)]
+    messages += ["x" * 4096, "🇵🇰" * 2100, "<b>" * 1500, "\u202e" + "@everyone " * 300]
+    return [m for m in messages if m.strip() and "\x00" not in m]  # Telegram drops NULs
+
+
+async def test_hostile_messages_through_the_telegram_bot(
+    service: AnsweringService, shared_index_dir: Path
+) -> None:
+    server = BotApiStandIn(TELEGRAM_TOKEN)
+    await server.start()
+    settings = bot_settings(server, settings_for(shared_index_dir), rate_limit_per_minute=1000)
+    try:
+        async with running_bot(server, settings, service) as harness:  # fails on handler errors
+            for number, text in enumerate(hostile_messages(60)):
+                reply = await harness.ask(text, chat=3000 + number, user=3000 + number)
+                assert reply.text and reply.text != SOMETHING_WRONG
+            still = await harness.ask("When did Heydar Aliyev visit Pakistan?")
+            assert "1996" in still.text
+    finally:
+        await server.stop()
+
+
+async def test_hostile_messages_through_the_discord_bot(
+    service: AnsweringService, shared_index_dir: Path
+) -> None:
+    server = DiscordStandIn(DISCORD_TOKEN)
+    await server.start()
+    settings = discord_settings(server, settings_for(shared_index_dir), rate_limit_per_minute=1000)
+    try:
+        async with running_discord(server, settings, service):
+            for number, text in enumerate(hostile_messages(60)):
+                asked = await server.push_message(text[:1900], 4000 + number, direct=True)
+                reply = await server.reply(asked)
+                assert reply.shown and "went wrong" not in reply.shown
+            still = await server.push_message(
+                "When did Heydar Aliyev visit Pakistan?", 1, direct=True
+            )
+            assert "1996" in (await server.reply(still)).shown
+        assert not server.rejected, server.rejected  # every reply passed Discord's checks
+    finally:
+        await server.stop()
