@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import discord
 from discord.utils import escape_mentions
 
-from quoth.bot.text import fit_escaped, safe_url, shorten, visible_length
+from quoth.bot.text import NO_TEXT, UNTITLED, fit_escaped, safe_url, shorten, visible_length
 from quoth.index.store import ArticleRecord
 from quoth.retrieval import Answer, Quote
 
@@ -27,8 +27,6 @@ DESCRIPTION_LIMIT = 4096
 TITLE_LIMIT = 256
 EMBED_TOTAL_LIMIT = 6000
 COLOUR = discord.Colour(0x3B7DD8)
-UNTITLED = "(untitled)"
-NO_TEXT = "(no text)"
 MIN_SHARE = 120  # below this a quote block is mostly its source line
 NO_MENTIONS = discord.AllowedMentions.none()
 
@@ -121,10 +119,10 @@ def render_answer(answer: Answer, limit: int = DESCRIPTION_LIMIT) -> Reply:
 
 def render_article(article: ArticleRecord) -> Reply:
     """An article shown in the chat, for sources that have no URL to link to."""
-    title = fit_escaped(flat(article.title), TITLE_LIMIT, escape) or UNTITLED
+    title = fit_escaped(flat(article.title), TITLE_LIMIT, escape).strip() or UNTITLED
     footer = shorten(flat(article.published or ""), 100)
     room = min(DESCRIPTION_LIMIT, EMBED_TOTAL_LIMIT - visible_length(title + footer))
-    text = fit_escaped(article.text, room, escape) or NO_TEXT
+    text = fit_escaped(article.text.strip(), room, escape) or NO_TEXT
     embed = discord.Embed(title=title, description=text, colour=COLOUR)
     if footer:
         embed.set_footer(text=footer)
@@ -139,7 +137,7 @@ def render_sources(articles: Sequence[ArticleRecord], page: int, per_page: int) 
     lines = []
     room = (DESCRIPTION_LIMIT - 100) // max(1, min(per_page, len(articles)))
     for number, article in enumerate(articles[first : first + per_page], start=first + 1):
-        title = fit_escaped(flat(article.title), min(150, room // 3), escape) or UNTITLED
+        title = fit_escaped(flat(article.title), min(150, room // 3), escape).strip() or UNTITLED
         ident = article_id(article.id, room // 3)
         target = safe_url(article.url)
         line = f"{number}. [{title}]({target}) · id {ident}" if target else ""

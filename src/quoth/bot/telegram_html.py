@@ -13,15 +13,13 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from quoth.bot.text import safe_url, shorten, visible_length
+from quoth.bot.text import NO_TEXT, UNTITLED, safe_url, shorten, visible_length
 from quoth.index.store import ArticleRecord
 from quoth.retrieval import Answer, Quote
 
 MESSAGE_LIMIT = 4096
 _DEEP_LINK_SAFE = re.compile(r"[A-Za-z0-9_-]{1,60}")
 SOURCE_PREFIX = "src_"
-UNTITLED = "(untitled)"
-NO_TEXT = "(no text)"
 
 NOT_IN_SOURCES = (
     "I couldn't find that in my sources. Try other words, or see /sources for what I have."
@@ -118,11 +116,11 @@ def render_answer(answer: Answer, bot_username: str, limit: int = MESSAGE_LIMIT)
 
 def render_article(article: ArticleRecord, limit: int = MESSAGE_LIMIT) -> str:
     """An article shown inside the chat (deep links for sources without a URL)."""
-    message = Html().tag("b", shorten(article.title, 200) or UNTITLED)
+    message = Html().tag("b", shorten(article.title.strip(), 200) or UNTITLED)
     if article.published:
         message.text("\n").tag("i", shorten(article.published, 60))
     message.text("\n\n")
-    message.text(shorten(article.text, limit - message.length) or NO_TEXT)
+    message.text(shorten(article.text.strip(), limit - message.length) or NO_TEXT)
     return message.render()
 
 

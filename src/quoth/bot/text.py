@@ -14,6 +14,8 @@ from urllib.parse import quote as percent_quote
 from urllib.parse import urlsplit, urlunsplit
 
 ELLIPSIS = "…"
+UNTITLED = "(untitled)"  # shown instead of a blank title: platforms refuse empty text
+NO_TEXT = "(no text)"
 MAX_URL_CHARS = 512
 _URL_SAFE = ":/?#!$&'*+,;=%~.-_"  # "@" is encoded too: "/@everyone" must not read as a ping
 _HOST = re.compile(r"[A-Za-z0-9.-]+(?::\d{1,5})?")
