@@ -11,7 +11,13 @@ from pathlib import Path
 import pytest
 
 from quoth import runtime
-from quoth.bot.library import Library, ModerationError, safe_file_name, write_atomically
+from quoth.bot.library import (
+    UPLOAD_PREFIX,
+    Library,
+    ModerationError,
+    safe_file_name,
+    write_atomically,
+)
 from quoth.bot.ratelimit import SlidingWindowLimiter
 from quoth.config import load_settings
 from quoth.index import Embedder
@@ -66,6 +72,18 @@ def test_kill_during_upload_leaves_the_old_or_the_new_file(tmp_path: Path) -> No
             assert len(data) == size and data == data[:1] * size
     visible = [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")]
     assert visible == ["article.txt"]  # torn temporaries are hidden, and the loader skips them
+
+
+def test_torn_uploads_discarded_at_start(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    runtime.reindex(settings, embedder)
+    library = Library(settings, runtime.open_service(settings, embedder))
+    torn = corpus_copy / f"{UPLOAD_PREFIX}x1y2"
+    torn.write_bytes(b"half an art")
+    assert library.discard_torn_uploads() == [torn]
+    assert not torn.exists() and len(list(corpus_copy.glob("*.txt"))) == 5
 
 
 def test_atomic_write_leaves_no_partial_file(tmp_path: Path) -> None:

@@ -31,6 +31,7 @@ log = logging.getLogger("quoth.library")
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_NAME_CHARS = 100
+UPLOAD_PREFIX = ".upload-"  # hidden: the corpus loader never reads a half-written upload
 NOT_A_MODERATOR = "Sorry, only moderators can do that."
 REINDEX_STARTED = "Reindexing in the background; I keep answering meanwhile."
 REINDEX_RUNNING = "A reindex is already running; I'll report when it ends."
@@ -81,7 +82,7 @@ def safe_file_name(name: str) -> str:
 
 def write_atomically(path: Path, data: bytes) -> None:
     """The file appears complete or not at all, even if the process is killed mid-write."""
-    descriptor, temporary = tempfile.mkstemp(prefix=".upload-", dir=path.parent)
+    descriptor, temporary = tempfile.mkstemp(prefix=UPLOAD_PREFIX, dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
@@ -218,6 +219,23 @@ class Library:
                     victim.unlink()
                     removed.append(victim)
         return removed
+
+    def discard_torn_uploads(self) -> list[Path]:
+        """Delete temporaries left by uploads killed mid-write (see :func:`write_atomically`).
+
+        Called once when serving starts: only this process writes uploads, so any temporary
+        present then belongs to a write that can never finish.
+        """
+        corpus = self.settings.corpus_dir
+        if corpus is None or not corpus.is_dir():
+            return []
+        torn = sorted(corpus.glob(f"{UPLOAD_PREFIX}*"))
+        for path in torn:
+            with contextlib.suppress(OSError):
+                path.unlink()
+        if torn:
+            log.warning("removed %d unfinished upload(s) from %s", len(torn), corpus)
+        return torn
 
     def heartbeat(self, platform: str) -> Heartbeat:
         index = self.service.index

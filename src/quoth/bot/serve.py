@@ -49,6 +49,7 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
         loop.add_signal_handler(signum, stop.set)
     started: list[ChatAdapter] = []
     heartbeat: asyncio.Task[None] | None = None
+    library.discard_torn_uploads()
     try:
         for adapter in adapters:
             await adapter.start()
