@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,6 +16,8 @@ from quoth import runtime
 from quoth.config import Settings, load_settings
 from quoth.index import Embedder, IndexData, load_embedder
 from quoth.retrieval import AnsweringService, Quote
+
+from . import discord_stand_in, telegram_stand_in
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("QUOTH_SHARED_DIR", REPO.parent / "shared"))
@@ -85,3 +87,17 @@ def make_quote(
         score=0.9, sentence=sentence, before=before, after=after,
         passage=f"{before} {sentence} {after}", start=0, end=1,
     )  # fmt: skip
+
+
+@pytest.fixture
+async def telegram_api() -> AsyncIterator[telegram_stand_in.BotApiStandIn]:
+    """The Bot API stand-in on a free local port, for the test token."""
+    async with telegram_stand_in.BotApiStandIn(telegram_stand_in.TEST_TOKEN) as stand_in:
+        yield stand_in
+
+
+@pytest.fixture
+async def discord_api() -> AsyncIterator[discord_stand_in.DiscordStandIn]:
+    """The Discord REST and gateway stand-in on a free local port, for the test token."""
+    async with discord_stand_in.DiscordStandIn(discord_stand_in.TEST_TOKEN) as stand_in:
+        yield stand_in

@@ -30,6 +30,7 @@ ATTACHMENT_LIMIT = 8 * 1024 * 1024
 _ESCAPE = re.compile(r"\\([^\w\s])")
 _PING = re.compile(r"@(everyone|here)|<@[!&]?\d+>")
 
+TEST_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord-test-token-never-logged"
 GUILD = 900000000000000001
 CHANNEL = 900000000000000002
 MODERATOR_ROLE = 900000000000000003
@@ -155,6 +156,13 @@ class DiscordStandIn:
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def __aenter__(self) -> DiscordStandIn:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
     async def stop(self) -> None:
         for socket in self._sockets:

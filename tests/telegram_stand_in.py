@@ -43,6 +43,7 @@ NAMED_ENTITIES = {"lt", "gt", "amp", "quot"}
 _BAD_AMPERSAND = re.compile(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)")
 _TAG_START = re.compile(r"<(?!/?[a-zA-Z][a-zA-Z-]*(?:\s[^<>]*)?>)")
 MESSAGE_LIMIT = 4096
+TEST_TOKEN = "123456789:AAE-test-token-never-logged"
 JSON_FIELDS = {
     "reply_markup",
     "link_preview_options",
@@ -178,6 +179,13 @@ class BotApiStandIn:
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.root = f"http://127.0.0.1:{port}"
         return self.root
+
+    async def __aenter__(self) -> BotApiStandIn:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
 
     async def stop(self) -> None:
         if self._runner is not None:

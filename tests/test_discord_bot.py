@@ -20,9 +20,9 @@ from quoth.index import Embedder
 from quoth.retrieval import AnsweringService
 
 from .conftest import settings_for
-from .discord_stand_in import BOT_USER, MODERATOR_ROLE, DiscordStandIn
+from .discord_stand_in import BOT_USER, MODERATOR_ROLE, TEST_TOKEN, DiscordStandIn
 
-TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.discord-test-token-never-logged"
+TOKEN = TEST_TOKEN
 MODERATOR = 555000000000000001
 USER = 555000000000000002
 
@@ -74,11 +74,8 @@ async def running_bot(
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[DiscordStandIn]:
-    stand_in = DiscordStandIn(TOKEN)
-    await stand_in.start()
-    yield stand_in
-    await stand_in.stop()
+def server(discord_api: DiscordStandIn) -> DiscordStandIn:
+    return discord_api
 
 
 @pytest.fixture

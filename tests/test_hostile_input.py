@@ -32,7 +32,6 @@ from .telegram_stand_in import BotApiStandIn, parse_telegram_html
 from .test_discord_bot import TOKEN as DISCORD_TOKEN
 from .test_discord_bot import discord_settings
 from .test_discord_bot import running_bot as running_discord
-from .test_telegram import TOKEN as TELEGRAM_TOKEN
 from .test_telegram import bot_settings, running_bot
 
 EXAMPLES = int(os.environ.get("QUOTH_HOSTILE_EXAMPLES", "150"))
@@ -147,20 +146,17 @@ def hostile_messages(count: int, seed: int = 7) -> list[str]:
 
 
 async def test_hostile_messages_through_the_telegram_bot(
-    service: AnsweringService, shared_index_dir: Path
+    telegram_api: BotApiStandIn, service: AnsweringService, shared_index_dir: Path
 ) -> None:
-    server = BotApiStandIn(TELEGRAM_TOKEN)
-    await server.start()
-    settings = bot_settings(server, settings_for(shared_index_dir), rate_limit_per_minute=1000)
-    try:
-        async with running_bot(server, settings, service) as harness:  # fails on handler errors
-            for number, text in enumerate(hostile_messages(60)):
-                reply = await harness.ask(text, chat=3000 + number, user=3000 + number)
-                assert reply.text and reply.text != SOMETHING_WRONG
-            still = await harness.ask("When did Heydar Aliyev visit Pakistan?")
-            assert "1996" in still.text
-    finally:
-        await server.stop()
+    settings = bot_settings(
+        telegram_api, settings_for(shared_index_dir), rate_limit_per_minute=1000
+    )
+    async with running_bot(telegram_api, settings, service) as harness:  # fails on handler errors
+        for number, text in enumerate(hostile_messages(60)):
+            reply = await harness.ask(text, chat=3000 + number, user=3000 + number)
+            assert reply.text and reply.text != SOMETHING_WRONG
+        still = await harness.ask("When did Heydar Aliyev visit Pakistan?")
+        assert "1996" in still.text
 
 
 async def test_hostile_messages_through_the_discord_bot(

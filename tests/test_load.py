@@ -11,7 +11,6 @@ import json
 import statistics
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from quoth.retrieval import AnsweringService
 
 from .conftest import settings_for
 from .telegram_stand_in import BotApiStandIn
-from .test_telegram import TOKEN, bot_settings, running_bot
+from .test_telegram import bot_settings, running_bot
 
 CHATS = 100
 QUESTIONS_PER_CHAT = 20
@@ -33,11 +32,8 @@ QUESTIONS = [
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[BotApiStandIn]:
-    stand_in = BotApiStandIn(TOKEN)
-    await stand_in.start()
-    yield stand_in
-    await stand_in.stop()
+def server(telegram_api: BotApiStandIn) -> BotApiStandIn:
+    return telegram_api
 
 
 async def test_hundred_chats_answered_correctly(

@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -27,13 +26,10 @@ from .test_telegram import USER, quoth_health, spawn_serve
 
 
 @pytest.fixture
-async def stand_ins() -> AsyncIterator[tuple[BotApiStandIn, DiscordStandIn]]:
-    telegram, discord = BotApiStandIn(TELEGRAM_TOKEN), DiscordStandIn(DISCORD_TOKEN)
-    await telegram.start()
-    await discord.start()
-    yield telegram, discord
-    await discord.stop()
-    await telegram.stop()
+def stand_ins(
+    telegram_api: BotApiStandIn, discord_api: DiscordStandIn
+) -> tuple[BotApiStandIn, DiscordStandIn]:
+    return telegram_api, discord_api
 
 
 async def test_both_platforms_in_one_process(
@@ -103,27 +99,23 @@ def test_nothing_to_serve_is_one_line(tmp_path: Path, shared_index_dir: Path) ->
 
 
 async def test_a_lost_connection_stops_serving_with_a_reason(
-    shared_index_dir: Path, service: AnsweringService, tmp_path: Path
+    discord_api: DiscordStandIn, shared_index_dir: Path, service: AnsweringService, tmp_path: Path
 ) -> None:
     """A fatal gateway close ends serve_until_stopped (so the container restarts), and the
     heartbeat file goes with it."""
-    discord = DiscordStandIn(DISCORD_TOKEN)
-    await discord.start()
-    try:
-        base = settings_for(shared_index_dir, health_file=tmp_path / "health.json")
-        settings = discord_settings(discord, base)
-        library = Library(settings, service)
-        bot = DiscordBot(settings, library, guild_ready_timeout=0.1)
-        serving = asyncio.create_task(serve_until_stopped(library, [bot]))
-        await asyncio.wait_for(discord.identified.wait(), 30)
-        for _ in range(100):
-            if settings.health_file.exists():
-                break
-            await asyncio.sleep(0.05)
-        assert settings.health_file.exists()
-        await discord.close_gateway(4004)  # "authentication failed": no reconnect
-        with pytest.raises(ConnectionLostError, match="discord connection ended"):
-            await asyncio.wait_for(serving, 30)
-        assert not settings.health_file.exists()
-    finally:
-        await discord.stop()
+    discord = discord_api
+    base = settings_for(shared_index_dir, health_file=tmp_path / "health.json")
+    settings = discord_settings(discord, base)
+    library = Library(settings, service)
+    bot = DiscordBot(settings, library, guild_ready_timeout=0.1)
+    serving = asyncio.create_task(serve_until_stopped(library, [bot]))
+    await asyncio.wait_for(discord.identified.wait(), 30)
+    for _ in range(100):
+        if settings.health_file.exists():
+            break
+        await asyncio.sleep(0.05)
+    assert settings.health_file.exists()
+    await discord.close_gateway(4004)  # "authentication failed": no reconnect
+    with pytest.raises(ConnectionLostError, match="discord connection ended"):
+        await asyncio.wait_for(serving, 30)
+    assert not settings.health_file.exists()

@@ -29,9 +29,9 @@ from quoth.index import Embedder
 from quoth.retrieval import AnsweringService
 
 from .conftest import settings_for
-from .telegram_stand_in import BotApiStandIn, SentMessage
+from .telegram_stand_in import TEST_TOKEN, BotApiStandIn, SentMessage
 
-TOKEN = "123456789:AAE-test-token-never-logged"
+TOKEN = TEST_TOKEN
 MODERATOR = 4242
 USER = 1001
 GROUP = -100500
@@ -89,11 +89,8 @@ async def running_bot(
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[BotApiStandIn]:
-    stand_in = BotApiStandIn(TOKEN)
-    await stand_in.start()
-    yield stand_in
-    await stand_in.stop()
+def server(telegram_api: BotApiStandIn) -> BotApiStandIn:
+    return telegram_api
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,11 +23,8 @@ QUESTIONS = {
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[BotApiStandIn]:
-    stand_in = BotApiStandIn(TOKEN)
-    await stand_in.start()
-    yield stand_in
-    await stand_in.stop()
+def server(telegram_api: BotApiStandIn) -> BotApiStandIn:
+    return telegram_api
 
 
 async def test_answers_survive_api_faults(
