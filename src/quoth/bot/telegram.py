@@ -127,7 +127,6 @@ class TelegramBot:
             .arbitrary_callback_data(1024)
             .concurrent_updates(16)
             .defaults(Defaults(do_quote=True, link_preview_options=NO_PREVIEW))
-            .post_init(self.on_startup)
             .build()
         )
         private = filters.ChatType.PRIVATE
@@ -199,7 +198,7 @@ class TelegramBot:
         await self._closed.wait()
 
     def webhook_options(self) -> dict[str, object]:
-        """Arguments for ``run_webhook``: listen locally on the path of the public URL."""
+        """Arguments for ``Updater.start_webhook``: listen locally on the public URL's path."""
         assert self.settings.webhook_url is not None and self.settings.webhook_secret is not None
         url = str(self.settings.webhook_url)
         return {
