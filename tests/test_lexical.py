@@ -36,6 +36,18 @@ def test_scores_match_bm25s_on_the_real_corpus(shared_index: IndexData) -> None:
         assert np.allclose(shared_index.lexical.passages.scores(terms), expected, atol=1e-4)
 
 
+def test_scores_of_some_rows_equal_the_full_scores(shared_index: IndexData) -> None:
+    sentences = shared_index.lexical.sentences
+    rows = np.random.default_rng(0).choice(len(shared_index.sentences), 60, replace=False)
+    rows = np.concatenate([rows, rows[:5], [0, len(shared_index.sentences) - 1]])
+    for question in ("Pahalgam attack India response", "Pakistan Pakistan minister", "zzz"):
+        terms = tokenize([question])[0]
+        full = sentences.scores(terms)
+        assert full[rows].any() or question == "zzz"
+        assert np.array_equal(sentences.scores_of(terms, rows), full[rows])
+    assert sentences.scores_of(["pakistan"], []).shape == (0,)
+
+
 def test_passage_counts_are_the_sum_of_their_sentences() -> None:
     sentences = ["Rivers flood in spring.", "", "Spring floods ruin rivers' banks."]
     ranges = [[0, 1], [1, 2], [0, 2]]

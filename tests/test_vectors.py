@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from quoth.index.embedder import normalise
+from quoth.index.rows import StoredVectors
 from quoth.index.vectors import (
     FLAT_LIMIT,
     build_vector_index,
@@ -68,6 +69,22 @@ def test_ivf_recall_against_exact_search(tmp_path: Path) -> None:
     reused = rebuilt.centroids()
     assert reused is not None and np.array_equal(reused, centroids)
     assert recall(rebuilt.search(queries, 10)[1], truth) >= 0.95
+
+
+def test_ivf_candidates_are_rescored_with_the_exact_vectors(tmp_path: Path) -> None:
+    vectors = clustered(FLAT_LIMIT + 10_000, seed=3)
+    queries = normalise(vectors[:300] + np.random.default_rng(4).normal(0, 0.1, (300, 64)))
+    _, truth = build_vector_index(vectors, "flat").search(queries, 10)
+    build_vector_index(vectors, "ivf").save(tmp_path / "ivf.faiss")
+    np.save(tmp_path / "vectors.npy", vectors)
+    codes_only = load_vector_index(tmp_path / "ivf.faiss", "ivf")
+    refined = load_vector_index(
+        tmp_path / "ivf.faiss", "ivf", StoredVectors(tmp_path / "vectors.npy")
+    )
+    scores, rows = refined.search(queries, 10)
+    assert np.allclose(scores, np.einsum("qd,qkd->qk", queries, vectors[rows]), atol=1e-5)
+    assert np.all(np.diff(scores, axis=1) <= 0)
+    assert recall(rows, truth) > recall(codes_only.search(queries, 10)[1], truth)
 
 
 def test_empty_search() -> None:

@@ -237,7 +237,7 @@ def _open_build(
     passage_ids: npt.NDArray[np.str_],
 ) -> IndexData:
     passage_vectors, sentence_vectors = (StoredVectors(build / name) for name in _VECTOR_FILES)
-    vectors = load_vector_index(build / _FAISS_FILE, manifest.vector_index)
+    vectors = load_vector_index(build / _FAISS_FILE, manifest.vector_index, passage_vectors)
     lexical = LexicalIndex.load(build, manifest.passages, manifest.sentences)
     if vectors.size != len(passages) or passage_vectors.shape != (
         len(passages),

@@ -71,10 +71,9 @@ class Query:
             self._bm25["passages"] = index.lexical.passages.scores(self.terms)
         return self._bm25["passages"]
 
-    def sentence_bm25(self, index: IndexData) -> npt.NDArray[np.float32]:
-        if "sentences" not in self._bm25:
-            self._bm25["sentences"] = index.lexical.sentences.scores(self.terms)
-        return self._bm25["sentences"]
+    def sentence_bm25(self, index: IndexData, rows: list[int]) -> npt.NDArray[np.float32]:
+        """BM25 of the given sentences only: they are a few dozen of up to a million."""
+        return index.lexical.sentences.scores_of(self.terms, rows)
 
 
 def make_query(text: str, vector: Vectors) -> Query:
@@ -110,13 +109,19 @@ def _top(scores: npt.NDArray[np.float32], n: int) -> list[int]:
 
 def lexical_hits(index: IndexData, query: Query, n: int) -> list[Hit]:
     passage_scores = query.passage_bm25(index)
-    sentence_scores = query.sentence_bm25(index)
-    hits = []
-    for row in _top(passage_scores, n):
-        first, last = _sentence_range(index, row)
-        best = first + int(np.argmax(sentence_scores[first : last + 1]))
-        hits.append(Hit(row, float(passage_scores[row]), best))
-    return hits
+    rows = _top(passage_scores, n)
+    ranges = [_inclusive(index, row) for row in rows]
+    sentences = [s for first, stop in ranges for s in range(first, stop)]
+    scores = query.sentence_bm25(index, sentences).tolist()
+    sentence_scores = dict(zip(sentences, scores, strict=True))
+    return [
+        Hit(
+            row,
+            float(passage_scores[row]),
+            max(range(first, stop), key=lambda s: sentence_scores[s]),
+        )
+        for row, (first, stop) in zip(rows, ranges, strict=True)
+    ]
 
 
 def hybrid_hits(index: IndexData, query: Query, n: int, fusion: str) -> list[Hit]:
@@ -154,7 +159,7 @@ def rerank_hits(
     if not sentences:
         return hits
     dense = index.sentence_vectors[sentences] @ query.vector
-    lexical = query.sentence_bm25(index)[sentences]
+    lexical = query.sentence_bm25(index, sentences)
     if lexical.max() > 0:
         lexical = lexical / lexical.max()
     prescore = dense + LEXICAL_SENTENCE_WEIGHT * lexical
