@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from quoth.index import rows
-from quoth.index.rows import StoredVectors
+from quoth.index.rows import StoredArray, StoredVectors
 
 
 @pytest.fixture
@@ -49,3 +49,17 @@ def test_truncated_or_foreign_files_refused(tmp_path: Path) -> None:
     (tmp_path / "v.npy").write_bytes(data[:-40])
     with pytest.raises(OSError, match="shorter"):
         StoredVectors(tmp_path / "v.npy")[9]
+
+
+@pytest.mark.parametrize("dtype", [np.int32, np.float32, np.int64])
+def test_stored_array_slices_match_numpy(tmp_path: Path, dtype: type) -> None:
+    array = np.arange(1000, dtype=dtype) * 3
+    np.save(tmp_path / "a.npy", array)
+    stored = StoredArray(tmp_path / "a.npy")
+    assert len(stored) == 1000 and stored.dtype == array.dtype
+    for start, stop in ((0, 0), (0, 1000), (17, 400), (990, 2000), (-5, 3)):
+        assert np.array_equal(stored.read(start, stop), array[max(0, start) : stop])
+    assert np.array_equal(np.asarray(stored), array)
+    np.save(tmp_path / "m.npy", np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="one-dimensional"):
+        StoredArray(tmp_path / "m.npy")

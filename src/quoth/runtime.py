@@ -25,6 +25,7 @@ from quoth.index import (
     load_index,
 )
 from quoth.index.builder import BuildProgress
+from quoth.memory import release_free_memory
 from quoth.retrieval import AnsweringService, RetrievalOptions
 from quoth.retrieval.rerank import Reranker, load_reranker
 
@@ -61,7 +62,9 @@ def open_service(settings: Settings, embedder: Embedder | None = None) -> Answer
     """Load the embedder, reranker and current index; a clear error when there is no index."""
     embedder = embedder or embedder_for(settings)
     index = load_index(settings.index_dir, embedder.name)
-    return AnsweringService(index, embedder, retrieval_options(settings), reranker_for(settings))
+    service = AnsweringService(index, embedder, retrieval_options(settings), reranker_for(settings))
+    release_free_memory()
+    return service
 
 
 def embedder_for(settings: Settings) -> Embedder:
@@ -87,7 +90,9 @@ def open_or_build_service(settings: Settings) -> AnsweringService:
         )
     index, report = reindex(settings, embedder)
     log.info("Built the index: %d articles, %d passages", report.articles, report.passages)
-    return AnsweringService(index, embedder, retrieval_options(settings), reranker_for(settings))
+    service = AnsweringService(index, embedder, retrieval_options(settings), reranker_for(settings))
+    release_free_memory()
+    return service
 
 
 def previous_index(settings: Settings, model: str) -> IndexData | None:

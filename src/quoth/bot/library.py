@@ -24,6 +24,7 @@ from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError
 from quoth.corpus.loader import article_id, build_article, iter_article_files
 from quoth.health import Heartbeat
 from quoth.index import BuildReport, IndexBusyError, IndexStoreError
+from quoth.memory import release_free_memory
 from quoth.retrieval import Answer, AnsweringService
 from quoth.terminal import describe_build
 
@@ -185,6 +186,7 @@ class Library:
                 runtime.reindex, self.settings, self.service.embedder, None, self.service.index
             )
             self.service.swap(index)
+            release_free_memory()  # the build's arrays, freed once the old index is dropped
             return report
 
     def save_upload(self, file_name: str, data: bytes) -> SavedUpload:

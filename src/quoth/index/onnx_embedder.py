@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 
 from quoth.index.embedder import (
-    ENCODE_BATCH,
     ModelError,
     ProgressCallback,
     Vectors,
@@ -28,6 +27,9 @@ from quoth.index.embedder import (
 from quoth.onnx_model import OnnxBert
 
 MAX_TOKENS = 256
+ENCODE_BATCH = 16
+"""Texts per model run. Runs are compute-bound, so larger batches gain nothing and pad more:
+one changed article's 64 texts took 0.67 s in batches of 16 and 1.5 s in one batch of 64."""
 DIMENSION = 384
 MODEL_NAME = "all-MiniLM-L6-v2"
 ONNX_FILE = "model.onnx"

@@ -22,19 +22,59 @@ BULK_ROWS = 4096
 """Above this many rows, a temporary memory map is cheaper than one read per row."""
 
 
+def _npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
+    """Shape, Fortran order, dtype and the byte offset where the data starts."""
+    with path.open("rb") as handle:
+        major, _ = np.lib.format.read_magic(handle)
+        read_header = (
+            np.lib.format.read_array_header_1_0
+            if major == 1
+            else np.lib.format.read_array_header_2_0
+        )
+        shape, fortran, dtype = read_header(handle)
+        return shape, fortran, dtype, handle.tell()
+
+
+class StoredArray:
+    """A one-dimensional ``.npy`` array on disk whose slices are read with ``pread``."""
+
+    def __init__(self, path: Path) -> None:
+        shape, _, dtype, self._offset = _npy_header(path)
+        if len(shape) != 1:
+            raise ValueError(f"{path.name} is not a one-dimensional array")
+        self.path = path
+        self.dtype = dtype
+        self._length = int(shape[0])
+        self._fd = os.open(path, os.O_RDONLY)
+
+    def __del__(self) -> None:
+        fd = getattr(self, "_fd", None)
+        if fd is not None:
+            os.close(fd)
+
+    def __len__(self) -> int:
+        return self._length
+
+    def read(self, start: int, stop: int) -> npt.NDArray[Any]:
+        """Elements ``start:stop`` (clipped to the array), as a fresh array."""
+        start, stop = max(0, start), min(self._length, stop)
+        size = self.dtype.itemsize
+        count = max(0, stop - start)
+        data = os.pread(self._fd, count * size, self._offset + start * size)
+        if len(data) != count * size:
+            raise OSError(f"{self.path} is shorter than its header says")
+        return np.frombuffer(data, dtype=self.dtype).copy()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> npt.NDArray[Any]:
+        whole = self.read(0, self._length)
+        return whole if dtype is None else whole.astype(dtype)
+
+
 class StoredVectors:
     """A float32 ``.npy`` matrix on disk, indexed like an array: int, slice, rows or mask."""
 
     def __init__(self, path: Path) -> None:
-        with path.open("rb") as handle:
-            major, _ = np.lib.format.read_magic(handle)
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if major == 1
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, fortran, dtype = read_header(handle)
-            self._offset = handle.tell()
+        shape, fortran, dtype, self._offset = _npy_header(path)
         if fortran or dtype != np.float32 or len(shape) != 2:
             raise ValueError(f"{path.name} is not a C-ordered float32 matrix")
         self.path = path
