@@ -53,7 +53,7 @@ def test_truncated_or_foreign_files_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("dtype", [np.int32, np.float32, np.int64])
 def test_stored_array_slices_match_numpy(tmp_path: Path, dtype: type) -> None:
-    array = np.arange(1000, dtype=dtype) * 3
+    array: np.ndarray = np.arange(1000, dtype=dtype) * 3
     np.save(tmp_path / "a.npy", array)
     stored = StoredArray(tmp_path / "a.npy")
     assert len(stored) == 1000 and stored.dtype == array.dtype

@@ -8,7 +8,8 @@ BM25, the variant bm25s computes, but kept here over sparse arrays (numpy only) 
 can only re-index everything: at 100k passages that took 10 s for a one-article change.
 Instead the index keeps each sentence's term counts; a passage's counts are the sum of its
 sentences', so a rebuild tokenizes only the articles that changed and recomputes the weights
-with a few vectorised operations.
+with a few sparse-matrix operations (SciPy, which bm25s already brings): 0.2 s at 100k
+passages, where sorting the entries took 1.4 s.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import bm25s
 import numpy as np
 import numpy.typing as npt
 import Stemmer
+from scipy import sparse
 
 from quoth.index.embedder import Vectors
 from quoth.index.rows import StoredArray
@@ -137,27 +139,24 @@ class Bm25:
         self.size = size
 
     @classmethod
-    def weigh(cls, counts: TermRows, vocabulary: Vocabulary) -> Bm25:
-        """Weights from per-document term counts, regrouped term by term."""
-        documents, width = len(counts.lengths), max(len(vocabulary.terms), 1)
-        rows = np.repeat(np.arange(documents, dtype=np.int64), counts.lengths)
-        terms = np.asarray(counts.terms, dtype=np.int64)
-        tf = np.asarray(counts.counts, dtype=np.float32)
-        lengths = np.bincount(rows, weights=tf, minlength=documents)
+    def weigh(cls, counts: sparse.csr_array, vocabulary: Vocabulary) -> Bm25:
+        """Weights from a documents x terms matrix of counts, regrouped term by term.
+
+        The regrouping is a CSR -> CSC conversion: linear time, and each term's documents
+        come out in ascending order (which :meth:`scores_of` relies on)."""
+        documents = counts.shape[0]
+        by_term = counts.tocsc()
+        starts = by_term.indptr.astype(np.int64)
+        docs = by_term.indices.astype(np.int32)
+        tf = by_term.data.astype(np.float32)
+        frequency = np.diff(starts)
+        lengths = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
         average = float(lengths.mean()) if documents and lengths.mean() > 0 else 1.0
-        frequency = np.bincount(terms, minlength=width)
         idf = np.log1p((documents - frequency + 0.5) / (frequency + 0.5)).astype(np.float32)
         norm = (K1 * (1 - B + B * lengths / average)).astype(np.float32)
-        weights = idf[terms] * tf / (tf + norm[rows])
-        order = np.argsort(terms, kind="stable")  # by term, documents ascending within
-        starts = np.concatenate(([0], np.cumsum(frequency))).astype(np.int64)
-        return cls(
-            vocabulary,
-            starts,
-            rows[order].astype(np.int32),
-            weights[order].astype(np.float32),
-            documents,
-        )
+        term_of = np.repeat(np.arange(len(frequency)), frequency)
+        weights = idf[term_of] * tf / (tf + norm[docs])
+        return cls(vocabulary, starts, docs, weights.astype(np.float32), documents)
 
     def _postings(self, term: int) -> tuple[Array, Array]:
         """The documents containing a term (ascending) and its weight in each."""
@@ -208,30 +207,34 @@ class Bm25:
         return cls(vocabulary, starts, docs, weights, size)
 
 
-def _passage_counts(sentences: TermRows, ranges: npt.NDArray[np.integer]) -> TermRows:
-    """A passage's term counts: the sum of its sentences' (first..last, inclusive)."""
+def _matrix(rows: TermRows, width: int) -> sparse.csr_array:
+    """Sentences x terms counts; each row's terms are unique and sorted, as CSR wants."""
+    return sparse.csr_array(
+        (
+            np.asarray(rows.counts, dtype=np.float32),
+            np.asarray(rows.terms, dtype=np.int64),
+            rows.offsets,
+        ),
+        shape=(len(rows.lengths), width),
+    )
+
+
+def _passage_counts(
+    sentences: sparse.csr_array, ranges: npt.NDArray[np.integer]
+) -> sparse.csr_array:
+    """A passage's term counts: the sum of its sentences' (first..last, inclusive), as the
+    product of a passages x sentences membership matrix with the sentences' counts."""
     first = ranges[:, 0].astype(np.int64)
     widths = ranges[:, 1].astype(np.int64) - first + 1
-    # Every (passage, sentence) membership, then every (passage, term, count) entry.
-    member_passage = np.repeat(np.arange(len(ranges), dtype=np.int64), widths)
-    member_sentence = (
-        np.repeat(first, widths)
-        + np.arange(int(widths.sum()))
-        - np.repeat(np.cumsum(widths) - widths, widths)
+    offsets = np.concatenate(([0], np.cumsum(widths))).astype(np.int64)
+    members = (
+        np.repeat(first, widths) + np.arange(int(offsets[-1])) - np.repeat(offsets[:-1], widths)
     )
-    per_member = np.asarray(sentences.lengths)[member_sentence]
-    entry_passage = np.repeat(member_passage, per_member)
-    starts = np.repeat(sentences.offsets[member_sentence], per_member)
-    within = np.arange(int(per_member.sum())) - np.repeat(
-        np.cumsum(per_member) - per_member, per_member
+    membership = sparse.csr_array(
+        (np.ones(len(members), dtype=np.float32), members, offsets),
+        shape=(len(ranges), sentences.shape[0]),
     )
-    entries = starts + within
-    width = int(np.asarray(sentences.terms).max(initial=0)) + 1
-    keys = entry_passage * width + np.asarray(sentences.terms, dtype=np.int64)[entries]
-    unique, inverse = np.unique(keys, return_inverse=True)
-    summed = np.bincount(inverse, weights=np.asarray(sentences.counts)[entries])
-    lengths = np.bincount(unique // width, minlength=len(ranges)).astype(np.int64)
-    return TermRows(lengths, unique % width, summed.astype(np.float32))
+    return sparse.csr_array(membership @ sentences)
 
 
 class LexicalIndex:
@@ -253,11 +256,12 @@ class LexicalIndex:
         passage_ranges: npt.NDArray[np.integer],
     ) -> LexicalIndex:
         """``passage_ranges``: each passage's first and last sentence row (inclusive)."""
+        counts = _matrix(sentence_terms, max(len(vocabulary.terms), 1))
         return cls(
             vocabulary,
             sentence_terms,
-            Bm25.weigh(_passage_counts(sentence_terms, passage_ranges), vocabulary),
-            Bm25.weigh(sentence_terms, vocabulary),
+            Bm25.weigh(_passage_counts(counts, passage_ranges), vocabulary),
+            Bm25.weigh(counts, vocabulary),
         )
 
     @classmethod
