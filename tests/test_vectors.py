@@ -45,7 +45,7 @@ def test_flat_search_is_exact_and_survives_a_round_trip(tmp_path: Path) -> None:
     index.save(tmp_path / "flat.faiss")
     loaded = load_vector_index(tmp_path / "flat.faiss", "flat")
     assert np.array_equal(loaded.search(vectors[:5], 3)[1], rows)
-    assert index.centroids() is None
+    assert index.centroids() is None and index.cells_of_rows() is None
 
 
 def test_ivf_recall_against_exact_search(tmp_path: Path) -> None:
@@ -69,6 +69,16 @@ def test_ivf_recall_against_exact_search(tmp_path: Path) -> None:
     reused = rebuilt.centroids()
     assert reused is not None and np.array_equal(reused, centroids)
     assert recall(rebuilt.search(queries, 10)[1], truth) >= 0.95
+
+    # Unchanged rows are filed in their known cells; only the new ones are searched for.
+    cells = loaded.cells_of_rows()
+    assert cells is not None and cells.min() >= 0 and len(cells) == len(vectors)
+    known = np.concatenate([cells, np.full(500, -1)])
+    filed = build_vector_index(grown, "ivf", centroids, known).cells_of_rows()
+    searched = rebuilt.cells_of_rows()
+    assert filed is not None and searched is not None and np.array_equal(filed, searched)
+    misfiled = build_vector_index(grown, "ivf", centroids, np.zeros(len(grown), np.int64))
+    assert set(np.asarray(misfiled.cells_of_rows()).tolist()) == {0}
 
 
 def test_ivf_candidates_are_rescored_with_the_exact_vectors(tmp_path: Path) -> None:

@@ -254,7 +254,13 @@ def build_index(
         for target, runs in ((sentence_vectors, fresh_s), (passage_vectors, fresh_p)):
             new, old = _positions(runs)
             target[new] = fresh[old]
+        known_cells = None
         if earlier is not None:
+            earlier_cells = earlier.index.vectors.cells_of_rows()
+            if earlier_cells is not None:
+                known_cells = np.full(len(passage_rows), -1, dtype=np.int64)
+                new, old = _positions(reused_p)
+                known_cells[new] = earlier_cells[old]
             for target, runs, stored in (
                 (sentence_vectors, reused_s, earlier.index.sentence_vectors),
                 (passage_vectors, reused_p, earlier.index.passage_vectors),
@@ -291,6 +297,7 @@ def build_index(
             sentence_vectors,
             lexical,
             earlier.index.vectors.centroids() if earlier is not None else None,
+            known_cells,
         )
         report = BuildReport(
             articles=len(planned),

@@ -177,10 +177,12 @@ def write_index(
     sentence_vectors: Vectors,
     lexical: LexicalIndex,
     reuse_cells: Vectors | None = None,
+    known_cells: npt.NDArray[np.int64] | None = None,
 ) -> IndexData:
     """Write a complete build and atomically make it current; returns it ready to serve.
 
-    ``reuse_cells``: the previous build's IVF centroids, so a rebuild skips k-means."""
+    ``reuse_cells``: the previous build's IVF centroids, so a rebuild skips k-means;
+    ``known_cells``: each passage's cell in that build (-1 for new passages)."""
     builds = index_dir / BUILDS
     builds.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=builds))
@@ -194,7 +196,9 @@ def write_index(
         )
         for name, array in arrays.items():
             _write_file(staging / name, lambda h, a=array: np.save(h, a, allow_pickle=False))
-        vectors = build_vector_index(passage_vectors, manifest.vector_index, reuse_cells)
+        vectors = build_vector_index(
+            passage_vectors, manifest.vector_index, reuse_cells, known_cells
+        )
         vectors.save(staging / _FAISS_FILE)
         lexical.save(staging)
         payload = json.dumps([a.model_dump() for a in articles], ensure_ascii=False).encode()

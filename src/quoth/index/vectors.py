@@ -53,6 +53,8 @@ class VectorIndex(Protocol):
 
     def centroids(self) -> Vectors | None: ...
 
+    def cells_of_rows(self) -> npt.NDArray[np.int64] | None: ...
+
 
 class FaissIndex:
     """A FAISS index of either kind; the kinds differ only in how they are built and tuned."""
@@ -109,6 +111,22 @@ class FaissIndex:
         ivf = faiss.extract_index_ivf(self._index)
         return np.asarray(ivf.quantizer.reconstruct_n(0, ivf.nlist), dtype=np.float32)
 
+    def cells_of_rows(self) -> npt.NDArray[np.int64] | None:
+        """The IVF cell each row was filed in, so a rebuild with the same cells can file
+        unchanged rows without searching for their nearest centre again; None when flat."""
+        if self.kind != "ivf":
+            return None
+        ivf = faiss.extract_index_ivf(self._index)
+        lists = ivf.invlists
+        cells = np.full(self.size, -1, dtype=np.int64)
+        if lists is None:
+            return cells
+        for cell in range(ivf.nlist):
+            count = lists.list_size(cell)
+            if count:
+                cells[faiss.rev_swig_ptr(lists.get_ids(cell), count)] = cell
+        return cells
+
 
 def choose_kind(count: int) -> str:
     return "flat" if count <= FLAT_LIMIT else "ivf"
@@ -148,22 +166,45 @@ def _ivf(vectors: Vectors, previous_centroids: Vectors | None) -> faiss.Index:
     return index
 
 
+def _add_filed(index: faiss.Index, vectors: Vectors, cells: npt.NDArray[np.int64]) -> None:
+    """Add to an IVF index rows whose cells are known (-1: not known, searched for here)."""
+    ivf = faiss.extract_index_ivf(index)
+    cells = np.ascontiguousarray(cells, dtype=np.int64).copy()
+    unknown = np.flatnonzero(cells < 0)
+    if len(unknown):
+        _, nearest = ivf.quantizer.search(np.ascontiguousarray(vectors[unknown]), 1)
+        cells[unknown] = nearest[:, 0]
+    ivf.add_core(len(vectors), faiss.swig_ptr(vectors), None, faiss.swig_ptr(cells))
+
+
 def build_vector_index(
-    vectors: Vectors, kind: str = "flat", previous_centroids: Vectors | None = None
+    vectors: Vectors,
+    kind: str = "flat",
+    previous_centroids: Vectors | None = None,
+    known_cells: npt.NDArray[np.int64] | None = None,
 ) -> FaissIndex:
-    """Factory: build the index type named in the manifest."""
+    """Factory: build the index type named in the manifest.
+
+    ``known_cells``: for an IVF index reusing ``previous_centroids``, each row's cell when
+    known (-1 where not), which saves the nearest-centre search for unchanged rows."""
     dimension = vectors.shape[1]
     index: faiss.Index
     if kind == "ivf":
         index = _ivf(vectors, previous_centroids)
+        if previous_centroids is None or faiss.extract_index_ivf(index).nlist != len(
+            previous_centroids
+        ):
+            known_cells = None
     elif kind == "flat":
-        index = faiss.IndexFlatIP(dimension)
+        index, known_cells = faiss.IndexFlatIP(dimension), None
     else:
         raise ValueError(f"unknown vector index kind {kind!r}")
-    if len(vectors):
-        for start in range(0, len(vectors), 100_000):
-            chunk = vectors[start : start + 100_000]
-            index.add(np.ascontiguousarray(chunk, dtype=np.float32))
+    for start in range(0, len(vectors), 100_000):
+        chunk = np.ascontiguousarray(vectors[start : start + 100_000], dtype=np.float32)
+        if known_cells is not None:
+            _add_filed(index, chunk, known_cells[start : start + 100_000])
+        else:
+            index.add(chunk)
     return FaissIndex(index, kind)
 
 
