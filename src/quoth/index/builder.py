@@ -31,6 +31,7 @@ from quoth.index.store import (
 )
 from quoth.index.vectors import choose_kind
 
+PASSAGE_ID = "<U16"
 BuildProgress = Callable[[int, int], None]
 """Called with (texts embedded so far, texts to embed in total)."""
 
@@ -58,9 +59,13 @@ class BuildReport:
 
 @dataclass(slots=True)
 class _Planned:
+    """One article's rows as arrays: sentences (start, end); passages (start, end, first
+    sentence, last sentence) with sentence numbers counted within the article."""
+
     record: ArticleRecord
-    sentences: list[tuple[int, int]]
-    passages: list[tuple[str, int, int, int, int]]
+    sentences: npt.NDArray[np.int64]
+    passages: npt.NDArray[np.int64]
+    passage_ids: npt.NDArray[np.str_]
     reuse_row: int | None
 
 
@@ -95,8 +100,11 @@ def _plan(article: Article, chunking: Chunking) -> _Planned:
     )
     return _Planned(
         _record(article),
-        [(s.start, s.end) for s in sentences],
-        [(p.id, p.start, p.end, p.first, p.last) for p in passages],
+        np.asarray([(s.start, s.end) for s in sentences], dtype=np.int64).reshape(-1, 2),
+        np.asarray([(p.start, p.end, p.first, p.last) for p in passages], dtype=np.int64).reshape(
+            -1, 4
+        ),
+        np.asarray([p.id for p in passages], dtype=PASSAGE_ID),
         None,
     )
 
@@ -126,17 +134,35 @@ class _Previous:
     def plan(self, article: Article, row: int) -> _Planned:
         """An unchanged article keeps its sentences and passages: no re-splitting."""
         sentence_rows, passage_rows = self.rows(row)
-        base = sentence_rows.start
-        sentences = self.index.sentences[sentence_rows, 1:3].tolist()
-        passages = [
-            (str(pid), int(start), int(end), int(first) - base, int(last) - base)
-            for pid, (_, start, end, first, last) in zip(
-                self.index.passage_ids[passage_rows],
-                self.index.passages[passage_rows].tolist(),
-                strict=True,
-            )
-        ]
-        return _Planned(_record(article), sentences, passages, row)
+        passages = self.index.passages[passage_rows, 1:5].astype(np.int64)
+        passages[:, 2:] -= sentence_rows.start
+        return _Planned(
+            _record(article),
+            self.index.sentences[sentence_rows, 1:3].astype(np.int64),
+            passages,
+            self.index.passage_ids[passage_rows],
+            row,
+        )
+
+
+def _rows(
+    planned: list[_Planned],
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.str_]]:
+    """The build's sentence rows (article, start, end), passage rows (article, start, end,
+    first sentence row, last sentence row) and passage ids, stacked from the plans."""
+    sentence_counts = np.fromiter((len(p.sentences) for p in planned), np.int64, len(planned))
+    passage_counts = np.fromiter((len(p.passages) for p in planned), np.int64, len(planned))
+    articles = np.arange(len(planned), dtype=np.int64)
+    sentences = np.concatenate([p.sentences for p in planned] or [np.zeros((0, 2), np.int64)])
+    passages = np.concatenate([p.passages for p in planned] or [np.zeros((0, 4), np.int64)])
+    first_rows = np.repeat(np.cumsum(sentence_counts) - sentence_counts, passage_counts)
+    passages[:, 2:] += first_rows[:, None]
+    ids = np.concatenate([p.passage_ids for p in planned] or [np.zeros(0, PASSAGE_ID)])
+    return (
+        np.column_stack([np.repeat(articles, sentence_counts), sentences]),
+        np.column_stack([np.repeat(articles, passage_counts), passages]),
+        ids.astype(PASSAGE_ID),
+    )
 
 
 def _positions(runs: list[tuple[int, int, int]]) -> tuple[npt.NDArray[np.int64], ...]:
@@ -160,7 +186,7 @@ def _lexical(
         item.record.text[s:e]
         for item in planned
         if item.reuse_row is None
-        for s, e in item.sentences
+        for s, e in item.sentences.tolist()
     ]
     fresh = TermRows.count(fresh_texts, vocabulary)
     parts: list[TermRows] = []
@@ -208,8 +234,8 @@ def build_index(
         for item in planned:
             if item.reuse_row is None:
                 text = item.record.text
-                texts += [text[s:e] for s, e in item.sentences]
-                texts += [text[s:e] for _, s, e, _, _ in item.passages]
+                texts += [text[s:e] for s, e in item.sentences.tolist()]
+                texts += [text[s:e] for s, e in item.passages[:, :2].tolist()]
         done = 0
 
         def advance(n: int) -> None:
@@ -223,23 +249,15 @@ def build_index(
         fresh = embedder.encode(texts, progress=advance)
 
         dim = embedder.dimension
-        sentence_rows: list[list[int]] = []
-        passage_rows: list[list[int]] = []
-        passage_ids: list[str] = []
+        sentence_rows, passage_rows, passage_ids = _rows(planned)
         # Where each new row's vector comes from: a row of the previous build, or of `fresh`,
         # as runs of (new start, source start, count); copied in one gather each below.
         reused_s: list[tuple[int, int, int]] = []
         reused_p: list[tuple[int, int, int]] = []
         fresh_s: list[tuple[int, int, int]] = []
         fresh_p: list[tuple[int, int, int]] = []
-        cursor = 0
-        for row, item in enumerate(planned):
-            base, passage_base = len(sentence_rows), len(passage_rows)
-            sentence_rows += [[row, s, e] for s, e in item.sentences]
-            passage_rows += [
-                [row, s, e, base + f, base + last] for _, s, e, f, last in item.passages
-            ]
-            passage_ids += [pid for pid, *_ in item.passages]
+        cursor = base = passage_base = 0
+        for item in planned:
             n_s, n_p = len(item.sentences), len(item.passages)
             if item.reuse_row is not None and earlier is not None:
                 old_sentences, old_passages = earlier.rows(item.reuse_row)
@@ -249,6 +267,7 @@ def build_index(
                 fresh_s.append((base, cursor, n_s))
                 fresh_p.append((passage_base, cursor + n_s, n_p))
                 cursor += n_s + n_p
+            base, passage_base = base + n_s, passage_base + n_p
         sentence_vectors = np.empty((len(sentence_rows), dim), dtype=np.float32)
         passage_vectors = np.empty((len(passage_rows), dim), dtype=np.float32)
         for target, runs in ((sentence_vectors, fresh_s), (passage_vectors, fresh_p)):
@@ -268,9 +287,7 @@ def build_index(
                 new, old = _positions(runs)
                 target[new] = stored.rows(old)
 
-        lexical = _lexical(
-            planned, earlier, np.asarray(passage_rows, dtype=np.int64).reshape(-1, 5)
-        )
+        lexical = _lexical(planned, earlier, passage_rows)
         old_hashes = previous.manifest.articles if previous is not None else {}
         new_hashes = {item.record.id: item.record.hash for item in planned}
         manifest = Manifest(
@@ -290,9 +307,9 @@ def build_index(
             index_dir,
             manifest,
             [item.record for item in planned],
-            np.asarray(sentence_rows, dtype=np.int32).reshape(-1, 3),
-            np.asarray(passage_rows, dtype=np.int32).reshape(-1, 5),
-            np.asarray(passage_ids, dtype="<U16"),
+            sentence_rows.astype(np.int32),
+            passage_rows.astype(np.int32),
+            passage_ids,
             passage_vectors,
             sentence_vectors,
             lexical,
