@@ -63,3 +63,14 @@ def test_stored_array_slices_match_numpy(tmp_path: Path, dtype: type) -> None:
     np.save(tmp_path / "m.npy", np.zeros((2, 2)))
     with pytest.raises(ValueError, match="one-dimensional"):
         StoredArray(tmp_path / "m.npy")
+
+
+def test_float16_files_read_as_float32(tmp_path: Path) -> None:
+    matrix = np.random.default_rng(1).normal(size=(20, 8)).astype(np.float16)
+    np.save(tmp_path / "h.npy", matrix)
+    stored = StoredVectors(tmp_path / "h.npy")
+    assert stored.dtype == np.float16
+    assert stored[3].dtype == np.float32 and np.array_equal(stored[3], matrix[3])
+    assert np.array_equal(stored[2:5], matrix[2:5].astype(np.float32))
+    kept = stored.rows([7, 1], np.float16)
+    assert kept.dtype == np.float16 and np.array_equal(kept, matrix[[7, 1]])

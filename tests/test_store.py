@@ -43,7 +43,9 @@ def test_round_trip(shared_index: IndexData, shared_index_dir: Path, embedder: E
     assert np.array_equal(again.passage_vectors, shared_index.passage_vectors)
     assert [a.text for a in again.articles] == [a.text for a in shared_index.articles]
     assert again.vectors.size == len(again.passages) == again.manifest.passages
-    assert np.allclose(np.linalg.norm(again.passage_vectors, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(
+        np.linalg.norm(again.passage_vectors, axis=1), 1.0, atol=1e-3
+    )  # stored as float16
     assert set(again.manifest.articles) == {p.stem for p in ARTICLES.glob("*.txt")}
 
 

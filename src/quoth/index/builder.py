@@ -23,6 +23,7 @@ from quoth.index.embedder import Embedder
 from quoth.index.lexical import LexicalIndex, TermRows, Vocabulary
 from quoth.index.store import (
     FORMAT_VERSION,
+    STORED_VECTORS,
     ArticleRecord,
     IndexData,
     Manifest,
@@ -268,7 +269,9 @@ def build_index(
                 fresh_p.append((passage_base, cursor + n_s, n_p))
                 cursor += n_s + n_p
             base, passage_base = base + n_s, passage_base + n_p
-        sentence_vectors = np.empty((len(sentence_rows), dim), dtype=np.float32)
+        # Sentence vectors are only copied to disk, so they stay in the stored type; passage
+        # vectors are also filed in the vector index, which wants float32.
+        sentence_vectors = np.empty((len(sentence_rows), dim), dtype=STORED_VECTORS)
         passage_vectors = np.empty((len(passage_rows), dim), dtype=np.float32)
         for target, runs in ((sentence_vectors, fresh_s), (passage_vectors, fresh_p)):
             new, old = _positions(runs)
@@ -285,7 +288,7 @@ def build_index(
                 (passage_vectors, reused_p, earlier.index.passage_vectors),
             ):
                 new, old = _positions(runs)
-                target[new] = stored.rows(old)
+                target[new] = stored.rows(old, target.dtype)
 
         lexical = _lexical(planned, earlier, passage_rows)
         old_hashes = previous.manifest.articles if previous is not None else {}

@@ -70,16 +70,22 @@ class StoredArray:
         return whole if dtype is None else whole.astype(dtype)
 
 
+STORED_DTYPES = (np.dtype(np.float16), np.dtype(np.float32))
+"""Builds store float16 (half the bytes to write, read and cache; cosine scores move by
+about 1e-4); float32 files of earlier builds read the same. Rows come back as float32."""
+
+
 class StoredVectors:
-    """A float32 ``.npy`` matrix on disk, indexed like an array: int, slice, rows or mask."""
+    """A ``.npy`` matrix on disk, indexed like an array: int, slice, rows or mask."""
 
     def __init__(self, path: Path) -> None:
         shape, fortran, dtype, self._offset = _npy_header(path)
-        if fortran or dtype != np.float32 or len(shape) != 2:
-            raise ValueError(f"{path.name} is not a C-ordered float32 matrix")
+        if fortran or dtype not in STORED_DTYPES or len(shape) != 2:
+            raise ValueError(f"{path.name} is not a C-ordered float16 or float32 matrix")
+        self.dtype = dtype
         self.path = path
         self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
-        self._row_bytes = self.shape[1] * 4
+        self._row_bytes = self.shape[1] * dtype.itemsize
         self._fd = os.open(path, os.O_RDONLY)
 
     def __del__(self) -> None:
@@ -95,10 +101,12 @@ class StoredVectors:
         data = os.pread(self._fd, count * self._row_bytes, self._offset + start * self._row_bytes)
         if len(data) != count * self._row_bytes:
             raise OSError(f"{self.path} is shorter than its header says")
-        return np.frombuffer(data, dtype=np.float32).reshape(count, self.shape[1]).copy()
+        rows = np.frombuffer(data, dtype=self.dtype).reshape(count, self.shape[1])
+        return rows.astype(np.float32)  # always a copy: the result owns its memory
 
-    def rows(self, rows: npt.ArrayLike) -> Vectors:
-        """The given rows, in the given order."""
+    def rows(self, rows: npt.ArrayLike, dtype: npt.DTypeLike = np.float32) -> npt.NDArray[Any]:
+        """The given rows, in the given order (as ``dtype``: a rebuild copying rows into a
+        float16 file asks for float16 and skips two conversions)."""
         wanted = np.asarray(rows, dtype=np.int64).ravel()
         if wanted.size and (wanted.min() < -len(self) or wanted.max() >= len(self)):
             raise IndexError("row out of range")
@@ -106,10 +114,10 @@ class StoredVectors:
         if wanted.size > BULK_ROWS:
             mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
             try:
-                return np.ascontiguousarray(mapped[wanted], dtype=np.float32)
+                return np.ascontiguousarray(mapped[wanted], dtype=dtype)
             finally:
                 del mapped
-        out = np.empty((wanted.size, self.shape[1]), dtype=np.float32)
+        out = np.empty((wanted.size, self.shape[1]), dtype=dtype)
         for i, row in enumerate(wanted.tolist()):
             out[i] = self._read(row, row + 1)[0]
         return out

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +47,8 @@ BUILDS = "builds"
 KEEP_OLD_BUILDS = 1
 _ARRAY_FILES = ("sentences.npy", "passages.npy", "passage_ids.npy")
 _VECTOR_FILES = ("passage_vectors.npy", "sentence_vectors.npy")
+STORED_VECTORS = np.float16
+"""See :data:`quoth.index.rows.STORED_DTYPES`."""
 _FAISS_FILE = "passages.faiss"
 
 
@@ -173,8 +176,8 @@ def write_index(
     sentences: npt.NDArray[np.int32],
     passages: npt.NDArray[np.int32],
     passage_ids: npt.NDArray[np.str_],
-    passage_vectors: Vectors,
-    sentence_vectors: Vectors,
+    passage_vectors: npt.NDArray[np.floating[Any]],
+    sentence_vectors: npt.NDArray[np.floating[Any]],
     lexical: LexicalIndex,
     reuse_cells: Vectors | None = None,
     known_cells: npt.NDArray[np.int64] | None = None,
@@ -194,6 +197,8 @@ def write_index(
                 strict=True,
             )
         )
+        for name in _VECTOR_FILES:
+            arrays[name] = np.asarray(arrays[name], dtype=STORED_VECTORS)
         for name, array in arrays.items():
             _write_file(staging / name, lambda h, a=array: np.save(h, a, allow_pickle=False))
         vectors = build_vector_index(
