@@ -237,7 +237,7 @@ def write_index(
     prune_builds(index_dir)
     # Served from the files just written, as after a restart: the build's large arrays are
     # freed and memory stays what a fresh start would use.
-    return _open_build(final, manifest, articles, sentences, passages, passage_ids)
+    return _open_build(final, manifest, articles, sentences, passages)
 
 
 def _open_build(
@@ -246,8 +246,12 @@ def _open_build(
     articles: list[ArticleRecord],
     sentences: npt.NDArray[np.int32],
     passages: npt.NDArray[np.int32],
-    passage_ids: npt.NDArray[np.str_],
 ) -> IndexData:
+    # Memory-mapped (a plain view, so indexing stays fast): an answer reads a few ids of
+    # 64 bytes each, and at 1M passages the array is 64 MB.
+    passage_ids = np.asarray(np.load(build / "passage_ids.npy", mmap_mode="r"))
+    if len(passage_ids) != len(passages):
+        raise IndexCorruptError(f"Index {build} is inconsistent. Rebuild with: quoth index")
     passage_vectors, sentence_vectors = (StoredVectors(build / name) for name in _VECTOR_FILES)
     vectors = load_vector_index(build / _FAISS_FILE, manifest.vector_index, passage_vectors)
     lexical = LexicalIndex.load(build, manifest.passages, manifest.sentences)
@@ -314,11 +318,11 @@ def load_index(index_dir: Path, model: str) -> IndexData:
                 f"Index file {path} is missing or damaged. Rebuild with: quoth index"
             )
     try:
-        sentences, passages, passage_ids = (
-            np.load(build / name, allow_pickle=False) for name in _ARRAY_FILES
+        sentences, passages = (
+            np.load(build / name, allow_pickle=False) for name in _ARRAY_FILES[:2]
         )
         articles = _ARTICLES.validate_json((build / "articles.json").read_bytes())
-        return _open_build(build, manifest, articles, sentences, passages, passage_ids)
+        return _open_build(build, manifest, articles, sentences, passages)
     except (OSError, ValueError, RuntimeError) as error:
         raise IndexCorruptError(
             f"Index {build} cannot be read ({error}). Rebuild with: quoth index"
