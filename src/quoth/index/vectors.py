@@ -7,9 +7,11 @@ clustered news-like vectors (90k) IVF with 4*sqrt(n) cells reached recall@10 0.9
 flat while scanning 64 cells in 0.4 ms; HNSW (M 32) reached only 0.89 at efSearch 256.
 Rebuilds reuse the previous build's cells, so a one-article reindex does not re-run k-means.
 
-The IVF cells hold 8-bit codes (a quarter of the float32 size, so a quarter of the memory
-the scanned cells occupy), and the candidates they yield are re-scored with the exact
-vectors, read by row: at 100k, recall@10 0.988 either way, against 0.973 unrefined codes.
+The IVF cells hold 4-bit codes (an eighth of the float32 size, so an eighth of the memory
+the scanned cells occupy), and the candidates they yield are re-scored with the stored
+vectors, read by row. At 100k passages, recall@10 against exact search: float32 cells 0.988;
+8-bit codes 0.973 alone, 0.989 re-scored; 4-bit codes re-scored from 4x the candidates
+0.988 (20 MB of codes instead of 39 MB, 0.7 ms a search instead of 0.5 ms).
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ FLAT_LIMIT = 30_000
 TRAINING_POINTS_PER_CELL = 64
 KMEANS_ITERATIONS = 10
 CODE_TRAINING_POINTS = 10_000
-"""The 8-bit codes need only each dimension's range: a small sample gives it."""
-REFINE_FACTOR = 2
+"""The codes need only each dimension's range: a small sample gives it."""
+REFINE_FACTOR = 4
 """Candidates fetched from the codes per result returned after exact re-scoring."""
 
 
@@ -151,7 +153,7 @@ def _ivf(vectors: Vectors, previous_centroids: Vectors | None) -> faiss.Index:
     else:
         previous_centroids = None
     index = faiss.IndexIVFScalarQuantizer(
-        quantizer, dimension, cells, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+        quantizer, dimension, cells, faiss.ScalarQuantizer.QT_4bit, faiss.METRIC_INNER_PRODUCT
     )
     rng = np.random.default_rng(0)
     sample = cells * TRAINING_POINTS_PER_CELL
