@@ -118,6 +118,7 @@ async def test_commands_registered_at_start(harness: Harness) -> None:
 
 
 async def test_private_question_answered_with_quote_and_source(harness: Harness) -> None:
+    harness.bot.typing_after_s = 0.0  # "typing…" at once, as for a slow answer
     question = harness.server.push_message(USER, USER, "When did Heydar Aliyev visit Pakistan?")
     reply = await harness.server.reply_to(question)
     assert "<blockquote>" in reply.markup
@@ -128,6 +129,13 @@ async def test_private_question_answered_with_quote_and_source(harness: Harness)
     assert reply.params["link_preview_options"] == {"is_disabled": True}
     assert reply.params["parse_mode"] == "HTML"
     assert any(m == "sendChatAction" and p["action"] == "typing" for m, p in harness.server.calls)
+
+
+async def test_quick_answers_skip_the_typing_action(harness: Harness) -> None:
+    harness.bot.typing_after_s = 30.0
+    reply = await harness.ask("When did Heydar Aliyev visit Pakistan?")
+    assert "April 10, 1996" in reply.text
+    assert not [m for m, _ in harness.server.calls if m == "sendChatAction"]
 
 
 async def test_refusal(harness: Harness) -> None:

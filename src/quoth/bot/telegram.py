@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeChat,
     InlineKeyboardButton,
@@ -53,6 +54,10 @@ from quoth.config import ConfigError, Settings
 from quoth.retrieval import QuestionError
 
 log = logging.getLogger("quoth.telegram")
+TYPING_AFTER_S = 0.5
+"""An answer slower than this shows "typing…" first. Most answers take under 0.1 s, and
+sending the action with each one doubled the Bot API calls per answer, which Telegram's
+30-a-second flood limit (and PTB's rate limiter) counts: at most 15 answers a second."""
 
 SOURCES_PER_PAGE = 10
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -110,6 +115,7 @@ class TelegramBot:
         self.moderators = frozenset(settings.moderator_ids)
         self.sources_per_page = sources_per_page
         self.platform = "telegram"
+        self.typing_after_s = TYPING_AFTER_S
         self._app: Application | None = None  # type: ignore[type-arg]
         self._closed = asyncio.Event()
 
@@ -243,6 +249,12 @@ class TelegramBot:
         if to_us:
             await self.respond(message, context, question)
 
+    async def _typing_later(self, bot: Bot, chat_id: int) -> None:
+        """ "typing…" for answers that take a while; most arrive before it would show."""
+        await asyncio.sleep(self.typing_after_s)
+        with contextlib.suppress(TelegramError):
+            await bot.send_chat_action(chat_id, ChatAction.TYPING)
+
     async def respond(
         self, message: Message, context: ContextTypes.DEFAULT_TYPE, question: str
     ) -> None:
@@ -254,17 +266,15 @@ class TelegramBot:
             )
             return
         started = time.perf_counter()
-        # "typing" goes out while the answer is computed, not before it.
-        typing = asyncio.create_task(
-            context.bot.send_chat_action(message.chat.id, ChatAction.TYPING)
-        )
+        typing = asyncio.create_task(self._typing_later(context.bot, message.chat.id))
         try:
             answer = await asyncio.to_thread(self.library.service.answer, question)
         except QuestionError as error:
             await message.reply_text(str(error))
             return
         finally:
-            with contextlib.suppress(TelegramError):
+            typing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
                 await typing
         self.library.stats.record(answer)
         markup = None
