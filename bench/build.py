@@ -83,8 +83,18 @@ def build(
             ids.append(passage_id(article.id, text[start:end]))
         meta = article.meta
         records.append(
+            # Every field a real build records: without source_hash the first reindex would
+            # parse every file again instead of reusing what this build read.
             ArticleRecord(
-                id=article.id, title=meta.title, path=article.path, hash=article.hash, text=text
+                id=article.id,
+                title=meta.title,
+                url=meta.url,
+                published=meta.published,
+                source=meta.source,
+                path=article.path,
+                hash=article.hash,
+                text=text,
+                source_hash=article.source_hash,
             )
         )
     sentences = np.asarray(sentence_rows, dtype=np.int32)
