@@ -18,6 +18,7 @@ from bench.corpus import GeneratedArticle
 from quoth.corpus import load_corpus
 from quoth.corpus.splitting import passage_id
 from quoth.index import Embedder, IndexData, load_index
+from quoth.index.builder import article_record
 from quoth.index.embedder import normalise
 from quoth.index.lexical import LexicalIndex
 from quoth.index.store import FORMAT_VERSION, ArticleRecord, Manifest, write_index
@@ -81,22 +82,7 @@ def build(
             start, end = sentence_rows[base + first][1], sentence_rows[base + last][2]
             passage_rows.append((doc, start, end, base + first, base + last))
             ids.append(passage_id(article.id, text[start:end]))
-        meta = article.meta
-        records.append(
-            # Every field a real build records: without source_hash the first reindex would
-            # parse every file again instead of reusing what this build read.
-            ArticleRecord(
-                id=article.id,
-                title=meta.title,
-                url=meta.url,
-                published=meta.published,
-                source=meta.source,
-                path=article.path,
-                hash=article.hash,
-                text=text,
-                source_hash=article.source_hash,
-            )
-        )
+        records.append(article_record(article))  # with source_hash: reindexes reuse the parse
     sentences = np.asarray(sentence_rows, dtype=np.int32)
     passages = np.asarray(passage_rows, dtype=np.int32)
     sentence_vectors = vectors[np.asarray(pool_rows)]

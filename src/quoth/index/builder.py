@@ -85,7 +85,8 @@ def _reusable_rows(previous: IndexData | None, model: str, chunking: Chunking) -
     return {article.hash: row for row, article in enumerate(previous.articles)}
 
 
-def _record(article: Article) -> ArticleRecord:
+def article_record(article: Article) -> ArticleRecord:
+    """What the index stores about an article (its text, metadata and both hashes)."""
     meta = article.meta
     return ArticleRecord(
         id=article.id, title=meta.title, url=meta.url, published=meta.published,
@@ -100,7 +101,7 @@ def _plan(article: Article, chunking: Chunking) -> _Planned:
         article.id, article.text, sentences, chunking.sentences, chunking.overlap
     )
     return _Planned(
-        _record(article),
+        article_record(article),
         np.asarray([(s.start, s.end) for s in sentences], dtype=np.int64).reshape(-1, 2),
         np.asarray([(p.start, p.end, p.first, p.last) for p in passages], dtype=np.int64).reshape(
             -1, 4
@@ -138,7 +139,7 @@ class _Previous:
         passages = self.index.passages[passage_rows, 1:5].astype(np.int64)
         passages[:, 2:] -= sentence_rows.start
         return _Planned(
-            _record(article),
+            article_record(article),
             self.index.sentences[sentence_rows, 1:3].astype(np.int64),
             passages,
             self.index.passage_ids[passage_rows],

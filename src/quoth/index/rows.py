@@ -35,22 +35,39 @@ def _npy_header(path: Path) -> tuple[tuple[int, ...], bool, np.dtype[Any], int]:
         return shape, fortran, dtype, handle.tell()
 
 
-class StoredArray:
-    """A one-dimensional ``.npy`` array on disk whose slices are read with ``pread``."""
+class _OpenNpy:
+    """An open ``.npy`` file: its header, and byte ranges of its data read with ``pread``."""
 
     def __init__(self, path: Path) -> None:
-        shape, _, dtype, self._offset = _npy_header(path)
-        if len(shape) != 1:
-            raise ValueError(f"{path.name} is not a one-dimensional array")
+        shape, fortran, dtype, self._offset = _npy_header(path)
         self.path = path
-        self.dtype = dtype
-        self._length = int(shape[0])
+        self.dtype: np.dtype[Any] = dtype
+        self._check(shape, fortran)
         self._fd = os.open(path, os.O_RDONLY)
+
+    def _check(self, shape: tuple[int, ...], fortran: bool) -> None:
+        raise NotImplementedError
 
     def __del__(self) -> None:
         fd = getattr(self, "_fd", None)
         if fd is not None:
             os.close(fd)
+
+    def _pread(self, start: int, size: int) -> bytes:
+        """``size`` bytes from ``start`` bytes into the data."""
+        data = os.pread(self._fd, size, self._offset + start)
+        if len(data) != size:
+            raise OSError(f"{self.path} is shorter than its header says")
+        return data
+
+
+class StoredArray(_OpenNpy):
+    """A one-dimensional ``.npy`` array on disk whose slices are read with ``pread``."""
+
+    def _check(self, shape: tuple[int, ...], fortran: bool) -> None:
+        if len(shape) != 1:
+            raise ValueError(f"{self.path.name} is not a one-dimensional array")
+        self._length = int(shape[0])
 
     def __len__(self) -> int:
         return self._length
@@ -59,10 +76,7 @@ class StoredArray:
         """Elements ``start:stop`` (clipped to the array), as a fresh array."""
         start, stop = max(0, start), min(self._length, stop)
         size = self.dtype.itemsize
-        count = max(0, stop - start)
-        data = os.pread(self._fd, count * size, self._offset + start * size)
-        if len(data) != count * size:
-            raise OSError(f"{self.path} is shorter than its header says")
+        data = self._pread(start * size, max(0, stop - start) * size)
         return np.frombuffer(data, dtype=self.dtype).copy()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> npt.NDArray[Any]:
@@ -75,32 +89,21 @@ STORED_DTYPES = (np.dtype(np.float16), np.dtype(np.float32))
 about 1e-4); float32 files of earlier builds read the same. Rows come back as float32."""
 
 
-class StoredVectors:
+class StoredVectors(_OpenNpy):
     """A ``.npy`` matrix on disk, indexed like an array: int, slice, rows or mask."""
 
-    def __init__(self, path: Path) -> None:
-        shape, fortran, dtype, self._offset = _npy_header(path)
-        if fortran or dtype not in STORED_DTYPES or len(shape) != 2:
-            raise ValueError(f"{path.name} is not a C-ordered float16 or float32 matrix")
-        self.dtype = dtype
-        self.path = path
+    def _check(self, shape: tuple[int, ...], fortran: bool) -> None:
+        if fortran or self.dtype not in STORED_DTYPES or len(shape) != 2:
+            raise ValueError(f"{self.path.name} is not a C-ordered float16 or float32 matrix")
         self.shape: tuple[int, int] = (int(shape[0]), int(shape[1]))
-        self._row_bytes = self.shape[1] * dtype.itemsize
-        self._fd = os.open(path, os.O_RDONLY)
-
-    def __del__(self) -> None:
-        fd = getattr(self, "_fd", None)
-        if fd is not None:
-            os.close(fd)
+        self._row_bytes = self.shape[1] * self.dtype.itemsize
 
     def __len__(self) -> int:
         return self.shape[0]
 
     def _read(self, start: int, stop: int) -> Vectors:
         count = max(0, stop - start)
-        data = os.pread(self._fd, count * self._row_bytes, self._offset + start * self._row_bytes)
-        if len(data) != count * self._row_bytes:
-            raise OSError(f"{self.path} is shorter than its header says")
+        data = self._pread(start * self._row_bytes, count * self._row_bytes)
         rows = np.frombuffer(data, dtype=self.dtype).reshape(count, self.shape[1])
         return rows.astype(np.float32)  # always a copy: the result owns its memory
 
