@@ -100,11 +100,15 @@ def dense_hits(index: IndexData, query: Query, n: int) -> list[Hit]:
 
 
 def _top(scores: npt.NDArray[np.float32], n: int) -> list[int]:
-    n = min(n, len(scores))
-    if n <= 0:
+    """The ``n`` best positive scores, best first (ties: lower row first). Only rows that
+    matched a term take part: partitioning all 1M scores cost 8 ms a question."""
+    matched = np.flatnonzero(scores > 0)
+    if n <= 0 or not len(matched):
         return []
-    top = np.argpartition(-scores, n - 1)[:n]
-    return [int(i) for i in top[np.argsort(-scores[top], kind="stable")] if scores[i] > 0]
+    if len(matched) > n:
+        matched = matched[np.argpartition(-scores[matched], n - 1)[:n]]
+    order = np.lexsort((matched, -scores[matched]))
+    return [int(i) for i in matched[order]]
 
 
 def lexical_hits(index: IndexData, query: Query, n: int) -> list[Hit]:
