@@ -104,3 +104,10 @@ def test_every_mode_answers_and_refuses(service: AnsweringService, mode: str) ->
     answer = service.answer("Which water treaty did India suspend?", mode=mode)
     assert answer.answered and "Indus Waters Treaty" in answer.quotes[0].passage
     assert not service.answer("How do I bake sourdough bread?", mode=mode).answered
+
+
+def test_searches_run_on_the_answering_thread(service: AnsweringService) -> None:
+    import faiss
+
+    assert faiss.omp_get_max_threads() == 1  # OpenMP threads would fight ONNX Runtime's
+    assert service.answer("When did Heydar Aliyev visit Pakistan?").answered

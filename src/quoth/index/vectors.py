@@ -131,6 +131,18 @@ class FaissIndex:
         return cells
 
 
+def search_on_one_thread() -> None:
+    """Make FAISS search on the calling thread only, as a process answering questions wants.
+
+    A question is one query: OpenMP threads gain nothing on it and spin against ONNX Runtime's
+    threads for the same two cores. Measured at 10k passages (flat): 0.37 ms a search on one
+    thread against 1.4 ms on two, and 0.6 against 3.4 ms right after encoding the question.
+    Process-wide, so a reindex inside a serving process also files its vectors on one thread
+    (there it has only the changed rows to place); ``quoth index`` keeps every core.
+    """
+    faiss.omp_set_num_threads(1)
+
+
 def choose_kind(count: int) -> str:
     return "flat" if count <= FLAT_LIMIT else "ivf"
 

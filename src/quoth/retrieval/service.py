@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from quoth.index.embedder import Embedder
 from quoth.index.store import IndexData
+from quoth.index.vectors import search_on_one_thread
 from quoth.retrieval.answer import Answer, QuestionError
 from quoth.retrieval.quotes import build_quote, group_hits
 from quoth.retrieval.ranking import (
@@ -66,6 +67,7 @@ class AnsweringService:
         self._embedder = embedder
         self.reranker = reranker
         self.options = options
+        search_on_one_thread()
 
     @property
     def index(self) -> IndexData:
