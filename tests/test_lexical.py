@@ -68,3 +68,13 @@ def test_vocabulary_only_grows_so_stored_ids_stay_valid() -> None:
     assert rows.lengths.tolist() == [2, 0, 1]
     second = rows.rows(1, 3)
     assert second.lengths.tolist() == [0, 1] and second.terms.tolist() == [1]
+
+
+def test_radix_order_equals_a_stable_argsort() -> None:
+    from quoth.index.lexical import _stable_order
+
+    rng = np.random.default_rng(5)
+    for high in (50, 70_000, 3_000_000):
+        keys = rng.integers(0, high, 20_000).astype(np.int64)
+        assert np.array_equal(_stable_order(keys), np.argsort(keys, kind="stable"))
+    assert len(_stable_order(np.zeros(0, np.int64))) == 0
