@@ -18,6 +18,7 @@ from quoth.bot.library import NOT_A_MODERATOR, Library
 from quoth.config import Settings, load_settings
 from quoth.index import Embedder
 from quoth.retrieval import AnsweringService
+from quoth.retrieval.question import EMPTY_QUESTION
 
 from .conftest import settings_for
 from .discord_stand_in import BOT_USER, MODERATOR_ROLE, TEST_TOKEN, DiscordStandIn
@@ -194,6 +195,15 @@ async def test_direct_message_answered(bot: DiscordBot, server: DiscordStandIn) 
     assert await server.nothing_sent_for(from_bot)
 
 
+async def test_blank_looking_message_asks_for_a_question(
+    bot: DiscordBot, server: DiscordStandIn
+) -> None:
+    blank = await server.push_message(
+        f"<@{BOT_USER}> \u200b\ufeff <:wave:12> \u2066", USER, mentions=[BOT_USER]
+    )
+    assert (await server.reply(blank)).content == dr.escape(EMPTY_QUESTION)
+
+
 async def test_refusal(bot: DiscordBot, server: DiscordStandIn) -> None:
     asked = await server.push_command(
         "ask", {"question": "Who won the 2022 FIFA World Cup?"}, user_id=USER
@@ -206,7 +216,7 @@ async def test_hostile_question_is_rendered_safely(bot: DiscordBot, server: Disc
     hostile = "@everyone <@&123456789012345678> **bold** [x](https://evil.example) " * 50
     asked = await server.push_command("ask", {"question": hostile[:3000]}, user_id=USER)
     reply = await server.reply(asked)  # too long for QUOTH_MAX_QUESTION_CHARS: a short error
-    assert reply.ephemeral and "3000 characters long" in reply.content
+    assert reply.ephemeral and "characters long" in reply.content
     mention = await server.push_message(f"<@{BOT_USER}> {hostile[:450]}", USER, mentions=[BOT_USER])
     answer = await server.reply(mention)
     assert answer.payload["allowed_mentions"]["parse"] == []  # and the stand-in saw no pings

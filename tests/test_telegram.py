@@ -188,6 +188,9 @@ async def test_hostile_questions_get_valid_html(harness: Harness, question: str)
 
 async def test_empty_and_overlong_questions_explained(harness: Harness) -> None:
     assert "Please type a question" in (await harness.ask("/ask")).text
+    assert "Please type a question" in (await harness.ask("\u200b\u200d\ufeff\u200e\u202e")).text
+    marked_up = await harness.ask(f"@{harness.server.username} **who** met in ||Lachin||?")
+    assert marked_up.text != th.NOT_IN_SOURCES and "Lachin" in marked_up.text
     reply = await harness.ask("Why " * 1250)
     assert "5000 characters long" in reply.text or "characters long" in reply.text
 

@@ -38,6 +38,7 @@ from quoth.bot.ratelimit import SlidingWindowLimiter
 from quoth.bot.text import shorten
 from quoth.config import ConfigError, Settings
 from quoth.retrieval import Answer, QuestionError
+from quoth.retrieval.question import normalise_question
 
 log = logging.getLogger("quoth.discord")
 
@@ -235,8 +236,9 @@ class DiscordBot:
             return
         if message.guild is not None and not any(user.id == me.id for user in message.mentions):
             return
-        question = re.sub(rf"<@!?{me.id}>", " ", message.content).strip()
-        if not question:
+        addressed = re.sub(rf"<@!?{me.id}>", " ", message.content)
+        question = normalise_question(addressed)  # other mentions, emoji and markup go too
+        if not addressed.strip():
             await self._reply(message, dr.text_reply(HELP))
             return
         wait = self.limiter.acquire(message.author.id)

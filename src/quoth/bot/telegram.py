@@ -52,6 +52,7 @@ from quoth.bot.ratelimit import SlidingWindowLimiter
 from quoth.bot.telegram_retry import RetryingRateLimiter
 from quoth.config import ConfigError, Settings
 from quoth.retrieval import QuestionError
+from quoth.retrieval.question import normalise_question
 
 log = logging.getLogger("quoth.telegram")
 TYPING_AFTER_S = 0.5
@@ -265,6 +266,7 @@ class TelegramBot:
                 f"You're asking quickly! Please wait {max(1, round(wait))} s and ask again."
             )
             return
+        question = normalise_question(question, [context.bot.username])
         started = time.perf_counter()
         typing = asyncio.create_task(self._typing_later(context.bot, message.chat.id))
         try:

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from quoth.index.embedder import Embedder
 from quoth.index.store import IndexData
 from quoth.index.vectors import search_on_one_thread
-from quoth.retrieval.answer import Answer, QuestionError
+from quoth.retrieval.answer import Answer
+from quoth.retrieval.question import clean_question
 from quoth.retrieval.quotes import build_quote, group_hits
 from quoth.retrieval.ranking import (
     CALIBRATION,
@@ -39,18 +40,6 @@ class RetrievalOptions:
     min_score: float | None = None
     """Refusal threshold in the active mode's units; None uses the calibrated default."""
     max_question_chars: int = 500
-
-
-def clean_question(question: str, max_chars: int) -> str:
-    """Normalise whitespace and reject what cannot be a question, with a reason to show."""
-    cleaned = " ".join(question.split())
-    if not cleaned:
-        raise QuestionError("Please type a question.")
-    if len(cleaned) > max_chars:
-        raise QuestionError(
-            f"That question is {len(cleaned)} characters long; please keep it under {max_chars}."
-        )
-    return cleaned
 
 
 class AnsweringService:
