@@ -23,6 +23,8 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("QUOTH_SHARED_DIR", REPO.parent / "shared"))
 ARTICLES = SHARED / "corpus" / "articles"
 SEED_QUESTIONS = SHARED / "eval" / "seed_questions.jsonl"
+SQUAD_DEV = SHARED / "eval" / "squad-dev"
+SQUAD_QUESTIONS = SQUAD_DEV / "questions.jsonl"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -76,6 +78,14 @@ def shared_index(shared_index_dir: Path, embedder: Embedder) -> IndexData:
 @pytest.fixture(scope="session")
 def service(shared_index_dir: Path, embedder: Embedder) -> Iterator[AnsweringService]:
     yield runtime.open_service(settings_for(shared_index_dir), embedder)
+
+
+@pytest.fixture(scope="session")
+def squad_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> AnsweringService:
+    """The squad-dev article indexed: a corpus of another kind than the news articles."""
+    settings = settings_for(tmp_path_factory.mktemp("squad-index"), SQUAD_DEV / "articles")
+    runtime.reindex(settings, embedder)
+    return runtime.open_service(settings, embedder)
 
 
 def make_quote(

@@ -12,18 +12,21 @@ from quoth.retrieval import AnsweringService
 from quoth.retrieval.evaluation import (
     EvalFileError,
     EvalReport,
+    ShownQuote,
     compare,
     comparison_json,
     contains_evidence,
+    evaluate,
+    first_page_holds,
     load_questions,
 )
 from quoth.terminal import render_comparison
 
-from .conftest import REPO, SEED_QUESTIONS
+from .conftest import REPO, SEED_QUESTIONS, SQUAD_QUESTIONS
 
 OWN_QUESTIONS = REPO / "eval" / "questions.jsonl"
 QUALITY = ("evidence_top1", "evidence_top3", "evidence_top5", "mrr", "quote_hit",
-           "refusal_accuracy")  # fmt: skip
+           "answer_on_first_page")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -51,13 +54,28 @@ def test_seed_questions_meet_the_targets(comparisons: dict[str, dict[str, EvalRe
 def test_own_questions_hold_the_measured_level(
     comparisons: dict[str, dict[str, EvalReport]],
 ) -> None:
-    """The harder file (paraphrases, typos, in-topic unanswerables): the level reached when
-    the refusal threshold was chosen, so a regression fails here."""
+    """The harder file (paraphrases, typos, in-topic unanswerables): the level the packaged
+    refusal decision reaches, so a regression fails here. Its in-topic unanswerable questions
+    score like SQuAD's answerable ones; the default gives up some of them to wrongly refuse
+    no more than 3% of any development file's answerable questions (see the README)."""
     report = comparisons[OWN_QUESTIONS.name]["rerank"]
     assert report.questions == 45 and report.unanswerable == 15
     assert report.evidence_top3 >= 0.85
     assert report.quote_hit >= 0.75
-    assert report.refusal_accuracy >= 0.9
+    assert report.answer_on_first_page >= 0.9
+    assert report.refusal_accuracy >= 0.55
+    assert report.false_refusal_rate <= 0.05
+
+
+def test_squad_dev_questions_hold_the_measured_level(
+    squad_service: AnsweringService,
+) -> None:
+    """An outside corpus and crowd questions: wrongful refusals stay rare there too."""
+    report = evaluate(squad_service, load_questions(SQUAD_QUESTIONS))
+    print(json.dumps(report.metrics()))
+    assert report.answerable == 197 and report.unanswerable == 221
+    assert report.quote_hit >= 0.72
+    assert report.answer_on_first_page >= 0.87
     assert report.false_refusal_rate <= 0.05
 
 
@@ -65,6 +83,7 @@ def test_own_questions_hold_the_measured_level(
 def test_rerank_is_at_least_as_good_as_each_retriever_alone(
     comparisons: dict[str, dict[str, EvalReport]], name: str
 ) -> None:
+    """Refusals are left out: each mode's threshold sits at its own point of the trade-off."""
     reports = comparisons[name]
     best = reports["rerank"].metrics()
     for baseline in ("dense", "bm25"):
@@ -72,7 +91,6 @@ def test_rerank_is_at_least_as_good_as_each_retriever_alone(
         for metric in QUALITY:
             assert best[metric] >= other[metric], (baseline, metric)
         assert best["false_refusal_rate"] <= other["false_refusal_rate"]
-    assert best["refusal_accuracy"] > reports["dense"].metrics()["refusal_accuracy"]
 
 
 def test_evidence_matching_normalises_quotes_case_and_spaces() -> None:
@@ -90,3 +108,14 @@ def test_bad_question_file_names_the_line(tmp_path: Path) -> None:
     empty.write_text("\n")
     with pytest.raises(EvalFileError, match="no questions"):
         load_questions(empty)
+
+
+def test_first_page_counts_the_context_of_every_quote() -> None:
+    quotes = [
+        ShownQuote("The headline.", "", "Written by Ayesha Khan.", "a", 0.9),
+        ShownQuote("Other text.", "Earlier, in Lachin.", "", "b", 0.5),
+    ]
+    assert first_page_holds(quotes, ["Ayesha Khan"])
+    assert first_page_holds(quotes, ["in lachin"])
+    assert not first_page_holds(quotes, ["Baku"])
+    assert not first_page_holds([], ["Ayesha Khan"])

@@ -34,7 +34,7 @@ def test_answer_quotes_are_verbatim_with_marked_sentence(
 def test_unrelated_questions_refused(service: AnsweringService, question: str) -> None:
     answer = service.answer(question)
     assert not answer.answered and answer.quotes == []
-    assert answer.top_score < service.calibration().min_score
+    assert answer.top_score < service.threshold()
 
 
 def test_quotes_never_overlap_within_an_article(service: AnsweringService) -> None:

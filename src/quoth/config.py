@@ -71,10 +71,13 @@ class Settings(BaseSettings):
         default="ms-marco-MiniLM-L-12-v2",
         description="Cross-encoder: the packaged one, 'none', or a folder with model.onnx.",
     )
-    rerank_candidates: int = Field(default=4, ge=1, le=50)
+    rerank_candidates: int = Field(
+        default=4, ge=1, le=50, description="Sentences the cross-encoder reads per question."
+    )
     min_score: float | None = Field(
         default=None,
-        description="Refusal threshold in the active mode's units; unset uses the calibrated one.",
+        description="Refusal threshold in the active mode's units (rerank: least confidence, "
+        "0-1); unset uses the calibrated one.",
     )
     threads: int = Field(default=2, ge=1, le=64, description="CPU threads for model inference.")
     passage_sentences: int = Field(default=3, ge=1, le=20)

@@ -27,6 +27,7 @@ from quoth.index import (
 from quoth.index.builder import BuildProgress
 from quoth.memory import release_free_memory
 from quoth.retrieval import AnsweringService, RetrievalOptions
+from quoth.retrieval.refusal import load_refusal
 from quoth.retrieval.rerank import Reranker, load_reranker
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -62,7 +63,13 @@ def open_service(settings: Settings, embedder: Embedder | None = None) -> Answer
     """Load the embedder, reranker and current index; a clear error when there is no index."""
     embedder = embedder or embedder_for(settings)
     index = load_index(settings.index_dir, embedder.name)
-    service = AnsweringService(index, embedder, retrieval_options(settings), reranker_for(settings))
+    service = AnsweringService(
+        index,
+        embedder,
+        retrieval_options(settings),
+        reranker_for(settings),
+        load_refusal(settings.index_dir),
+    )
     release_free_memory()
     return service
 
@@ -90,7 +97,13 @@ def open_or_build_service(settings: Settings) -> AnsweringService:
         )
     index, report = reindex(settings, embedder)
     log.info("Built the index: %d articles, %d passages", report.articles, report.passages)
-    service = AnsweringService(index, embedder, retrieval_options(settings), reranker_for(settings))
+    service = AnsweringService(
+        index,
+        embedder,
+        retrieval_options(settings),
+        reranker_for(settings),
+        load_refusal(settings.index_dir),
+    )
     release_free_memory()
     return service
 

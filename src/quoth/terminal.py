@@ -77,6 +77,19 @@ def render_eval(report: EvalReport) -> RenderableType:
     table.add_column("value", justify="right")
     for key, value in report.metrics().items():
         table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
+    kinds = Table(title="By question type")
+    for column in ("type", "questions", "marked", "first page", "wrongly refused", "refused"):
+        kinds.add_column(column, justify="left" if column == "type" else "right")
+    for kind, b in report.by_type().items():
+        refused = "-" if b.refusal_accuracy is None else f"{b.refusal_accuracy:.2f}"
+        kinds.add_row(
+            kind,
+            str(b.questions),
+            f"{b.quote_hit:.2f}",
+            f"{b.answer_on_first_page:.2f}",
+            f"{b.false_refusal_rate:.2f}",
+            refused,
+        )
     misses = Table(title="Questions answered wrongly")
     for column in ("id", "question", "expected", "got", "score", "evidence rank"):
         misses.add_column(column)
@@ -91,4 +104,4 @@ def render_eval(report: EvalReport) -> RenderableType:
                 f"{r.top_score:.3f}",
                 str(r.evidence_rank or "-"),
             )
-    return Group(table, misses) if misses.row_count else table
+    return Group(table, kinds, misses) if misses.row_count else Group(table, kinds)

@@ -17,6 +17,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from quoth.retrieval.answer import Answer
+from quoth.retrieval.answer_type import QuestionType, question_type
 from quoth.retrieval.ranking import MODES
 from quoth.retrieval.service import AnsweringService
 
@@ -65,17 +67,48 @@ def load_questions(path: Path) -> list[EvalQuestion]:
     return questions
 
 
+@dataclass(frozen=True, slots=True)
+class ShownQuote:
+    """A quote as the chat shows it on the first page: the marked sentence in its context."""
+
+    sentence: str
+    before: str
+    after: str
+    document_id: str
+    score: float
+
+    def text(self) -> str:
+        return " ".join(part for part in (self.before, self.sentence, self.after) if part)
+
+
 @dataclass(slots=True)
 class QuestionResult:
     id: str
     question: str
+    question_type: str
     answerable: bool
     answered: bool
     top_score: float
     evidence_rank: int | None
     quote_hit: bool
+    """The marked sentence of the first quote holds the evidence."""
+    answer_on_first_page: bool
+    """Some quote of the first page holds the evidence, in its sentence or its context."""
     quoted: str | None
+    quotes: list[ShownQuote]
     seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class TypeBreakdown:
+    """The user-facing figures for the questions of one type."""
+
+    questions: int
+    answerable: int
+    quote_hit: float
+    answer_on_first_page: float
+    false_refusal_rate: float
+    refusal_accuracy: float | None
 
 
 @dataclass(slots=True)
@@ -88,6 +121,7 @@ class EvalReport:
     evidence_top5: float
     mrr: float
     quote_hit: float
+    answer_on_first_page: float
     refusal_accuracy: float
     false_refusal_rate: float
     false_answer_rate: float
@@ -99,12 +133,59 @@ class EvalReport:
         data.pop("results")
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in data.items()}
 
+    def by_type(self) -> dict[str, TypeBreakdown]:
+        """The figures per question type, in a fixed order; types with no question are left out."""
+        breakdown = {}
+        for kind in QuestionType:
+            chosen = [r for r in self.results if r.question_type == kind.value]
+            if chosen:
+                breakdown[kind.value] = _breakdown(chosen)
+        return breakdown
+
     def to_json(self) -> dict[str, Any]:
-        return {"metrics": self.metrics(), "results": [asdict(r) for r in self.results]}
+        by_type = {
+            kind: {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(b).items()}
+            for kind, b in self.by_type().items()
+        }
+        return {
+            "metrics": self.metrics(),
+            "by_type": by_type,
+            "results": [asdict(r) for r in self.results],
+        }
 
 
 def _ratio(part: float, whole: int) -> float:
     return part / whole if whole else 0.0
+
+
+def _breakdown(results: list[QuestionResult]) -> TypeBreakdown:
+    answerable = [r for r in results if r.answerable]
+    unanswerable = [r for r in results if not r.answerable]
+    n = len(answerable)
+    return TypeBreakdown(
+        questions=len(results),
+        answerable=n,
+        quote_hit=_ratio(sum(r.quote_hit for r in answerable), n),
+        answer_on_first_page=_ratio(sum(r.answer_on_first_page for r in answerable), n),
+        false_refusal_rate=_ratio(sum(not r.answered for r in answerable), n),
+        refusal_accuracy=(
+            _ratio(sum(not r.answered for r in unanswerable), len(unanswerable))
+            if unanswerable
+            else None
+        ),
+    )
+
+
+def shown_quotes(answer: Answer) -> list[ShownQuote]:
+    return [
+        ShownQuote(q.sentence, q.before, q.after, q.document_id, round(q.score, 4))
+        for q in answer.quotes
+    ]
+
+
+def first_page_holds(quotes: list[ShownQuote], evidence: list[str]) -> bool:
+    """What a reader sees: the evidence anywhere in a quote, its context included."""
+    return any(contains_evidence(quote.text(), evidence) for quote in quotes)
 
 
 def evaluate_question(
@@ -113,6 +194,7 @@ def evaluate_question(
     started = time.perf_counter()
     answer = service.answer(item.question, mode=mode)
     seconds = time.perf_counter() - started
+    quotes = shown_quotes(answer)
     index = service.index
     rank = None
     if item.answerable:
@@ -124,13 +206,16 @@ def evaluate_question(
     quoted = answer.quotes[0].sentence if answer.answered and answer.quotes else None
     return QuestionResult(
         id=item.id,
-        question=item.question,
+        question=answer.question,
+        question_type=question_type(answer.question).value,
         answerable=item.answerable,
         answered=answer.answered,
         top_score=round(answer.top_score, 4),
         evidence_rank=rank,
         quote_hit=quoted is not None and contains_evidence(quoted, item.evidence),
+        answer_on_first_page=item.answerable and first_page_holds(quotes, item.evidence),
         quoted=quoted,
+        quotes=quotes,
         seconds=seconds,
     )
 
@@ -158,6 +243,7 @@ def evaluate(
         evidence_top5=top5,
         mrr=_ratio(sum(1.0 / r.evidence_rank for r in answerable if r.evidence_rank), n),
         quote_hit=_ratio(sum(r.quote_hit for r in answerable), n),
+        answer_on_first_page=_ratio(sum(r.answer_on_first_page for r in answerable), n),
         refusal_accuracy=_ratio(sum(not r.answered for r in unanswerable), len(unanswerable)),
         false_refusal_rate=_ratio(sum(not r.answered for r in answerable), n),
         false_answer_rate=_ratio(sum(r.answered for r in unanswerable), len(unanswerable)),

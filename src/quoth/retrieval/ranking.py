@@ -5,11 +5,12 @@
 - ``bm25``: term matching over passages (names, dates, rare words).
 - ``hybrid``: the two rankings fused (:mod:`quoth.retrieval.fusion`); scored by the dense score.
 - ``rerank``: hybrid, then a cross-encoder reads the question with the most promising
-  sentences of the top passages (each with the sentence before it, so "he said" keeps its
-  subject) and decides both the order and the sentence to mark.
+  sentences of the top passages and decides both the order and the sentence to mark.
 
 Every hit carries a score in its mode's own units; :data:`CALIBRATION` holds each mode's
-refusal threshold, chosen on the question files (see the README).
+refusal threshold, chosen on the question files (see the README). In ``rerank`` mode the
+refusal is decided by :mod:`quoth.retrieval.refusal`, and the threshold here only bars weak
+further quotes from the first page.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy.typing as npt
 from quoth.index.embedder import Vectors
 from quoth.index.lexical import tokenize
 from quoth.index.store import IndexData
+from quoth.retrieval.answer_type import holds_answer_type, question_type
 from quoth.retrieval.fusion import convex_fusion, reciprocal_rank_fusion
 from quoth.retrieval.rerank import Reranker
 
@@ -29,6 +31,10 @@ MODES = ("dense", "bm25", "hybrid", "rerank")
 PASSAGE_WEIGHT = 0.5
 RERANK_PASSAGES = 8
 LEXICAL_SENTENCE_WEIGHT = 0.3
+LEXICAL_MARK_WEIGHT = 1.0
+TYPE_MARK_WEIGHT = 0.2
+"""How much term overlap and the answer type add to the cross-encoder's logit when choosing
+the sentence to mark (fitted listwise on every development file; see the README)."""
 NOT_RERANKED = -1e9
 
 
@@ -45,7 +51,7 @@ CALIBRATION = {
     "dense": Calibration(0.46, 0.12),
     "bm25": Calibration(2.36, 1.5),
     "hybrid": Calibration(0.46, 0.12),
-    "rerank": Calibration(3.57, 3.0),
+    "rerank": Calibration(2.0, 3.0),
 }
 
 
@@ -144,48 +150,98 @@ def hybrid_hits(index: IndexData, query: Query, n: int, fusion: str) -> list[Hit
     return [scored[row] for row in order]
 
 
-def _window(index: IndexData, sentence: int) -> tuple[int, str]:
-    """The sentence with the one before it in the same article, and that first sentence."""
-    doc, _start, end = (int(v) for v in index.sentences[sentence])
-    first = sentence
+def _sentence(index: IndexData, sentence: int) -> str:
+    doc, start, end = (int(v) for v in index.sentences[sentence])
+    return index.articles[doc].text[start:end]
+
+
+def _window(index: IndexData, sentence: int) -> str:
+    """The sentence with its neighbours in the same article, so "he said" keeps its subject."""
+    doc = int(index.sentences[sentence, 0])
+    first, last = sentence, sentence
     if sentence > 0 and int(index.sentences[sentence - 1, 0]) == doc:
         first = sentence - 1
+    if sentence + 1 < len(index.sentences) and int(index.sentences[sentence + 1, 0]) == doc:
+        last = sentence + 1
     text = index.articles[doc].text
-    return first, text[int(index.sentences[first, 1]) : end]
+    return text[int(index.sentences[first, 1]) : int(index.sentences[last, 2])]
+
+
+@dataclass(frozen=True, slots=True)
+class JudgedSentence:
+    """A candidate sentence as the reranking stage saw it (``quoth ask --explain`` shows these)."""
+
+    sentence: int
+    prescore: float
+    answer_score: float
+    """The cross-encoder's logit for the question and this sentence alone."""
+    lexical: float
+    """Its BM25 against the question, scaled so the best candidate has 1."""
+    type_match: float
+    """+1 when it holds the kind of thing the question asks for, -1 when not, 0 when moot."""
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class Reranked:
+    hits: list[Hit]
+    judged: list[JudgedSentence]
+    """Best first."""
+    signals: dict[str, float]
+    """What the refusal decision reads (see :mod:`quoth.retrieval.refusal`)."""
 
 
 def rerank_hits(
     index: IndexData, query: Query, hits: list[Hit], reranker: Reranker, candidates: int
-) -> list[Hit]:
-    """Cross-encode the best ``candidates`` sentences of the top passages; reorder by it."""
+) -> Reranked:
+    """Cross-encode the ``candidates`` most promising sentences of the top passages, each
+    alone; reorder passages by their best sentence and mark it.
+
+    A sentence alone, not a window, decides which sentence is marked: scored with its
+    neighbours, the sentence *before* an answer scores as high as the answer itself. The best
+    one is then read once more with its neighbours, a second opinion for the refusal
+    decision when an answer needs its context.
+    """
     top = hits[:RERANK_PASSAGES]
     sentences = sorted({s for h in top for s in range(*_inclusive(index, h.row))})
     if not sentences:
-        return hits
+        return Reranked(hits, [], {})
     dense = index.sentence_vectors[sentences] @ query.vector
     lexical = query.sentence_bm25(index, sentences)
     if lexical.max() > 0:
         lexical = lexical / lexical.max()
     prescore = dense + LEXICAL_SENTENCE_WEIGHT * lexical
-    chosen = [sentences[i] for i in np.argsort(-prescore, kind="stable")[:candidates]]
-    windows = [_window(index, s) for s in chosen]
-    logits = reranker.score(query.text, [text for _, text in windows])
-    # The window decides the score; the sentence to mark is the better of its two by prescore.
-    pre = dict(zip(sentences, prescore.tolist(), strict=True))
-    judged: dict[int, tuple[float, int]] = {}
-    for sentence, (first, _), logit in zip(chosen, windows, logits.tolist(), strict=True):
-        judged[sentence] = (logit, max((first, sentence), key=lambda s: pre.get(s, -1.0)))
+    order = np.argsort(-prescore, kind="stable")[:candidates]
+    chosen = [sentences[i] for i in order]
+    texts = [_sentence(index, s) for s in chosen]
+    logits = reranker.score(query.text, texts).tolist()
+    kind = question_type(query.text)
+    judged = []
+    for i, sentence, text, logit in zip(order.tolist(), chosen, texts, logits, strict=True):
+        held = holds_answer_type(kind, text, query.text)
+        match = 0.0 if held is None else (1.0 if held else -1.0)
+        score = logit + LEXICAL_MARK_WEIGHT * float(lexical[i]) + TYPE_MARK_WEIGHT * match
+        judged.append(
+            JudgedSentence(sentence, float(prescore[i]), logit, float(lexical[i]), match, score)
+        )
+    judged.sort(key=lambda j: -j.score)
+    window = _window(index, judged[0].sentence)
+    signals = {
+        "answer_score": judged[0].answer_score,
+        "window_score": float(reranker.score(query.text, [window])[0]),
+    }
+    by_sentence = {j.sentence: j for j in judged}
     reranked = []
     for hit in top:
-        inside = [judged[s] for s in range(*_inclusive(index, hit.row)) if s in judged]
+        inside = [by_sentence[s] for s in range(*_inclusive(index, hit.row)) if s in by_sentence]
         if inside:
-            logit, mark = max(inside)
-            reranked.append(Hit(hit.row, logit, mark))
+            mark = max(inside, key=lambda j: j.score)
+            reranked.append(Hit(hit.row, mark.score, mark.sentence))
         else:
             reranked.append(Hit(hit.row, NOT_RERANKED, hit.best_sentence))
     reranked.sort(key=lambda hit: -hit.score)
     rest = [Hit(h.row, NOT_RERANKED, h.best_sentence) for h in hits[RERANK_PASSAGES:]]
-    return reranked + rest
+    return Reranked(reranked + rest, judged, signals)
 
 
 def _inclusive(index: IndexData, row: int) -> tuple[int, int]:

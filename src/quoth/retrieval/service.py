@@ -21,12 +21,14 @@ from quoth.retrieval.ranking import (
     MODES,
     Calibration,
     Hit,
+    Reranked,
     dense_hits,
     hybrid_hits,
     lexical_hits,
     make_query,
     rerank_hits,
 )
+from quoth.retrieval.refusal import RefusalModel, default_refusal
 from quoth.retrieval.rerank import Reranker
 
 
@@ -38,7 +40,8 @@ class RetrievalOptions:
     fusion: str = "rrf"
     rerank_candidates: int = 4
     min_score: float | None = None
-    """Refusal threshold in the active mode's units; None uses the calibrated default."""
+    """Refusal threshold in the active mode's units (in ``rerank`` mode the least confidence,
+    0 to 1); None uses the calibrated one."""
     max_question_chars: int = 500
 
 
@@ -51,10 +54,12 @@ class AnsweringService:
         embedder: Embedder,
         options: RetrievalOptions,
         reranker: Reranker | None = None,
+        refusal: RefusalModel | None = None,
     ) -> None:
         self._index = index
         self._embedder = embedder
         self.reranker = reranker
+        self.refusal = refusal or default_refusal()
         self.options = options
         search_on_one_thread()
 
@@ -78,18 +83,26 @@ class AnsweringService:
 
     def calibration(self, mode: str | None = None) -> Calibration:
         default = CALIBRATION[self.effective_mode(mode)]
-        if self.options.min_score is None:
+        if self.options.min_score is None or self.effective_mode(mode) == "rerank":
             return default
         return Calibration(self.options.min_score, default.secondary_margin)
 
-    def search(
+    def threshold(self, mode: str | None = None) -> float:
+        """The score an answer must reach: in ``rerank`` mode, the refusal model's confidence."""
+        if self.effective_mode(mode) != "rerank":
+            return self.calibration(mode).min_score
+        if self.options.min_score is not None:
+            return self.options.min_score
+        return self.refusal.threshold
+
+    def rank(
         self,
         question: str,
         mode: str | None = None,
         index: IndexData | None = None,
         timings: dict[str, float] | None = None,
-    ) -> list[Hit]:
-        """Ranked candidate passages for a question (used by answers and by evaluation).
+    ) -> Reranked:
+        """Ranked candidate passages, with what reranking judged (in ``rerank`` mode).
 
         ``timings``, when given, receives the milliseconds spent per stage.
         """
@@ -108,9 +121,23 @@ class AnsweringService:
             hits = hybrid_hits(index, query, n, self.options.fusion)
         clock.lap("search")
         if mode == "rerank" and self.reranker is not None:
-            hits = rerank_hits(index, query, hits, self.reranker, self.options.rerank_candidates)
+            reranked = rerank_hits(
+                index, query, hits, self.reranker, self.options.rerank_candidates
+            )
             clock.lap("rerank")
-        return hits
+            return reranked
+        return Reranked(hits, [], {})
+
+    def search(self, question: str, mode: str | None = None) -> list[Hit]:
+        """Ranked candidate passages for a question (evaluation finds the evidence's rank)."""
+        return self.rank(question, mode).hits
+
+    def confidence(self, ranked: Reranked, mode: str | None = None) -> float:
+        """How sure quoth is that the corpus answers: the refusal model's probability where
+        reranking ran, else the best hit's score in the mode's units."""
+        if self.effective_mode(mode) == "rerank" and ranked.signals:
+            return self.refusal.confidence(ranked.signals)
+        return ranked.hits[0].score if ranked.hits else 0.0
 
     def answer(
         self, question: str, limit: int | None = None, offset: int = 0, mode: str | None = None
@@ -123,16 +150,17 @@ class AnsweringService:
         calibration = self.calibration(mode)
         cleaned = clean_question(question, self.options.max_question_chars)
         timings: dict[str, float] = {}
-        hits = self.search(cleaned, mode, index, timings)
+        ranked = self.rank(cleaned, mode, index, timings)
+        hits = ranked.hits
+        confidence = self.confidence(ranked, mode)
+        if not hits or confidence < self.threshold(mode):
+            return Answer(question=cleaned, answered=False, top_score=confidence, timings=timings)
         clock = _Stopwatch(timings)
-        top = hits[0].score if hits else 0.0
-        if top < calibration.min_score:
-            return Answer(question=cleaned, answered=False, top_score=top, timings=timings)
         limit = limit or self.options.top_k
         groups = group_hits(index, hits, calibration.min_score)
         chosen = groups[offset : offset + limit]
         if offset == 0:  # the first page shows only quotes nearly as good as the best
-            floor = top - calibration.secondary_margin
+            floor = hits[0].score - calibration.secondary_margin
             chosen = [chosen[0], *(g for g in chosen[1:] if g.score >= floor)]
         next_offset = offset + len(chosen)
         quotes = [build_quote(index, group) for group in chosen]
@@ -141,7 +169,7 @@ class AnsweringService:
             question=cleaned,
             answered=True,
             quotes=quotes,
-            top_score=top,
+            top_score=confidence,
             next_offset=next_offset if len(groups) > next_offset else None,
             timings=timings,
         )

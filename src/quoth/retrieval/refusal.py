@@ -1,0 +1,147 @@
+"""Whether to answer or say "not in my sources": a calibrated decision over several signals.
+
+One hand-set logit threshold held on the files it was set on and refused one answerable
+question in five on an unseen Wikipedia corpus. The decision is now a logistic model over
+signals the reranking stage already computes, fitted on questions whose answerability is
+known, with the threshold set so that no fitting file loses more than a target share of its
+answerable questions. quoth ships a default fitted on every development file at once
+(``scripts/fit_refusal.py``); ``quoth calibrate`` re-fits it on an operator's own probe
+questions and stores the result beside the index, where it is preferred to the default.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from quoth.retrieval.logistic import LinearModel, fit_logistic
+
+SIGNALS = ("answer_score", "window_score")
+"""What the reranker says of the best sentence alone, and of it with its neighbours."""
+TARGET_FALSE_REFUSALS = 0.03
+STORED_NAME = "refusal.json"
+DEFAULT_NAME = "refusal_default.json"
+
+
+class CalibrationError(ValueError):
+    """The probe questions cannot be used to fit a refusal decision; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """One question's signals and whether it has an answer in the corpus."""
+
+    signals: dict[str, float]
+    answerable: bool
+    group: str
+    """The question file it came from: every file weighs the same in the fit."""
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalModel:
+    model: LinearModel
+    threshold: float
+    """The least probability of "answerable" at which quoth answers."""
+    signals: tuple[str, ...] = SIGNALS
+    fitted_on: dict[str, int] = field(default_factory=dict)
+    """Question file name -> questions used, so a stored fit says where it came from."""
+
+    def confidence(self, signals: dict[str, float]) -> float:
+        row = np.array([[signals[name] for name in self.signals]])
+        return float(self.model.probability(row)[0])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "signals": list(self.signals),
+            "threshold": self.threshold,
+            "model": asdict(self.model),
+            "fitted_on": self.fitted_on,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RefusalModel:
+        model = data["model"]
+        return cls(
+            model=LinearModel(
+                weights=tuple(model["weights"]),
+                bias=float(model["bias"]),
+                mean=tuple(model["mean"]),
+                scale=tuple(model["scale"]),
+            ),
+            threshold=float(data["threshold"]),
+            signals=tuple(data["signals"]),
+            fitted_on=dict(data.get("fitted_on", {})),
+        )
+
+    def save(self, path: Path) -> None:
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.to_json(), indent=2) + "\n", encoding="utf-8")
+        temporary.replace(path)
+
+
+def default_refusal() -> RefusalModel:
+    text = (resources.files("quoth.retrieval") / DEFAULT_NAME).read_text(encoding="utf-8")
+    return RefusalModel.from_json(json.loads(text))
+
+
+def load_refusal(index_dir: Path) -> RefusalModel:
+    """The operator's calibration stored beside the index, else the packaged default.
+
+    A stored file that cannot be read is ignored rather than fatal: answering with the
+    default beats not starting.
+    """
+    path = index_dir / STORED_NAME
+    if path.is_file():
+        try:
+            model = RefusalModel.from_json(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return default_refusal()
+        if set(model.signals) <= set(SIGNALS):
+            return model
+    return default_refusal()
+
+
+def threshold_for(
+    probabilities: dict[str, list[float]], target: float = TARGET_FALSE_REFUSALS
+) -> float:
+    """The highest threshold that refuses at most ``target`` of each group's answerable
+    questions (given their probabilities): the strictest setting no group pays for."""
+    cuts = []
+    for values in probabilities.values():
+        ordered = np.sort(np.asarray(values))
+        if len(ordered):
+            allowed = int(np.floor(target * len(ordered)))
+            cuts.append(float(ordered[allowed]))
+    if not cuts:
+        raise CalibrationError("No answerable question among the probes: nothing to keep.")
+    return min(cuts)
+
+
+def fit_refusal(
+    samples: list[Sample], target: float = TARGET_FALSE_REFUSALS, l2: float = 1.0
+) -> RefusalModel:
+    """Fit the weights (every group weighs the same); set the threshold by :func:`threshold_for`."""
+    answerable = sum(s.answerable for s in samples)
+    if answerable < 3 or len(samples) - answerable < 3:
+        raise CalibrationError(
+            "Calibration needs at least 3 answerable and 3 unanswerable probe questions "
+            f"(got {answerable} and {len(samples) - answerable})."
+        )
+    groups = {s.group: 0 for s in samples}
+    for s in samples:
+        groups[s.group] += 1
+    features = np.array([[s.signals[name] for name in SIGNALS] for s in samples])
+    labels = np.array([s.answerable for s in samples])
+    weights = np.array([1.0 / groups[s.group] for s in samples])
+    model = fit_logistic(features, labels, weights, l2=l2)
+    probabilities: dict[str, list[float]] = {group: [] for group in groups}
+    for sample, p in zip(samples, model.probability(features).tolist(), strict=True):
+        if sample.answerable:
+            probabilities[sample.group].append(p)
+    threshold = threshold_for({g: v for g, v in probabilities.items() if v}, target)
+    return RefusalModel(model, threshold, SIGNALS, groups)
