@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,9 @@ from typer.testing import CliRunner
 
 from quoth.cli import app
 
-from .conftest import SEED_QUESTIONS
+from .conftest import REPO, SEED_QUESTIONS
+
+OWN_QUESTIONS = REPO / "eval" / "questions.jsonl"
 
 runner = CliRunner()
 
@@ -144,3 +147,69 @@ def test_damaged_index_explained_then_rebuilt(corpus_copy: Path, tmp_path: Path)
     assert code == 0 and "5 new" in stdout
     code, stdout, _ = run("ask", "Which water treaty did India suspend?", "--index-dir", index_dir)
     assert code == 0 and "Indus Waters Treaty" in stdout
+
+
+def test_eval_json_shows_the_first_page_and_question_types(shared_index_dir: Path) -> None:
+    code, stdout, _ = run(
+        "eval", str(SEED_QUESTIONS), "--json", "--index-dir", str(shared_index_dir)
+    )
+    document = json.loads(stdout)
+    assert code == 0 and document["metrics"]["answer_on_first_page"] >= 0.9
+    assert {"who", "when", "where", "how many-much"} <= set(document["by_type"])
+    answered = next(r for r in document["results"] if r["answered"])
+    assert answered["question_type"] and answered["quotes"]
+    assert set(answered["quotes"][0]) == {"sentence", "before", "after", "document_id", "score"}
+    assert answered["quotes"][0]["sentence"] == answered["quoted"]
+
+
+def test_ask_explain_says_what_decided(shared_index_dir: Path) -> None:
+    index_dir = str(shared_index_dir)
+    code, stdout, _ = run(
+        "ask", "Who won the 2022 FIFA World Cup?", "--explain", "--index-dir", index_dir
+    )
+    assert code == 0 and "Decision: refused" in stdout and "window_score" in stdout
+    code, stdout, _ = run(
+        "ask", "Where did Shehbaz Sharif meet Ilham Aliyev?", "--explain", "--json",
+        "--index-dir", index_dir,
+    )  # fmt: skip
+    explanation = json.loads(stdout)
+    assert code == 0 and explanation["answered"] and explanation["question_type"] == "where"
+    assert explanation["confidence"] >= explanation["threshold"]
+    assert "Lachin" in explanation["sentences"][0]["sentence"]
+    assert set(explanation["signals"]) == {"answer_score", "window_score"}
+
+
+def test_calibrate_stores_a_fit_beside_the_index(shared_index_dir: Path, tmp_path: Path) -> None:
+    index_dir = tmp_path / "idx"
+    shutil.copytree(shared_index_dir, index_dir, symlinks=True)
+    answerable_only = tmp_path / "answerable.jsonl"
+    answerable_only.write_text(
+        "\n".join(
+            line for line in SEED_QUESTIONS.read_text().splitlines() if '"answerable": true' in line
+        )
+    )
+    code, _, stderr = run("calibrate", str(answerable_only), "--index-dir", str(index_dir))
+    assert code == 1 and "at least 3 answerable and 3 unanswerable" in stderr
+    assert not (index_dir / "refusal.json").exists()
+    code, stdout, _ = run(
+        "calibrate",
+        str(SEED_QUESTIONS),
+        str(OWN_QUESTIONS),
+        "--json",
+        "--index-dir",
+        str(index_dir),
+    )
+    document = json.loads(stdout)
+    assert code == 0 and (index_dir / "refusal.json").is_file()
+    after = document["files"]["questions.jsonl"]["after"]
+    assert after["false_refusal_rate"] <= 0.05
+    assert after["refusal_rate"] >= document["files"]["questions.jsonl"]["before"]["refusal_rate"]
+    code, stdout, _ = run(
+        "ask",
+        "Who won the 2022 FIFA World Cup?",
+        "--explain",
+        "--json",
+        "--index-dir",
+        str(index_dir),
+    )
+    assert json.loads(stdout)["threshold"] == document["threshold"]["after"]

@@ -13,7 +13,9 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import asdict
 from enum import StrEnum
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
@@ -27,6 +29,7 @@ from quoth.corpus import CorpusError
 from quoth.index import IndexStoreError, ModelError
 from quoth.index.builder import BuildProgress
 from quoth.retrieval import QuestionError
+from quoth.retrieval.calibrate import by_group, collect_samples, figures
 from quoth.retrieval.evaluation import (
     EvalFileError,
     compare,
@@ -34,8 +37,22 @@ from quoth.retrieval.evaluation import (
     evaluate,
     load_questions,
 )
+from quoth.retrieval.explain import explain
+from quoth.retrieval.refusal import (
+    STORED_NAME,
+    TARGET_FALSE_REFUSALS,
+    CalibrationError,
+    fit_refusal,
+)
 from quoth.retrieval.rerank import RerankerError
-from quoth.terminal import describe_build, render_answer, render_comparison, render_eval
+from quoth.terminal import (
+    describe_build,
+    render_answer,
+    render_calibration,
+    render_comparison,
+    render_eval,
+    render_explanation,
+)
 
 if TYPE_CHECKING:
     from quoth.bot.library import Library
@@ -58,6 +75,7 @@ USER_ERRORS = (
     QuestionError,
     EvalFileError,
     RerankerError,
+    CalibrationError,
 )
 T = TypeVar("T")
 
@@ -133,11 +151,21 @@ def ask(
     question: Annotated[str, typer.Argument(help="The question, in quotes.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
     k: Annotated[int | None, typer.Option("-k", min=1, max=10, help="Quotes to show.")] = None,
+    why: Annotated[
+        bool, typer.Option("--explain", help="Show each stage's candidates and the decision.")
+    ] = False,
     index_dir: IndexDirOption = None,
 ) -> None:
     """Answer a question from the index with quotes and their sources."""
     settings = settings_for(index_dir)
     service = guarded(lambda: runtime.open_or_build_service(settings))
+    if why:
+        explanation = guarded(lambda: explain(service, question))
+        if as_json:
+            sys.stdout.write(json.dumps(asdict(explanation), ensure_ascii=False, indent=2) + "\n")
+        else:
+            out.print(render_explanation(explanation), highlight=False)
+        return
     started = time.perf_counter()
     answer = guarded(lambda: service.answer(question, limit=k))
     elapsed = time.perf_counter() - started
@@ -178,6 +206,51 @@ def eval_command(
         sys.stdout.write(json.dumps(report.to_json(), ensure_ascii=False, indent=2) + "\n")
     else:
         out.print(render_eval(report))
+
+
+@app.command()
+def calibrate(
+    questions: Annotated[
+        list[Path], typer.Argument(help="Probe question files (JSON Lines), answerable or not.")
+    ],
+    target: Annotated[
+        float,
+        typer.Option(
+            "--target", min=0.0, max=0.5, help="Most answerable probes a file may see refused."
+        ),
+    ] = TARGET_FALSE_REFUSALS,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Re-fit when quoth refuses, on probe questions about your own corpus.
+
+    The fit is stored beside the index and used from the next start of quoth on; delete
+    refusal.json there to go back to the packaged default.
+    """
+    settings = settings_for(index_dir).model_copy(update={"retrieval_mode": "rerank"})
+    service = guarded(lambda: runtime.open_service(settings))
+    files = {path.name: guarded(partial(load_questions, path)) for path in questions}
+    with progress_bar("Reading probes") as progress:
+        samples = []
+        for done, (name, items) in enumerate(files.items()):
+            progress(done, len(files))
+            samples += guarded(partial(collect_samples, service, items, name))
+    before = service.refusal
+    after = guarded(lambda: fit_refusal(samples, target))
+    after.save(settings.index_dir / STORED_NAME)
+    groups = by_group(samples)
+    document = {
+        "stored": str(settings.index_dir / STORED_NAME),
+        "threshold": {"before": round(before.threshold, 4), "after": round(after.threshold, 4)},
+        "files": {
+            name: {"before": asdict(figures(before, group)), "after": asdict(figures(after, group))}
+            for name, group in groups.items()
+        },
+    }
+    if as_json:
+        sys.stdout.write(json.dumps(document, indent=2) + "\n")
+        return
+    out.print(render_calibration(document), highlight=False)
 
 
 @app.command()

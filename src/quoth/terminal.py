@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
@@ -10,6 +12,8 @@ from rich.text import Text
 from quoth.index import BuildReport
 from quoth.retrieval import Answer
 from quoth.retrieval.evaluation import EvalReport
+from quoth.retrieval.explain import Explanation
+from quoth.retrieval.ranking import NOT_RERANKED
 
 NOT_IN_SOURCES = "Not in my sources: none of the articles I have covers that question."
 
@@ -105,3 +109,56 @@ def render_eval(report: EvalReport) -> RenderableType:
                 str(r.evidence_rank or "-"),
             )
     return Group(table, kinds, misses) if misses.row_count else Group(table, kinds)
+
+
+def render_calibration(document: dict[str, Any]) -> RenderableType:
+    """Before and after per probe file: the two rates a user of the bot notices."""
+    table = Table(title="Refusals before and after calibrating")
+    for column in ("file", "answerable", "unanswerable", "wrongly refused", "rightly refused"):
+        table.add_column(column, justify="left" if column == "file" else "right")
+    for name, figures in document["files"].items():
+        before, after = figures["before"], figures["after"]
+        table.add_row(
+            name,
+            str(after["answerable"]),
+            str(after["unanswerable"]),
+            f"{before['false_refusal_rate']:.2f} -> {after['false_refusal_rate']:.2f}",
+            f"{before['refusal_rate']:.2f} -> {after['refusal_rate']:.2f}",
+        )
+    threshold = document["threshold"]
+    note = (
+        f"Confidence threshold {threshold['before']:.3f} -> {threshold['after']:.3f}; "
+        f"stored in {document['stored']} (used from the next start)."
+    )
+    return Group(table, note)
+
+
+def render_explanation(explanation: Explanation) -> RenderableType:
+    """The stages of one answer, for a moderator asking why it was answered or refused."""
+    head = Text(
+        f"Question: {explanation.question}\nType: {explanation.question_type}   "
+        f"Mode: {explanation.mode}"
+    )
+    passages = Table(title="1. Passages found (hybrid search, then reordered by reranking)")
+    for column in ("passage", "score", "marked sentence"):
+        passages.add_column(column)
+    for line in explanation.passages:
+        score = "not read" if line.score <= NOT_RERANKED else f"{line.score:.2f}"
+        passages.add_row(line.passage_id, score, line.marked[:90])
+    parts: list[RenderableType] = [head, passages]
+    if explanation.sentences:
+        sentences = Table(title="2. Sentences the cross-encoder read (best first)")
+        for column in ("sentence", "prescore", "alone", "terms", "type", "score"):
+            sentences.add_column(column, justify="left" if column == "sentence" else "right")
+        for s in explanation.sentences:
+            sentences.add_row(
+                s.sentence[:80],
+                f"{s.prescore:.2f}",
+                f"{s.answer_score:.2f}",
+                f"{s.lexical:.2f}",
+                f"{s.type_match:+.0f}",
+                f"{s.score:.2f}",
+            )
+        parts.append(sentences)
+    parts.append(Text(f"3. Decision: {explanation.reason}"))
+    return Group(*parts)
