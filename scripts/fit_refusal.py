@@ -3,11 +3,11 @@
     .venv/bin/python scripts/fit_refusal.py [--shared ../shared] [--work /tmp/quoth-fit] [--write]
 
 Builds an index for each development corpus (the five reference articles, the squad-dev
-article), reads every question of the three development files through the reranking stage,
-fits one model with each file weighing the same, and prints JSON: the fitted figures per
-file, each file's figures when it is left out of the fit, and the trade-off between wrongful
-refusals and refused unanswerable questions at several targets. ``--write`` stores the fit
-as the packaged default (``src/quoth/retrieval/refusal_default.json``).
+article, quoth's own user guide), reads every question of the four development files through
+the reranking stage, fits one model with each file weighing the same, and prints JSON: the
+fitted figures per file, each file's figures when it is left out of the fit, and the trade-off
+between wrongful refusals and refused unanswerable questions at several targets. ``--write``
+stores the fit as the packaged default (``src/quoth/retrieval/refusal_default.json``).
 """
 
 from __future__ import annotations
@@ -38,6 +38,11 @@ def development_files(shared: Path) -> list[tuple[str, Path, Path]]:
         ("seed", news, shared / "eval" / "seed_questions.jsonl"),
         ("own", news, REPO / "eval" / "questions.jsonl"),
         ("squad-dev", squad / "articles", squad / "questions.jsonl"),
+        (
+            "guide",
+            REPO / "src" / "quoth" / "sample_corpus",
+            REPO / "eval" / "guide_questions.jsonl",
+        ),
     ]
 
 

@@ -62,7 +62,11 @@ def chunking(settings: Settings) -> Chunking:
 def open_service(settings: Settings, embedder: Embedder | None = None) -> AnsweringService:
     """Load the embedder, reranker and current index; a clear error when there is no index."""
     embedder = embedder or embedder_for(settings)
-    index = load_index(settings.index_dir, embedder.name)
+    return serving(settings, load_index(settings.index_dir, embedder.name), embedder)
+
+
+def serving(settings: Settings, index: IndexData, embedder: Embedder) -> AnsweringService:
+    """The answering service over ``index``, with the reranker and refusal decision set."""
     service = AnsweringService(
         index,
         embedder,
@@ -97,15 +101,7 @@ def open_or_build_service(settings: Settings) -> AnsweringService:
         )
     index, report = reindex(settings, embedder)
     log.info("Built the index: %d articles, %d passages", report.articles, report.passages)
-    service = AnsweringService(
-        index,
-        embedder,
-        retrieval_options(settings),
-        reranker_for(settings),
-        load_refusal(settings.index_dir),
-    )
-    release_free_memory()
-    return service
+    return serving(settings, index, embedder)
 
 
 def previous_index(settings: Settings, model: str) -> IndexData | None:

@@ -150,14 +150,15 @@ def render_explanation(explanation: Explanation) -> RenderableType:
         sentences = Table(title="2. Sentences the cross-encoder read (best first)")
         for column in ("sentence", "prescore", "alone", "terms", "type", "score"):
             sentences.add_column(column, justify="left" if column == "sentence" else "right")
-        for s in explanation.sentences:
+        for read in explanation.sentences:
+            j = read.judged
             sentences.add_row(
-                s.sentence[:80],
-                f"{s.prescore:.2f}",
-                f"{s.answer_score:.2f}",
-                f"{s.lexical:.2f}",
-                f"{s.type_match:+.0f}",
-                f"{s.score:.2f}",
+                read.sentence[:80],
+                f"{j.prescore:.2f}",
+                f"{j.answer_score:.2f}",
+                f"{j.lexical:.2f}",
+                f"{j.type_match:+.0f}",
+                f"{j.score:.2f}",
             )
         parts.append(sentences)
     parts.append(Text(f"3. Decision: {explanation.reason}"))

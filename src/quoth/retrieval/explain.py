@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from quoth.retrieval.answer_type import question_type
 from quoth.retrieval.question import clean_question
+from quoth.retrieval.ranking import JudgedSentence
 from quoth.retrieval.service import AnsweringService
 
 SHOWN_PASSAGES = 8
@@ -27,11 +28,7 @@ class PassageLine:
 class SentenceLine:
     document_id: str
     sentence: str
-    prescore: float
-    answer_score: float
-    lexical: float
-    type_match: float
-    score: float
+    judged: JudgedSentence
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,17 +85,7 @@ def explain(service: AnsweringService, question: str, mode: str | None = None) -
     sentences = []
     for judged in ranked.judged:
         document_id, text = _sentence_text(service, judged.sentence)
-        sentences.append(
-            SentenceLine(
-                document_id,
-                text,
-                round(judged.prescore, 3),
-                round(judged.answer_score, 3),
-                round(judged.lexical, 3),
-                judged.type_match,
-                round(judged.score, 3),
-            )
-        )
+        sentences.append(SentenceLine(document_id, text, judged))
     return Explanation(
         question=cleaned,
         question_type=question_type(cleaned).value,
