@@ -24,6 +24,7 @@ def test_defaults_and_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_dotenv_file_is_read(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("QUOTH_MIN_SCORE=0.3\n")
     assert load_settings().min_score == 0.3
+    assert load_settings(retrieval_mode="bm25", min_score=2.5).min_score == 2.5  # its own units
 
 
 @pytest.mark.parametrize(
@@ -33,6 +34,7 @@ def test_dotenv_file_is_read(tmp_path: Path) -> None:
         ("QUOTH_TOP_K", "0", "QUOTH_TOP_K: Input should be greater than or equal to 1"),
         ("QUOTH_MODERATOR_IDS", "12,bob", "QUOTH_MODERATOR_IDS.1"),
         ("QUOTH_PASSAGE_OVERLAP", "3", "QUOTH_PASSAGE_OVERLAP: must be smaller"),
+        ("QUOTH_MIN_SCORE", "3.57", "QUOTH_MIN_SCORE is a confidence between 0 and 1"),
     ],
 )
 def test_invalid_values_name_the_variable(

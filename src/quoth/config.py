@@ -135,6 +135,17 @@ class Settings(BaseSettings):
         return value
 
     @model_validator(mode="after")
+    def _confidence_in_rerank_mode(self) -> Settings:
+        """A threshold carried over from another mode (or the old logit scale) would refuse
+        everything in ``rerank`` mode, where it is a confidence."""
+        score = self.min_score
+        if self.retrieval_mode == "rerank" and score is not None and not 0.0 <= score <= 1.0:
+            raise ValueError(
+                f"QUOTH_MIN_SCORE is a confidence between 0 and 1 in rerank mode (got {score})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _webhook_needs_secret(self) -> Settings:
         if self.webhook_url is not None and self.webhook_secret is None:
             raise ValueError("QUOTH_WEBHOOK_SECRET must be set when QUOTH_WEBHOOK_URL is set")
