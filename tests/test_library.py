@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from quoth.bot.library import (
 from quoth.bot.ratelimit import SlidingWindowLimiter
 from quoth.config import load_settings
 from quoth.index import Embedder
+from quoth.retrieval.refusal import STORED_NAME, default_refusal
 
 from .conftest import settings_for
 
@@ -128,3 +130,17 @@ def test_rate_limiter_window() -> None:
     assert limiter.acquire(1) == pytest.approx(30)
     now[0] = 60.5
     assert limiter.acquire(1) == 0
+
+
+async def test_reindex_takes_up_a_new_calibration(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    runtime.reindex(settings, embedder)
+    library = Library(settings, runtime.open_service(settings, embedder))
+    assert library.service.refusal == default_refusal()
+    calibrated = replace(default_refusal(), threshold=0.5, fitted_on={"probes.jsonl": 40})
+    calibrated.save(settings.index_dir / STORED_NAME)
+    await library.reindex()
+    assert library.service.refusal == calibrated
+    assert library.service.threshold() == 0.5

@@ -224,7 +224,7 @@ def calibrate(
 ) -> None:
     """Re-fit when quoth refuses, on probe questions about your own corpus.
 
-    The fit is stored beside the index and used from the next start of quoth on; delete
+    The fit is stored beside the index and used from the next start or reindex; delete
     refusal.json there to go back to the packaged default.
     """
     settings = settings_for(index_dir).model_copy(update={"retrieval_mode": "rerank"})

@@ -25,6 +25,7 @@ from quoth.index import (
     load_index,
 )
 from quoth.index.builder import BuildProgress
+from quoth.index.reader import IndexReader
 from quoth.memory import release_free_memory
 from quoth.retrieval import AnsweringService, RetrievalOptions
 from quoth.retrieval.refusal import load_refusal
@@ -62,10 +63,15 @@ def chunking(settings: Settings) -> Chunking:
 def open_service(settings: Settings, embedder: Embedder | None = None) -> AnsweringService:
     """Load the embedder, reranker and current index; a clear error when there is no index."""
     embedder = embedder or embedder_for(settings)
-    return serving(settings, load_index(settings.index_dir, embedder.name), embedder)
+    return serving(settings, open_index(settings, embedder.name), embedder)
 
 
-def serving(settings: Settings, index: IndexData, embedder: Embedder) -> AnsweringService:
+def open_index(settings: Settings, model: str) -> IndexReader:
+    """The published index, from the configured backend (today: the folder of files)."""
+    return load_index(settings.index_dir, model)
+
+
+def serving(settings: Settings, index: IndexReader, embedder: Embedder) -> AnsweringService:
     """The answering service over ``index``, with the reranker and refusal decision set."""
     service = AnsweringService(
         index,
@@ -116,11 +122,14 @@ def reindex(
     settings: Settings,
     embedder: Embedder,
     source: Path | None = None,
-    previous: IndexData | None = None,
+    previous: IndexReader | None = None,
     progress: BuildProgress | None = None,
 ) -> tuple[IndexData, BuildReport]:
-    """Rebuild from the corpus folder, re-embedding only changed articles, and publish."""
-    if previous is None:
+    """Rebuild from the corpus folder, re-embedding only changed articles, and publish.
+
+    ``previous`` (the index being served) lends its vectors to unchanged articles.
+    """
+    if not isinstance(previous, IndexData):
         previous = previous_index(settings, embedder.name)
     known = {article.path: article for article in previous.articles} if previous else None
     corpus = load_corpus(corpus_dir(settings, source), known)

@@ -128,7 +128,7 @@ def render_calibration(document: dict[str, Any]) -> RenderableType:
     threshold = document["threshold"]
     note = (
         f"Confidence threshold {threshold['before']:.3f} -> {threshold['after']:.3f}; "
-        f"stored in {document['stored']} (used from the next start)."
+        f"stored in {document['stored']} (used from the next start or reindex)."
     )
     return Group(table, note)
 

@@ -26,6 +26,7 @@ from quoth.health import Heartbeat
 from quoth.index import BuildReport, IndexBusyError, IndexStoreError
 from quoth.memory import release_free_memory
 from quoth.retrieval import Answer, AnsweringService
+from quoth.retrieval.refusal import load_refusal
 from quoth.terminal import describe_build
 
 log = logging.getLogger("quoth.library")
@@ -178,7 +179,10 @@ class Library:
         return "\n".join(lines)
 
     async def reindex(self) -> BuildReport:
-        """Rebuild in a worker thread; questions keep being answered from the old index."""
+        """Rebuild in a worker thread; questions keep being answered from the old index.
+
+        A refusal calibration stored since the start (``quoth calibrate``) is taken up too.
+        """
         if self._reindex_lock.locked():
             raise IndexBusyError("A reindex is already running.")
         async with self._reindex_lock:
@@ -186,6 +190,7 @@ class Library:
                 runtime.reindex, self.settings, self.service.embedder, None, self.service.index
             )
             self.service.swap(index)
+            self.service.refusal = load_refusal(self.settings.index_dir)  # a new calibration too
             release_free_memory()  # the build's arrays, freed once the old index is dropped
             return report
 
@@ -246,7 +251,7 @@ class Library:
             written=time.time(),
             platform=platform,
             articles=len(index.articles),
-            passages=index.manifest.passages,
+            passages=index.passage_count,
         )
 
     def describe(self) -> dict[str, str | int]:
@@ -254,7 +259,7 @@ class Library:
         age = datetime.now(UTC) - index.built_at
         return {
             "articles": len(index.articles),
-            "passages": index.manifest.passages,
+            "passages": index.passage_count,
             "index built": f"{index.built_at:%Y-%m-%d %H:%M} UTC ({_ago(age.total_seconds())})",
             "answered": self.stats.answered,
             "refused": self.stats.refused,

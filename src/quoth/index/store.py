@@ -19,7 +19,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,6 +37,7 @@ from quoth.index.errors import (
     IndexNotFoundError,
 )
 from quoth.index.lexical import LexicalIndex
+from quoth.index.reader import PassageSpan, SentenceSpan, top_positive
 from quoth.index.rows import StoredVectors
 from quoth.index.vectors import VectorIndex, build_vector_index, load_vector_index
 
@@ -102,6 +103,45 @@ class IndexData:
     @property
     def built_at(self) -> datetime:
         return self.manifest.built_at
+
+    # -- the IndexReader interface (quoth.index.reader) -----------------------------------
+
+    @property
+    def sentence_count(self) -> int:
+        return len(self.sentences)
+
+    @property
+    def passage_count(self) -> int:
+        return len(self.passages)
+
+    def passage_span(self, row: int) -> PassageSpan:
+        return PassageSpan(*(int(v) for v in self.passages[row]))
+
+    def sentence_span(self, sentence: int) -> SentenceSpan:
+        return SentenceSpan(*(int(v) for v in self.sentences[sentence]))
+
+    def passage_id(self, row: int) -> str:
+        return str(self.passage_ids[row])
+
+    def passage_vector_at(self, row: int) -> Vectors:
+        return self.passage_vectors[row]
+
+    def sentence_vectors_at(self, rows: Sequence[int] | slice) -> Vectors:
+        return self.sentence_vectors[rows]
+
+    def dense_search(self, vector: Vectors, n: int) -> list[int]:
+        _, rows = self.vectors.search(vector.reshape(1, -1), n)
+        return [int(row) for row in rows[0] if row >= 0]
+
+    def bm25_top_passages(self, terms: list[str], n: int) -> list[tuple[int, float]]:
+        scores = self.lexical.passages.scores(terms)
+        return [(row, float(scores[row])) for row in top_positive(scores, n)]
+
+    def bm25_passage_scores(self, terms: list[str], rows: Sequence[int]) -> Vectors:
+        return self.lexical.passages.scores_of(terms, list(rows))
+
+    def bm25_sentence_scores(self, terms: list[str], rows: Sequence[int]) -> Vectors:
+        return self.lexical.sentences.scores_of(terms, list(rows))
 
 
 FULL_HASH_LIMIT = 64 * 1024 * 1024

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from quoth.index.reader import article_text
 from quoth.retrieval.answer import Answer
 from quoth.retrieval.answer_type import QuestionType, question_type
 from quoth.retrieval.ranking import MODES
@@ -199,8 +200,7 @@ def evaluate_question(
     rank = None
     if item.answerable:
         for position, hit in enumerate(service.search(item.question, mode)):
-            doc, start, end = (int(v) for v in index.passages[hit.row, :3])
-            if contains_evidence(index.articles[doc].text[start:end], item.evidence):
+            if contains_evidence(article_text(index, index.passage_span(hit.row)), item.evidence):
                 rank = position + 1
                 break
     quoted = answer.quotes[0].sentence if answer.answered and answer.quotes else None

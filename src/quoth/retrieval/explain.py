@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from quoth.index.reader import article_text
 from quoth.retrieval.answer_type import question_type
 from quoth.retrieval.question import clean_question
 from quoth.retrieval.ranking import JudgedSentence
@@ -47,9 +48,8 @@ class Explanation:
 
 def _sentence_text(service: AnsweringService, sentence: int) -> tuple[str, str]:
     index = service.index
-    doc, start, end = (int(v) for v in index.sentences[sentence])
-    article = index.articles[doc]
-    return article.id, article.text[start:end]
+    span = index.sentence_span(sentence)
+    return index.articles[span.doc].id, article_text(index, span)
 
 
 def _reason(answered: bool, confidence: float, threshold: float, signals: dict[str, float]) -> str:
@@ -80,7 +80,7 @@ def explain(service: AnsweringService, question: str, mode: str | None = None) -
     for hit in ranked.hits[:SHOWN_PASSAGES]:
         document_id, marked = _sentence_text(service, hit.best_sentence)
         passages.append(
-            PassageLine(str(index.passage_ids[hit.row]), document_id, round(hit.score, 3), marked)
+            PassageLine(index.passage_id(hit.row), document_id, round(hit.score, 3), marked)
         )
     sentences = []
     for judged in ranked.judged:

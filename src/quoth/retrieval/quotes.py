@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from quoth.index.store import IndexData
+import numpy as np
+
+from quoth.index.reader import IndexReader
 from quoth.retrieval.answer import Quote
 from quoth.retrieval.ranking import Hit
 
@@ -33,20 +35,17 @@ def _touches(group: _Group, doc: int, first: int, last: int) -> bool:
     return group.doc == doc and first <= group.last + 1 and last >= group.first - 1
 
 
-def _repeats(index: IndexData, groups: list[_Group], sentence: int) -> bool:
-    vector = index.sentence_vectors[sentence]
-    return any(
-        float(index.sentence_vectors[g.best_sentence] @ vector) >= DUPLICATE_SIMILARITY
-        for g in groups
-    )
+def _repeats(index: IndexReader, groups: list[_Group], sentence: int) -> bool:
+    vectors = index.sentence_vectors_at([sentence, *(g.best_sentence for g in groups)])
+    return bool(np.any(vectors[1:] @ vectors[0] >= DUPLICATE_SIMILARITY))
 
 
-def group_hits(index: IndexData, hits: list[Hit], min_score: float) -> list[_Group]:
+def group_hits(index: IndexReader, hits: list[Hit], min_score: float) -> list[_Group]:
     """Merge touching passages of one article; a new quote must itself clear ``min_score``
     and must not repeat, near word for word, a better quote from another article."""
     groups: list[_Group] = []
     for hit in hits:
-        doc, _, _, first, last = (int(v) for v in index.passages[hit.row])
+        doc, _, _, first, last = index.passage_span(hit.row)
         first, last = min(first, hit.best_sentence), max(last, hit.best_sentence)
         owner = next((g for g in groups if _touches(g, doc, first, last)), None)
         if owner is None:
@@ -61,24 +60,17 @@ def group_hits(index: IndexData, hits: list[Hit], min_score: float) -> list[_Gro
     return groups
 
 
-def _span_text(index: IndexData, doc: int, first: int, last: int) -> tuple[str, int, int]:
-    text = index.articles[doc].text
-    start, end = int(index.sentences[first, 1]), int(index.sentences[last, 2])
-    return text[start:end], start, end
-
-
-def build_quote(index: IndexData, group: _Group) -> Quote:
+def build_quote(index: IndexReader, group: _Group) -> Quote:
     """Cut the verbatim quote: best sentence with a neighbour on each side, within the group."""
     article = index.articles[group.doc]
     text = article.text
     best = group.best_sentence
-    s_start, s_end = int(index.sentences[best, 1]), int(index.sentences[best, 2])
-    ctx_first = max(group.first, best - CONTEXT_SENTENCES)
-    ctx_last = min(group.last, best + CONTEXT_SENTENCES)
-    ctx_start, ctx_end = int(index.sentences[ctx_first, 1]), int(index.sentences[ctx_last, 2])
-    passage, start, end = _span_text(index, group.doc, group.first, group.last)
+    _, s_start, s_end = index.sentence_span(best)
+    ctx_start = index.sentence_span(max(group.first, best - CONTEXT_SENTENCES)).start
+    ctx_end = index.sentence_span(min(group.last, best + CONTEXT_SENTENCES)).end
+    start, end = index.sentence_span(group.first).start, index.sentence_span(group.last).end
     return Quote(
-        passage_id=str(index.passage_ids[group.passage_row]),
+        passage_id=index.passage_id(group.passage_row),
         document_id=article.id,
         title=article.title,
         url=article.url,
@@ -87,7 +79,7 @@ def build_quote(index: IndexData, group: _Group) -> Quote:
         sentence=text[s_start:s_end],
         before=text[ctx_start:s_start].rstrip(),
         after=text[s_end:ctx_end].lstrip(),
-        passage=passage,
+        passage=text[start:end],
         start=start,
         end=end,
     )

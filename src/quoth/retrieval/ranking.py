@@ -15,14 +15,13 @@ further quotes from the first page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from quoth.index.embedder import Vectors
 from quoth.index.lexical import tokenize
-from quoth.index.store import IndexData
+from quoth.index.reader import IndexReader, article_text
 from quoth.retrieval.answer_type import holds_answer_type, question_type
 from quoth.retrieval.fusion import convex_fusion, reciprocal_rank_fusion
 from quoth.retrieval.rerank import Reranker
@@ -69,72 +68,39 @@ class Query:
     text: str
     vector: Vectors
     terms: list[str]
-    _bm25: dict[str, npt.NDArray[np.float32]] = field(default_factory=dict, compare=False)
-
-    def passage_bm25(self, index: IndexData) -> npt.NDArray[np.float32]:
-        """BM25 of every passage, computed once per question however many stages ask."""
-        if "passages" not in self._bm25:
-            self._bm25["passages"] = index.lexical.passages.scores(self.terms)
-        return self._bm25["passages"]
-
-    def sentence_bm25(self, index: IndexData, rows: list[int]) -> npt.NDArray[np.float32]:
-        """BM25 of the given sentences only: they are a few dozen of up to a million."""
-        return index.lexical.sentences.scores_of(self.terms, rows)
 
 
 def make_query(text: str, vector: Vectors) -> Query:
     return Query(text, vector, tokenize([text])[0])
 
 
-def _sentence_range(index: IndexData, row: int) -> tuple[int, int]:
-    return int(index.passages[row, 3]), int(index.passages[row, 4])
-
-
-def dense_score(index: IndexData, query: Query, row: int) -> Hit:
-    first, last = _sentence_range(index, row)
-    sentence_scores = index.sentence_vectors[first : last + 1] @ query.vector
+def dense_score(index: IndexReader, query: Query, row: int) -> Hit:
+    span = index.passage_span(row)
+    sentence_scores = index.sentence_vectors_at(slice(span.first, span.last + 1)) @ query.vector
     best = int(np.argmax(sentence_scores))
-    passage = float(index.passage_vectors[row] @ query.vector)
+    passage = float(index.passage_vector_at(row) @ query.vector)
     score = PASSAGE_WEIGHT * passage + (1 - PASSAGE_WEIGHT) * float(sentence_scores[best])
-    return Hit(row, score, first + best)
+    return Hit(row, score, span.first + best)
 
 
-def dense_hits(index: IndexData, query: Query, n: int) -> list[Hit]:
-    _, rows = index.vectors.search(query.vector.reshape(1, -1), n)
-    hits = [dense_score(index, query, int(row)) for row in rows[0] if row >= 0]
+def dense_hits(index: IndexReader, query: Query, n: int) -> list[Hit]:
+    hits = [dense_score(index, query, row) for row in index.dense_search(query.vector, n)]
     return sorted(hits, key=lambda hit: -hit.score)
 
 
-def _top(scores: npt.NDArray[np.float32], n: int) -> list[int]:
-    """The ``n`` best positive scores, best first (ties: lower row first). Only rows that
-    matched a term take part: partitioning all 1M scores cost 8 ms a question."""
-    matched = np.flatnonzero(scores > 0)
-    if n <= 0 or not len(matched):
-        return []
-    if len(matched) > n:
-        matched = matched[np.argpartition(-scores[matched], n - 1)[:n]]
-    order = np.lexsort((matched, -scores[matched]))
-    return [int(i) for i in matched[order]]
-
-
-def lexical_hits(index: IndexData, query: Query, n: int) -> list[Hit]:
-    passage_scores = query.passage_bm25(index)
-    rows = _top(passage_scores, n)
-    ranges = [_inclusive(index, row) for row in rows]
+def lexical_hits(index: IndexReader, query: Query, n: int) -> list[Hit]:
+    top = index.bm25_top_passages(query.terms, n)
+    ranges = [_inclusive(index, row) for row, _ in top]
     sentences = [s for first, stop in ranges for s in range(first, stop)]
-    scores = query.sentence_bm25(index, sentences).tolist()
+    scores = index.bm25_sentence_scores(query.terms, sentences).tolist()
     sentence_scores = dict(zip(sentences, scores, strict=True))
     return [
-        Hit(
-            row,
-            float(passage_scores[row]),
-            max(range(first, stop), key=lambda s: sentence_scores[s]),
-        )
-        for row, (first, stop) in zip(rows, ranges, strict=True)
+        Hit(row, score, max(range(first, stop), key=lambda s: sentence_scores[s]))
+        for (row, score), (first, stop) in zip(top, ranges, strict=True)
     ]
 
 
-def hybrid_hits(index: IndexData, query: Query, n: int, fusion: str) -> list[Hit]:
+def hybrid_hits(index: IndexReader, query: Query, n: int, fusion: str) -> list[Hit]:
     """Fused order; each hit scored (and its sentence marked) by the dense model."""
     dense = dense_hits(index, query, n)
     lexical = lexical_hits(index, query, n)
@@ -143,28 +109,23 @@ def hybrid_hits(index: IndexData, query: Query, n: int, fusion: str) -> list[Hit
         scored.setdefault(hit.row, dense_score(index, query, hit.row))
     if fusion == "convex":
         rows = list(scored)
-        bm25 = query.passage_bm25(index)[rows]
+        bm25 = index.bm25_passage_scores(query.terms, rows)
         order = convex_fusion(rows, np.array([scored[r].score for r in rows]), bm25)
     else:
         order = reciprocal_rank_fusion([[h.row for h in dense], [h.row for h in lexical]])
     return [scored[row] for row in order]
 
 
-def _sentence(index: IndexData, sentence: int) -> str:
-    doc, start, end = (int(v) for v in index.sentences[sentence])
-    return index.articles[doc].text[start:end]
-
-
-def _window(index: IndexData, sentence: int) -> str:
+def _window(index: IndexReader, sentence: int) -> str:
     """The sentence with its neighbours in the same article, so "he said" keeps its subject."""
-    doc = int(index.sentences[sentence, 0])
-    first, last = sentence, sentence
-    if sentence > 0 and int(index.sentences[sentence - 1, 0]) == doc:
-        first = sentence - 1
-    if sentence + 1 < len(index.sentences) and int(index.sentences[sentence + 1, 0]) == doc:
-        last = sentence + 1
-    text = index.articles[doc].text
-    return text[int(index.sentences[first, 1]) : int(index.sentences[last, 2])]
+    span = index.sentence_span(sentence)
+    start, end = span.start, span.end
+    if sentence > 0 and (before := index.sentence_span(sentence - 1)).doc == span.doc:
+        start = before.start
+    if sentence + 1 < index.sentence_count:
+        after = index.sentence_span(sentence + 1)
+        end = after.end if after.doc == span.doc else end
+    return index.articles[span.doc].text[start:end]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,7 +153,7 @@ class Reranked:
 
 
 def rerank_hits(
-    index: IndexData, query: Query, hits: list[Hit], reranker: Reranker, candidates: int
+    index: IndexReader, query: Query, hits: list[Hit], reranker: Reranker, candidates: int
 ) -> Reranked:
     """Cross-encode the ``candidates`` most promising sentences of the top passages, each
     alone; reorder passages by their best sentence and mark it.
@@ -206,14 +167,14 @@ def rerank_hits(
     sentences = sorted({s for h in top for s in range(*_inclusive(index, h.row))})
     if not sentences:
         return Reranked(hits, [], {})
-    dense = index.sentence_vectors[sentences] @ query.vector
-    lexical = query.sentence_bm25(index, sentences)
+    dense = index.sentence_vectors_at(sentences) @ query.vector
+    lexical = index.bm25_sentence_scores(query.terms, sentences)
     if lexical.max() > 0:
         lexical = lexical / lexical.max()
     prescore = dense + LEXICAL_SENTENCE_WEIGHT * lexical
     order = np.argsort(-prescore, kind="stable")[:candidates]
     chosen = [sentences[i] for i in order]
-    texts = [_sentence(index, s) for s in chosen]
+    texts = [article_text(index, index.sentence_span(s)) for s in chosen]
     logits = reranker.score(query.text, texts).tolist()
     kind = question_type(query.text)
     judged = []
@@ -244,6 +205,6 @@ def rerank_hits(
     return Reranked(reranked + rest, judged, signals)
 
 
-def _inclusive(index: IndexData, row: int) -> tuple[int, int]:
-    first, last = _sentence_range(index, row)
-    return first, last + 1
+def _inclusive(index: IndexReader, row: int) -> tuple[int, int]:
+    span = index.passage_span(row)
+    return span.first, span.last + 1

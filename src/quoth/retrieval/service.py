@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 
 from quoth.index.embedder import Embedder
-from quoth.index.store import IndexData
+from quoth.index.reader import IndexReader
 from quoth.index.vectors import search_on_one_thread
 from quoth.retrieval.answer import Answer
 from quoth.retrieval.question import clean_question
@@ -50,7 +50,7 @@ class AnsweringService:
 
     def __init__(
         self,
-        index: IndexData,
+        index: IndexReader,
         embedder: Embedder,
         options: RetrievalOptions,
         reranker: Reranker | None = None,
@@ -64,14 +64,14 @@ class AnsweringService:
         search_on_one_thread()
 
     @property
-    def index(self) -> IndexData:
+    def index(self) -> IndexReader:
         return self._index
 
     @property
     def embedder(self) -> Embedder:
         return self._embedder
 
-    def swap(self, index: IndexData) -> None:
+    def swap(self, index: IndexReader) -> None:
         """Serve from ``index`` from now on; answers already running finish on the old one."""
         self._index = index
 
@@ -99,7 +99,7 @@ class AnsweringService:
         self,
         question: str,
         mode: str | None = None,
-        index: IndexData | None = None,
+        index: IndexReader | None = None,
         timings: dict[str, float] | None = None,
     ) -> Reranked:
         """Ranked candidate passages, with what reranking judged (in ``rerank`` mode).

@@ -1,0 +1,100 @@
+"""What retrieval, quoting and evaluation may ask of an index, whatever stores it.
+
+Retrieval used to read the file backend's arrays by column number and its FAISS and BM25
+objects directly, so a second backend (PostgreSQL with pgvector, for several replicas over
+one store) would have meant rewriting retrieval. Everything above the index now goes through
+this small interface; each backend is one module that implements it, chosen in
+:func:`quoth.runtime.open_index`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, NamedTuple, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from quoth.index.embedder import Vectors
+
+if TYPE_CHECKING:
+    from quoth.index.store import ArticleRecord
+
+
+class SentenceSpan(NamedTuple):
+    """A sentence: its article (row in ``articles``) and character offsets in its text."""
+
+    doc: int
+    start: int
+    end: int
+
+
+class PassageSpan(NamedTuple):
+    """A passage: its article, character offsets, and its first and last sentence rows."""
+
+    doc: int
+    start: int
+    end: int
+    first: int
+    last: int
+
+
+class IndexReader(Protocol):
+    """A published index, read-only. Rows are dense integers from 0, stable for one version."""
+
+    @property
+    def articles(self) -> Sequence[ArticleRecord]: ...
+
+    @property
+    def built_at(self) -> datetime: ...
+
+    @property
+    def sentence_count(self) -> int: ...
+
+    @property
+    def passage_count(self) -> int: ...
+
+    def passage_span(self, row: int) -> PassageSpan: ...
+
+    def sentence_span(self, sentence: int) -> SentenceSpan: ...
+
+    def passage_id(self, row: int) -> str:
+        """The passage's content-derived id, stable across rebuilds."""
+        ...
+
+    def passage_vector_at(self, row: int) -> Vectors: ...
+
+    def sentence_vectors_at(self, rows: Sequence[int] | slice) -> Vectors:
+        """Normalised float32 vectors of the given sentence rows, in that order."""
+        ...
+
+    def dense_search(self, vector: Vectors, n: int) -> list[int]:
+        """Up to ``n`` passage rows nearest to ``vector`` (inner product), best first."""
+        ...
+
+    def bm25_top_passages(self, terms: list[str], n: int) -> list[tuple[int, float]]:
+        """The ``n`` passages with the best positive BM25 for ``terms``, best first (ties:
+        lower row first)."""
+        ...
+
+    def bm25_passage_scores(self, terms: list[str], rows: Sequence[int]) -> Vectors: ...
+
+    def bm25_sentence_scores(self, terms: list[str], rows: Sequence[int]) -> Vectors: ...
+
+
+def article_text(index: IndexReader, span: SentenceSpan | PassageSpan) -> str:
+    """The verbatim text a span covers."""
+    return index.articles[span.doc].text[span.start : span.end]
+
+
+def top_positive(scores: npt.NDArray[np.float32], n: int) -> list[int]:
+    """The ``n`` best positive scores, best first (ties: lower row first). Only rows that
+    matched take part: partitioning all 1M scores cost 8 ms a question."""
+    matched = np.flatnonzero(scores > 0)
+    if n <= 0 or not len(matched):
+        return []
+    if len(matched) > n:
+        matched = matched[np.argpartition(-scores[matched], n - 1)[:n]]
+    order = np.lexsort((matched, -scores[matched]))
+    return [int(i) for i in matched[order]]
