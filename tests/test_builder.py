@@ -27,12 +27,12 @@ def test_only_the_changed_article_is_embedded(
     corpus_copy: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     settings = settings_for(tmp_path / "idx", corpus_copy)
-    first, report = runtime.reindex(settings, embedder)
+    first, report = runtime.rebuild(settings, embedder)
     assert report.added and not report.changed and report.reused == 0
 
     target = sorted(corpus_copy.glob("002_*.txt"))[0]
     target.write_text(target.read_text() + "\nA new closing sentence was added today.")
-    second, report = runtime.reindex(settings, embedder)
+    second, report = runtime.rebuild(settings, embedder)
 
     changed = next(a for a in second.articles if a.id == target.stem)
     sentences = split_sentences(changed.id, changed.text)
@@ -47,7 +47,7 @@ def test_only_the_changed_article_is_embedded(
             assert np.array_equal(old[0], new[0]) and np.array_equal(old[1], new[1])
 
     # BM25 updated from stored term counts scores exactly like a build from nothing.
-    scratch, _ = runtime.reindex(settings_for(tmp_path / "scratch", corpus_copy), embedder)
+    scratch, _ = runtime.rebuild(settings_for(tmp_path / "scratch", corpus_copy), embedder)
     for question in ("new closing sentence added today", "Heydar Aliyev visit 1996"):
         terms = tokenize([question])[0]
         for kind in ("passages", "sentences"):
@@ -60,11 +60,11 @@ def test_added_and_removed_articles_reported(
     corpus_copy: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     settings = settings_for(tmp_path / "idx", corpus_copy)
-    runtime.reindex(settings, embedder)
+    runtime.rebuild(settings, embedder)
     removed = sorted(corpus_copy.glob("004_*.txt"))[0]
     removed.unlink()
     (corpus_copy / "new-one.md").write_text("# Fresh\n\nThe bridge opened in June 2021.")
-    index, report = runtime.reindex(settings, embedder)
+    index, report = runtime.rebuild(settings, embedder)
     assert report.added == ["new-one"]
     assert report.removed == [removed.stem]
     assert report.reused == 4
@@ -74,9 +74,9 @@ def test_added_and_removed_articles_reported(
 def test_changed_chunking_re_embeds_everything(
     corpus_copy: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
-    runtime.reindex(settings_for(tmp_path / "idx", corpus_copy), embedder)
+    runtime.rebuild(settings_for(tmp_path / "idx", corpus_copy), embedder)
     settings = settings_for(tmp_path / "idx", corpus_copy, passage_sentences=2, passage_overlap=1)
-    index, report = runtime.reindex(settings, embedder)
+    index, report = runtime.rebuild(settings, embedder)
     assert report.reused == 0
     assert index.manifest.passage_sentences == 2
 
@@ -85,15 +85,15 @@ def test_empty_corpus_refused_and_index_kept(tmp_path: Path, embedder: Embedder)
     empty = tmp_path / "empty"
     empty.mkdir()
     with pytest.raises(CorpusError, match="No articles"):
-        runtime.reindex(settings_for(tmp_path / "idx", empty), embedder)
+        runtime.rebuild(settings_for(tmp_path / "idx", empty), embedder)
 
 
 def test_unchanged_rebuild_reproduces_the_index(
     corpus_copy: Path, tmp_path: Path, embedder: Embedder
 ) -> None:
     settings = settings_for(tmp_path / "idx", corpus_copy)
-    first, _ = runtime.reindex(settings, embedder)
-    second, report = runtime.reindex(settings, embedder)
+    first, _ = runtime.rebuild(settings, embedder)
+    second, report = runtime.rebuild(settings, embedder)
     assert report.embedded_texts == 0 and report.reused == len(first.articles)
     assert np.array_equal(first.sentences, second.sentences)
     assert np.array_equal(first.passages, second.passages)

@@ -13,9 +13,41 @@ from quoth.index.lexical import tokenize
 from quoth.index.reader import IndexReader, article_text
 
 
-@pytest.fixture(scope="module")
-def reader(shared_index: IndexData) -> IndexReader:
-    return shared_index
+@pytest.fixture(scope="module", params=["files", "postgres"])
+def reader(request: pytest.FixtureRequest) -> IndexReader:
+    index: IndexReader = request.getfixturevalue(
+        "shared_index" if request.param == "files" else "postgres_index"
+    )
+    return index
+
+
+def test_postgres_reads_back_what_the_files_hold(
+    shared_index: IndexData, postgres_index: IndexReader
+) -> None:
+    files: IndexReader = shared_index
+    assert postgres_index.passage_count == files.passage_count
+    assert postgres_index.sentence_count == files.sentence_count
+    assert list(postgres_index.articles) == list(files.articles)
+    for row in range(files.passage_count):
+        assert postgres_index.passage_span(row) == files.passage_span(row)
+        assert postgres_index.passage_id(row) == files.passage_id(row)
+    rows = list(range(0, files.sentence_count, 7))
+    assert np.allclose(
+        postgres_index.sentence_vectors_at(rows), files.sentence_vectors_at(rows), atol=1e-3
+    )
+    terms = tokenize(["When did Heydar Aliyev visit Pakistan in 1996?"])[0]
+    from_db, from_files = (
+        postgres_index.bm25_top_passages(terms, 20),
+        files.bm25_top_passages(terms, 20),
+    )
+    assert [row for row, _ in from_db] == [row for row, _ in from_files]
+    assert np.allclose([s for _, s in from_db], [s for _, s in from_files], rtol=1e-5)
+    sentence_rows = list(range(files.sentence_count))
+    assert np.allclose(
+        postgres_index.bm25_sentence_scores(terms, sentence_rows),
+        files.bm25_sentence_scores(terms, sentence_rows),
+        rtol=1e-5,
+    )
 
 
 def test_spans_cover_their_sentences_in_order(reader: IndexReader) -> None:

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         description="Folder of articles; unset means the sample corpus shipped with quoth.",
     )
     index_dir: Path = Field(default=Path("data/index"), description="Where the index lives.")
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql://... to serve the index from PostgreSQL (several replicas); "
+        "QUOTH_INDEX_DIR then holds the local build cache.",
+    )
     model: str = Field(
         default="all-MiniLM-L6-v2",
         description="Embedding model: a packaged model name or a local sentence-transformers dir.",

@@ -67,7 +67,12 @@ def open_service(settings: Settings, embedder: Embedder | None = None) -> Answer
 
 
 def open_index(settings: Settings, model: str) -> IndexReader:
-    """The published index, from the configured backend (today: the folder of files)."""
+    """The published index, from the configured backend: PostgreSQL when
+    QUOTH_DATABASE_URL is set, else the folder of files."""
+    if settings.database_url is not None:
+        from quoth.index.postgres import PostgresIndex
+
+        return PostgresIndex(settings.database_url.get_secret_value(), model)
     return load_index(settings.index_dir, model)
 
 
@@ -118,19 +123,37 @@ def previous_index(settings: Settings, model: str) -> IndexData | None:
         return None
 
 
-def reindex(
+def rebuild(
     settings: Settings,
     embedder: Embedder,
     source: Path | None = None,
     previous: IndexReader | None = None,
     progress: BuildProgress | None = None,
 ) -> tuple[IndexData, BuildReport]:
-    """Rebuild from the corpus folder, re-embedding only changed articles, and publish.
+    """Rebuild the local index folder from the corpus, re-embedding only changed articles.
 
-    ``previous`` (the index being served) lends its vectors to unchanged articles.
+    ``previous`` (the index being served) lends its vectors to unchanged articles; with a
+    database, the local build folder is that cache.
     """
     if not isinstance(previous, IndexData):
         previous = previous_index(settings, embedder.name)
     known = {article.path: article for article in previous.articles} if previous else None
     corpus = load_corpus(corpus_dir(settings, source), known)
     return build_index(corpus, embedder, settings.index_dir, chunking(settings), previous, progress)
+
+
+def reindex(
+    settings: Settings,
+    embedder: Embedder,
+    source: Path | None = None,
+    previous: IndexReader | None = None,
+    progress: BuildProgress | None = None,
+) -> tuple[IndexReader, BuildReport]:
+    """Rebuild, then publish where the configured backend serves from."""
+    built, report = rebuild(settings, embedder, source, previous, progress)
+    if settings.database_url is None:
+        return built, report
+    from quoth.index.postgres import publish
+
+    publish(settings.database_url.get_secret_value(), built)
+    return open_index(settings, embedder.name), report

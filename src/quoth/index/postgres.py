@@ -1,0 +1,353 @@
+"""The PostgreSQL backend: one published index in tables that several replicas read.
+
+Each published version gets its own tables (``quoth_v<N>_...``), filled and made current in
+one transaction, so a reader sees the old version or the new one, never a mixture; readers
+still on the old version keep it until the next publication drops it. Inside a version:
+
+- articles, sentence and passage spans: small, read once into memory when a version is opened
+  (the text is needed to cut quotes anyway);
+- passage and sentence vectors in pgvector ``halfvec`` columns (half the bytes of ``vector``,
+  the same precision the file backend stores), passages under an HNSW index for inner product;
+- BM25 as postings (term, row, weight) whose weights are the file backend's own, idf included,
+  so a question's scores are sums over its terms' postings and equal the file backend's.
+
+Building stays in :mod:`quoth.index.builder` (a local build folder is the cache that makes
+re-embedding incremental); :func:`publish` copies a finished build into the database.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from quoth.index.embedder import Vectors
+from quoth.index.errors import IndexMismatchError, IndexNotFoundError, IndexStoreError
+from quoth.index.reader import PassageSpan, SentenceSpan
+from quoth.index.store import ArticleRecord, IndexData
+
+SCHEMA_VERSION = 1
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+HNSW_EF_SEARCH = 100
+"""Candidates the HNSW graph walk keeps; pgvector's default (40) is below the 20 passages a
+question asks for with room to spare."""
+_COPY_BATCH = 5000
+
+
+class DatabaseError(IndexStoreError):
+    """The database cannot be reached or used; the message names QUOTH_DATABASE_URL."""
+
+
+def _connect(url: str) -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise DatabaseError(
+            "QUOTH_DATABASE_URL needs PostgreSQL support: pip install 'quoth[postgres]'."
+        ) from None
+
+    try:
+        return psycopg.connect(url, autocommit=False)
+    except psycopg.Error as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DatabaseError(f"Cannot connect to QUOTH_DATABASE_URL: {first}") from None
+
+
+@contextmanager
+def connection(url: str) -> Iterator[Any]:
+    conn = _connect(url)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def migrate(conn: Any) -> None:
+    """Create or upgrade quoth's schema; safe to run from every replica at every start."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('quoth-schema'))")
+        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        conn.execute("CREATE TABLE IF NOT EXISTS quoth_schema (version int NOT NULL)")
+        row = conn.execute("SELECT version FROM quoth_schema").fetchone()
+        if row is None:
+            conn.execute("INSERT INTO quoth_schema VALUES (%s)", (SCHEMA_VERSION,))
+        elif row[0] > SCHEMA_VERSION:
+            raise DatabaseError(
+                f"The database holds quoth schema {row[0]}, newer than this quoth's "
+                f"({SCHEMA_VERSION}): upgrade quoth."
+            )
+        conn.execute(
+            """CREATE TABLE IF NOT EXISTS quoth_versions (
+                id bigserial PRIMARY KEY,
+                manifest jsonb NOT NULL,
+                published_at timestamptz NOT NULL DEFAULT now(),
+                current boolean NOT NULL DEFAULT false)"""
+        )
+
+
+def _table(version: int, name: str) -> str:
+    return f"quoth_v{int(version)}_{name}"
+
+
+def _halfvec(rows: npt.NDArray[Any]) -> Iterator[str]:
+    for row in rows:
+        yield "[" + ",".join(f"{float(v):.6g}" for v in row) + "]"
+
+
+def _postings(bm25: Any) -> Iterator[tuple[str, int, float]]:
+    """(term, row, weight) for every posting of a file-backend BM25 matrix."""
+    terms = bm25._vocabulary.terms
+    starts = np.asarray(bm25._starts)
+    docs, weights = np.asarray(bm25._docs), np.asarray(bm25._weights)
+    for term_id in range(min(len(terms), len(starts) - 1)):
+        start, stop = int(starts[term_id]), int(starts[term_id + 1])
+        for row, weight in zip(
+            docs[start:stop].tolist(), weights[start:stop].tolist(), strict=True
+        ):
+            yield terms[term_id], row, weight
+
+
+def publish(url: str, index: IndexData) -> int:
+    """Copy a finished build into new tables and make it current, in one transaction."""
+    with connection(url) as conn:
+        migrate(conn)
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('quoth-publish'))")
+            manifest = index.manifest.model_dump(mode="json")
+            version = int(
+                conn.execute(
+                    "INSERT INTO quoth_versions (manifest) VALUES (%s) RETURNING id",
+                    (json.dumps(manifest),),
+                ).fetchone()[0]
+            )
+            _create_tables(conn, version, index.manifest.dimension)
+            _copy_version(conn, version, index)
+            conn.execute(
+                f"CREATE INDEX ON {_table(version, 'passages')} USING hnsw "
+                f"(vector halfvec_ip_ops) WITH (m = {HNSW_M}, "
+                f"ef_construction = {HNSW_EF_CONSTRUCTION})"
+            )
+            for name in ("passage_terms", "sentence_terms"):
+                conn.execute(f"CREATE INDEX ON {_table(version, name)} (term, row)")
+            conn.execute("UPDATE quoth_versions SET current = (id = %s)", (version,))
+            for old in _droppable(conn, version):
+                _drop_version(conn, old)
+        return version
+
+
+def _droppable(conn: Any, version: int) -> list[int]:
+    """Versions older than the one published just before ``version``: a replica that has not
+    yet switched still reads that one."""
+    rows = conn.execute(
+        "SELECT id FROM quoth_versions WHERE id < %s ORDER BY id DESC OFFSET 1", (version,)
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
+def _drop_version(conn: Any, version: int) -> None:
+    for name in ("articles", "sentences", "passages", "passage_terms", "sentence_terms"):
+        conn.execute(f"DROP TABLE IF EXISTS {_table(version, name)}")
+    conn.execute("DELETE FROM quoth_versions WHERE id = %s", (version,))
+
+
+def _create_tables(conn: Any, version: int, dimension: int) -> None:
+    conn.execute(
+        f"""CREATE TABLE {_table(version, "articles")} (
+            row int PRIMARY KEY, record jsonb NOT NULL)"""
+    )
+    conn.execute(
+        f"""CREATE TABLE {_table(version, "sentences")} (
+            row int PRIMARY KEY, doc int NOT NULL, start_char int NOT NULL,
+            end_char int NOT NULL, vector halfvec({dimension}) NOT NULL)"""
+    )
+    conn.execute(
+        f"""CREATE TABLE {_table(version, "passages")} (
+            row int PRIMARY KEY, doc int NOT NULL, start_char int NOT NULL,
+            end_char int NOT NULL, first_sentence int NOT NULL, last_sentence int NOT NULL,
+            passage_id text NOT NULL, vector halfvec({dimension}) NOT NULL)"""
+    )
+    for name in ("passage_terms", "sentence_terms"):
+        conn.execute(
+            f"CREATE TABLE {_table(version, name)} (term text NOT NULL, row int NOT NULL, "
+            "weight real NOT NULL)"
+        )
+
+
+def _copy_version(conn: Any, version: int, index: IndexData) -> None:
+    with conn.cursor() as cursor:
+        with cursor.copy(f"COPY {_table(version, 'articles')} (row, record) FROM STDIN") as copy:
+            for row, article in enumerate(index.articles):
+                copy.write_row((row, article.model_dump_json()))
+        sentences = np.asarray(index.sentences)
+        with cursor.copy(
+            f"COPY {_table(version, 'sentences')} (row, doc, start_char, end_char, vector) "
+            "FROM STDIN"
+        ) as copy:
+            for start in range(0, len(sentences), _COPY_BATCH):
+                stop = min(start + _COPY_BATCH, len(sentences))
+                vectors = _halfvec(index.sentence_vectors[start:stop])
+                for row, vector in zip(range(start, stop), vectors, strict=True):
+                    doc, begin, end = (int(v) for v in sentences[row])
+                    copy.write_row((row, doc, begin, end, vector))
+        passages = np.asarray(index.passages)
+        with cursor.copy(
+            f"COPY {_table(version, 'passages')} (row, doc, start_char, end_char, "
+            "first_sentence, last_sentence, passage_id, vector) FROM STDIN"
+        ) as copy:
+            for start in range(0, len(passages), _COPY_BATCH):
+                stop = min(start + _COPY_BATCH, len(passages))
+                vectors = _halfvec(index.passage_vectors[start:stop])
+                for row, vector in zip(range(start, stop), vectors, strict=True):
+                    spans = tuple(int(v) for v in passages[row])
+                    copy.write_row((row, *spans, str(index.passage_ids[row]), vector))
+        for name, bm25 in (
+            ("passage_terms", index.lexical.passages),
+            ("sentence_terms", index.lexical.sentences),
+        ):
+            with cursor.copy(
+                f"COPY {_table(version, name)} (term, row, weight) FROM STDIN"
+            ) as copy:
+                for posting in _postings(bm25):
+                    copy.write_row(posting)
+
+
+class PostgresIndex:
+    """A published version, read through one connection (an :class:`IndexReader`)."""
+
+    def __init__(self, url: str, model: str) -> None:
+        self._conn = _connect(url)
+        self._conn.autocommit = True
+        try:
+            migrate(self._conn)
+            row = self._conn.execute(
+                "SELECT id, manifest FROM quoth_versions WHERE current"
+            ).fetchone()
+            if row is None:
+                raise IndexNotFoundError(
+                    "The database holds no published index yet. Build one with: quoth index"
+                )
+            self.version = int(row[0])
+            manifest = row[1]
+            if manifest["model"] != model:
+                raise IndexMismatchError(
+                    f"The database index was built with {manifest['model']!r}, not {model!r}: "
+                    "rebuild it with quoth index, or set QUOTH_MODEL to match."
+                )
+            self._built_at = datetime.fromisoformat(manifest["built_at"])
+            self._load_spans()
+            self._conn.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _load_spans(self) -> None:
+        conn, v = self._conn, self.version
+        self._articles = [
+            ArticleRecord.model_validate(record)
+            for (record,) in conn.execute(
+                f"SELECT record FROM {_table(v, 'articles')} ORDER BY row"
+            ).fetchall()
+        ]
+        self._sentences = np.array(
+            conn.execute(
+                f"SELECT doc, start_char, end_char FROM {_table(v, 'sentences')} ORDER BY row"
+            ).fetchall(),
+            dtype=np.int32,
+        ).reshape(-1, 3)
+        passages = conn.execute(
+            f"SELECT doc, start_char, end_char, first_sentence, last_sentence, passage_id "
+            f"FROM {_table(v, 'passages')} ORDER BY row"
+        ).fetchall()
+        self._passages = np.array([p[:5] for p in passages], dtype=np.int32).reshape(-1, 5)
+        self._passage_ids = [p[5] for p in passages]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @property
+    def articles(self) -> Sequence[ArticleRecord]:
+        return self._articles
+
+    @property
+    def built_at(self) -> datetime:
+        return self._built_at
+
+    @property
+    def sentence_count(self) -> int:
+        return len(self._sentences)
+
+    @property
+    def passage_count(self) -> int:
+        return len(self._passages)
+
+    def passage_span(self, row: int) -> PassageSpan:
+        return PassageSpan(*(int(v) for v in self._passages[row]))
+
+    def sentence_span(self, sentence: int) -> SentenceSpan:
+        return SentenceSpan(*(int(v) for v in self._sentences[sentence]))
+
+    def passage_id(self, row: int) -> str:
+        return str(self._passage_ids[row])
+
+    def _vectors(self, table: str, rows: list[int]) -> Vectors:
+        found = dict(
+            self._conn.execute(
+                f"SELECT row, vector::real[] FROM {_table(self.version, table)} "
+                "WHERE row = ANY(%s)",
+                (rows,),
+            ).fetchall()
+        )
+        return np.array([found[row] for row in rows], dtype=np.float32).reshape(len(rows), -1)
+
+    def passage_vector_at(self, row: int) -> Vectors:
+        vector: Vectors = self._vectors("passages", [row])[0]
+        return vector
+
+    def sentence_vectors_at(self, rows: Sequence[int] | slice) -> Vectors:
+        if isinstance(rows, slice):
+            rows = range(*rows.indices(self.sentence_count))
+        return self._vectors("sentences", [int(r) for r in rows])
+
+    def dense_search(self, vector: Vectors, n: int) -> list[int]:
+        literal = "[" + ",".join(f"{float(v):.6g}" for v in vector.ravel()) + "]"
+        rows = self._conn.execute(
+            f"SELECT row FROM {_table(self.version, 'passages')} "
+            "ORDER BY vector <#> %s::halfvec LIMIT %s",
+            (literal, n),
+        ).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def _bm25(self, table: str, terms: list[str], rows: list[int] | None) -> dict[int, float]:
+        """Sum of postings per row; a term asked twice counts twice, as in the file backend."""
+        where = "" if rows is None else "WHERE p.row = ANY(%s)"
+        query = (
+            f"SELECT p.row, sum(p.weight::float8) FROM unnest(%s::text[]) AS q(term) "
+            f"JOIN {_table(self.version, table)} AS p USING (term) {where} GROUP BY p.row"
+        )
+        params: tuple[Any, ...] = (terms,) if rows is None else (terms, rows)
+        rows_found = self._conn.execute(query, params).fetchall()
+        return {int(r): float(np.float32(s)) for r, s in rows_found}
+
+    def bm25_top_passages(self, terms: list[str], n: int) -> list[tuple[int, float]]:
+        if not terms or n <= 0:
+            return []
+        scores = self._bm25("passage_terms", terms, None)
+        best = sorted(((s, r) for r, s in scores.items() if s > 0), key=lambda x: (-x[0], x[1]))
+        return [(row, score) for score, row in best[:n]]
+
+    def _scores_of(self, table: str, terms: list[str], rows: Sequence[int]) -> Vectors:
+        wanted = [int(r) for r in rows]
+        scores = self._bm25(table, terms, wanted) if terms and wanted else {}
+        return np.array([scores.get(r, 0.0) for r in wanted], dtype=np.float32)
+
+    def bm25_passage_scores(self, terms: list[str], rows: Sequence[int]) -> Vectors:
+        return self._scores_of("passage_terms", terms, rows)
+
+    def bm25_sentence_scores(self, terms: list[str], rows: Sequence[int]) -> Vectors:
+        return self._scores_of("sentence_terms", terms, rows)

@@ -1,0 +1,81 @@
+"""The PostgreSQL backend end to end, on a real PostgreSQL 18 with pgvector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from quoth import runtime
+from quoth.cli import app
+from quoth.index import Embedder, IndexNotFoundError
+from quoth.index.postgres import PostgresIndex
+from quoth.index.reader import IndexReader
+from quoth.retrieval import AnsweringService
+from quoth.retrieval.evaluation import load_questions
+
+from .conftest import REPO, SEED_QUESTIONS, settings_for
+
+
+def fresh_database(url: str, name: str) -> str:
+    """A new, empty database on the session's server."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.replace("/postgres?", f"/{name}?")
+
+
+def test_answers_match_the_file_backend(
+    service: AnsweringService, postgres_index: IndexReader, embedder: Embedder
+) -> None:
+    from_db = AnsweringService(
+        postgres_index, embedder, service.options, service.reranker, service.refusal
+    )
+    for path in (SEED_QUESTIONS, REPO / "eval" / "questions.jsonl"):
+        for item in load_questions(path):
+            files, db = service.answer(item.question), from_db.answer(item.question)
+            assert db.answered == files.answered, item.id
+            assert [q.sentence for q in db.quotes] == [q.sentence for q in files.quotes], item.id
+            assert db.top_score == pytest.approx(files.top_score, abs=1e-3), item.id
+
+
+def test_reindex_publishes_a_new_version_and_keeps_the_previous_one(
+    postgres_url: str, corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    url = fresh_database(postgres_url, "quoth_reindex")
+    settings = settings_for(tmp_path / "cache", corpus_copy, database_url=url)
+    first, report = runtime.reindex(settings, embedder)
+    assert isinstance(first, PostgresIndex) and report.articles == 5
+    service = runtime.serving(settings, first, embedder)
+    assert (
+        "Lachin" in service.answer("Where did Shehbaz Sharif meet Ilham Aliyev?").quotes[0].sentence
+    )
+    (corpus_copy / "extra.txt").write_text(
+        "Quoth test note\n\nThe quoth test garden grows exactly seventeen blue tulips."
+    )
+    second, report = runtime.reindex(settings, embedder, previous=first)
+    assert isinstance(second, PostgresIndex) and second.version > first.version
+    assert report.embedded_texts < 10  # only the new article was embedded
+    service.swap(second)
+    answer = service.answer("How many blue tulips grow in the quoth test garden?")
+    assert answer.answered and "seventeen" in answer.quotes[0].sentence
+    assert first.passage_count < second.passage_count  # a replica not yet switched still reads
+    third, _ = runtime.reindex(settings, embedder, previous=second)
+    assert isinstance(third, PostgresIndex)
+    with psycopg.connect(url) as conn:
+        versions = [r[0] for r in conn.execute("SELECT id FROM quoth_versions ORDER BY id")]
+    assert versions == [second.version, third.version]  # older ones dropped
+
+
+def test_empty_database_and_bad_url_are_one_line_errors(postgres_url: str) -> None:
+    url = fresh_database(postgres_url, "quoth_empty")
+    with pytest.raises(IndexNotFoundError, match="no published index yet"):
+        PostgresIndex(url, "all-MiniLM-L6-v2")
+    unreachable = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2"
+    result = CliRunner().invoke(app, ["ask", "Who?"], env={"QUOTH_DATABASE_URL": unreachable})
+    assert result.exit_code == 1
+    assert (
+        result.stderr.count("\n") == 1 and "Cannot connect to QUOTH_DATABASE_URL" in result.stderr
+    )
