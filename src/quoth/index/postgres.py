@@ -18,7 +18,7 @@ re-embedding incremental); :func:`publish` copies a finished build into the data
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,7 @@ import numpy.typing as npt
 from quoth.index.embedder import Vectors
 from quoth.index.errors import IndexMismatchError, IndexNotFoundError, IndexStoreError
 from quoth.index.reader import PassageSpan, SentenceSpan
+from quoth.index.rows import StoredVectors
 from quoth.index.store import ArticleRecord, IndexData
 
 SCHEMA_VERSION = 1
@@ -179,33 +180,43 @@ def _create_tables(conn: Any, version: int, dimension: int) -> None:
         )
 
 
+def _copy_spans(
+    cursor: Any,
+    command: str,
+    spans: npt.NDArray[Any],
+    vectors: StoredVectors,
+    extra: Callable[[int], tuple[str, ...]],
+) -> None:
+    """Rows of (row, span columns, extra columns, vector), vectors read a batch at a time."""
+    with cursor.copy(command) as copy:
+        for start in range(0, len(spans), _COPY_BATCH):
+            stop = min(start + _COPY_BATCH, len(spans))
+            batch = _halfvec(vectors[start:stop])
+            for row, vector in zip(range(start, stop), batch, strict=True):
+                copy.write_row((row, *(int(v) for v in spans[row]), *extra(row), vector))
+
+
 def _copy_version(conn: Any, version: int, index: IndexData) -> None:
     with conn.cursor() as cursor:
         with cursor.copy(f"COPY {_table(version, 'articles')} (row, record) FROM STDIN") as copy:
             for row, article in enumerate(index.articles):
                 copy.write_row((row, article.model_dump_json()))
-        sentences = np.asarray(index.sentences)
-        with cursor.copy(
+        _copy_spans(
+            cursor,
             f"COPY {_table(version, 'sentences')} (row, doc, start_char, end_char, vector) "
-            "FROM STDIN"
-        ) as copy:
-            for start in range(0, len(sentences), _COPY_BATCH):
-                stop = min(start + _COPY_BATCH, len(sentences))
-                vectors = _halfvec(index.sentence_vectors[start:stop])
-                for row, vector in zip(range(start, stop), vectors, strict=True):
-                    doc, begin, end = (int(v) for v in sentences[row])
-                    copy.write_row((row, doc, begin, end, vector))
-        passages = np.asarray(index.passages)
-        with cursor.copy(
+            "FROM STDIN",
+            np.asarray(index.sentences),
+            index.sentence_vectors,
+            lambda row: (),
+        )
+        _copy_spans(
+            cursor,
             f"COPY {_table(version, 'passages')} (row, doc, start_char, end_char, "
-            "first_sentence, last_sentence, passage_id, vector) FROM STDIN"
-        ) as copy:
-            for start in range(0, len(passages), _COPY_BATCH):
-                stop = min(start + _COPY_BATCH, len(passages))
-                vectors = _halfvec(index.passage_vectors[start:stop])
-                for row, vector in zip(range(start, stop), vectors, strict=True):
-                    spans = tuple(int(v) for v in passages[row])
-                    copy.write_row((row, *spans, str(index.passage_ids[row]), vector))
+            "first_sentence, last_sentence, passage_id, vector) FROM STDIN",
+            np.asarray(index.passages),
+            index.passage_vectors,
+            lambda row: (str(index.passage_ids[row]),),
+        )
         for name, bm25 in (
             ("passage_terms", index.lexical.passages),
             ("sentence_terms", index.lexical.sentences),
