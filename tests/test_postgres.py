@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from quoth import runtime
 from quoth.cli import app
-from quoth.index import Embedder, IndexNotFoundError
+from quoth.index import Embedder, IndexBusyError, IndexNotFoundError
 from quoth.index.postgres import PostgresIndex
 from quoth.index.reader import IndexReader
 from quoth.retrieval import AnsweringService
@@ -79,3 +79,16 @@ def test_empty_database_and_bad_url_are_one_line_errors(postgres_url: str) -> No
     assert (
         result.stderr.count("\n") == 1 and "Cannot connect to QUOTH_DATABASE_URL" in result.stderr
     )
+
+
+def test_one_reindex_at_a_time_across_replicas(
+    postgres_url: str, corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    url = fresh_database(postgres_url, "quoth_lock")
+    settings = settings_for(tmp_path / "cache", corpus_copy, database_url=url)
+    with psycopg.connect(url, autocommit=True) as other_replica:
+        other_replica.execute("SELECT pg_advisory_lock(hashtext('quoth-reindex'))")
+        with pytest.raises(IndexBusyError, match="another replica"):
+            runtime.reindex(settings, embedder)
+    index, report = runtime.reindex(settings, embedder)  # the lock went with its connection
+    assert report.articles == 5 and index.passage_count > 0

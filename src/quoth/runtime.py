@@ -149,11 +149,14 @@ def reindex(
     previous: IndexReader | None = None,
     progress: BuildProgress | None = None,
 ) -> tuple[IndexReader, BuildReport]:
-    """Rebuild, then publish where the configured backend serves from."""
-    built, report = rebuild(settings, embedder, source, previous, progress)
+    """Rebuild, then publish where the configured backend serves from (with a database,
+    under a lock that every replica shares)."""
     if settings.database_url is None:
-        return built, report
-    from quoth.index.postgres import publish
+        return rebuild(settings, embedder, source, previous, progress)
+    from quoth.index.postgres import publish, reindex_lock
 
-    publish(settings.database_url.get_secret_value(), built)
+    url = settings.database_url.get_secret_value()
+    with reindex_lock(url):
+        built, report = rebuild(settings, embedder, source, previous, progress)
+        publish(url, built)
     return open_index(settings, embedder.name), report

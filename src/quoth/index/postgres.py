@@ -27,7 +27,12 @@ import numpy as np
 import numpy.typing as npt
 
 from quoth.index.embedder import Vectors
-from quoth.index.errors import IndexMismatchError, IndexNotFoundError, IndexStoreError
+from quoth.index.errors import (
+    IndexBusyError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IndexStoreError,
+)
 from quoth.index.reader import PassageSpan, SentenceSpan
 from quoth.index.rows import StoredVectors
 from quoth.index.store import ArticleRecord, IndexData
@@ -67,6 +72,21 @@ def connection(url: str) -> Iterator[Any]:
         yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def reindex_lock(url: str) -> Iterator[None]:
+    """One reindex at a time across every replica: a session advisory lock, held on its own
+    connection for the whole build and publication, released if the process dies."""
+    with connection(url) as conn:
+        conn.autocommit = True
+        got = conn.execute("SELECT pg_try_advisory_lock(hashtext('quoth-reindex'))").fetchone()
+        if not got[0]:
+            raise IndexBusyError("A reindex is already running (on this or another replica).")
+        try:
+            yield
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(hashtext('quoth-reindex'))")
 
 
 def migrate(conn: Any) -> None:
