@@ -241,12 +241,17 @@ def calibrate(
     groups = by_group(samples)
     document = {
         "stored": str(settings.index_dir / STORED_NAME),
-        "threshold": {"before": round(before.threshold, 4), "after": round(after.threshold, 4)},
+        "threshold": {"before": round(service.threshold(), 4), "after": round(after.threshold, 4)},
         "files": {
-            name: {"before": asdict(figures(before, group)), "after": asdict(figures(after, group))}
+            name: {
+                "before": asdict(figures(before, group, service.threshold())),
+                "after": asdict(figures(after, group)),
+            }
             for name, group in groups.items()
         },
     }
+    if settings.min_score is not None:
+        err.print("[yellow]QUOTH_MIN_SCORE is set and overrides the fitted threshold.[/yellow]")
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return
