@@ -78,7 +78,7 @@ def test_vectors_come_back_in_the_order_asked(reader: IndexReader) -> None:
 
 def test_dense_search_puts_a_passage_first_for_its_own_vector(reader: IndexReader) -> None:
     for row in (0, reader.passage_count // 2, reader.passage_count - 1):
-        found = reader.dense_search(reader.passage_vector_at(row), 5)
+        found = reader.dense_search(reader.passage_vectors_at([row])[0], 5)
         assert found[0] == row and len(found) == 5
 
 

@@ -336,9 +336,8 @@ class PostgresIndex:
         )
         return np.array([found[row] for row in rows], dtype=np.float32).reshape(len(rows), -1)
 
-    def passage_vector_at(self, row: int) -> Vectors:
-        vector: Vectors = self._vectors("passages", [row])[0]
-        return vector
+    def passage_vectors_at(self, rows: Sequence[int]) -> Vectors:
+        return self._vectors("passages", [int(r) for r in rows])
 
     def sentence_vectors_at(self, rows: Sequence[int] | slice) -> Vectors:
         if isinstance(rows, slice):

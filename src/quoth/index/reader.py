@@ -63,7 +63,9 @@ class IndexReader(Protocol):
         """The passage's content-derived id, stable across rebuilds."""
         ...
 
-    def passage_vector_at(self, row: int) -> Vectors: ...
+    def passage_vectors_at(self, rows: Sequence[int]) -> Vectors:
+        """Normalised float32 vectors of the given passage rows, in that order."""
+        ...
 
     def sentence_vectors_at(self, rows: Sequence[int] | slice) -> Vectors:
         """Normalised float32 vectors of the given sentence rows, in that order."""

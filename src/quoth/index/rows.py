@@ -121,8 +121,13 @@ class StoredVectors(_OpenNpy):
             finally:
                 del mapped
         out = np.empty((wanted.size, self.shape[1]), dtype=dtype)
-        for i, row in enumerate(wanted.tolist()):
-            out[i] = self._read(row, row + 1)[0]
+        listed, start = wanted.tolist(), 0
+        while start < len(listed):  # one read per run of consecutive rows (a passage's)
+            stop = start + 1
+            while stop < len(listed) and listed[stop] == listed[stop - 1] + 1:
+                stop += 1
+            out[start:stop] = self._read(listed[start], listed[start] + stop - start)
+            start = stop
         return out
 
     def __getitem__(self, key: Any) -> Vectors:

@@ -123,8 +123,8 @@ class IndexData:
     def passage_id(self, row: int) -> str:
         return str(self.passage_ids[row])
 
-    def passage_vector_at(self, row: int) -> Vectors:
-        return self.passage_vectors[row]
+    def passage_vectors_at(self, rows: Sequence[int]) -> Vectors:
+        return self.passage_vectors.rows(list(rows))
 
     def sentence_vectors_at(self, rows: Sequence[int] | slice) -> Vectors:
         return self.sentence_vectors[rows]

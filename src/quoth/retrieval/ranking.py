@@ -74,17 +74,28 @@ def make_query(text: str, vector: Vectors) -> Query:
     return Query(text, vector, tokenize([text])[0])
 
 
-def dense_score(index: IndexReader, query: Query, row: int) -> Hit:
-    span = index.passage_span(row)
-    sentence_scores = index.sentence_vectors_at(slice(span.first, span.last + 1)) @ query.vector
-    best = int(np.argmax(sentence_scores))
-    passage = float(index.passage_vector_at(row) @ query.vector)
-    score = PASSAGE_WEIGHT * passage + (1 - PASSAGE_WEIGHT) * float(sentence_scores[best])
-    return Hit(row, score, span.first + best)
+def dense_scores(index: IndexReader, query: Query, rows: list[int]) -> list[Hit]:
+    """Each passage scored by the dense model, its best sentence marked. The vectors of all
+    the passages and their sentences are read at once: one round trip, not two per passage,
+    where the index lives in a database."""
+    if not rows:
+        return []
+    spans = [index.passage_span(row) for row in rows]
+    sentences = [s for span in spans for s in range(span.first, span.last + 1)]
+    sentence_scores = index.sentence_vectors_at(sentences) @ query.vector
+    passage_scores = index.passage_vectors_at(rows) @ query.vector
+    hits, offset = [], 0
+    for row, span, passage in zip(rows, spans, passage_scores, strict=True):
+        own = sentence_scores[offset : offset + span.last - span.first + 1]
+        offset += len(own)
+        best = int(np.argmax(own))
+        score = PASSAGE_WEIGHT * float(passage) + (1 - PASSAGE_WEIGHT) * float(own[best])
+        hits.append(Hit(row, score, span.first + best))
+    return hits
 
 
 def dense_hits(index: IndexReader, query: Query, n: int) -> list[Hit]:
-    hits = [dense_score(index, query, row) for row in index.dense_search(query.vector, n)]
+    hits = dense_scores(index, query, index.dense_search(query.vector, n))
     return sorted(hits, key=lambda hit: -hit.score)
 
 
@@ -105,8 +116,8 @@ def hybrid_hits(index: IndexReader, query: Query, n: int, fusion: str) -> list[H
     dense = dense_hits(index, query, n)
     lexical = lexical_hits(index, query, n)
     scored = {hit.row: hit for hit in dense}
-    for hit in lexical:
-        scored.setdefault(hit.row, dense_score(index, query, hit.row))
+    unscored = [hit.row for hit in lexical if hit.row not in scored]
+    scored.update((hit.row, hit) for hit in dense_scores(index, query, unscored))
     if fusion == "convex":
         rows = list(scored)
         bm25 = index.bm25_passage_scores(query.terms, rows)
