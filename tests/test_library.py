@@ -19,10 +19,10 @@ from quoth.bot.library import (
     safe_file_name,
     write_atomically,
 )
-from quoth.bot.ratelimit import SlidingWindowLimiter
 from quoth.config import load_settings
 from quoth.index import Embedder
 from quoth.retrieval.refusal import STORED_NAME, default_refusal
+from quoth.state.ratelimit import SlidingWindowLimiter
 
 from .conftest import settings_for
 
@@ -122,7 +122,7 @@ def test_no_corpus_folder_means_no_uploads(shared_index_dir: Path, embedder: Emb
 
 def test_rate_limiter_window() -> None:
     now = [0.0]
-    limiter = SlidingWindowLimiter(2, window=60, clock=lambda: now[0])
+    limiter = SlidingWindowLimiter[int](2, window=60, clock=lambda: now[0])
     assert limiter.acquire(1) == 0 and limiter.acquire(1) == 0
     assert limiter.acquire(1) == pytest.approx(60)
     assert limiter.acquire(2) == 0

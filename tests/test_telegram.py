@@ -322,29 +322,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def test_webhook_requires_the_secret(
+async def test_webhook_requires_the_secret_and_answers_a_redelivery_once(
     server: BotApiStandIn, service: AnsweringService, shared_index_dir: Path
 ) -> None:
     port = free_port()
+    hook = f"http://127.0.0.1:{port}/hook"
     settings = bot_settings(
         server,
         settings_for(shared_index_dir),
-        webhook_url=f"http://127.0.0.1:{port}/hook",
+        webhook_url=hook,
         webhook_secret="s3cret-value",
         webhook_listen="127.0.0.1",
         webhook_port=port,
     )
     bot = TelegramBot(settings, Library(settings, service))
-    app = bot.application()
-    await app.initialize()
-    await app.start()
-    assert app.updater is not None
-    await app.updater.start_webhook(**bot.webhook_options())  # type: ignore[arg-type]
+    await bot.start()
     try:
-        assert server.webhook == {
-            "url": f"http://127.0.0.1:{port}/hook",
-            "secret_token": "s3cret-value",
-        }
+        assert server.webhook == {"url": hook, "secret_token": "s3cret-value"}
         update = {
             "update_id": 1,
             "message": {
@@ -355,28 +349,25 @@ async def test_webhook_requires_the_secret(
                 "text": "Which water treaty did India suspend?",
             },
         }
-        async with httpx.AsyncClient() as client:
+        secret = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-value"}
+        async with httpx.AsyncClient(timeout=30) as client:
             wrong = await client.post(
-                f"http://127.0.0.1:{port}/hook",
-                json=update,
-                headers={"X-Telegram-Bot-Api-Secret-Token": "guess"},
+                hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "guess"}
             )
-            missing = await client.post(f"http://127.0.0.1:{port}/hook", json=update)
+            missing = await client.post(hook, json=update)
             assert wrong.status_code == missing.status_code == 403
-            await asyncio.sleep(0.3)
+            garbage = await client.post(hook, content=b"{not json", headers=secret)
+            assert garbage.status_code == 400
             assert not server.sent
-            right = await client.post(
-                f"http://127.0.0.1:{port}/hook",
-                json=update,
-                headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-value"},
-            )
-            assert right.status_code == 200
-        reply = await server.wait_for(lambda s: s.reply_to == 5)
-        assert "Indus Waters Treaty" in reply.text
+            right = await client.post(hook, json=update, headers=secret)
+            # acknowledged only once answered: the reply is already there
+            assert right.status_code == 200 and len(server.sent) == 1
+            again = await client.post(hook, json=update, headers=secret)
+            assert again.status_code == 200
+        assert [s.reply_to for s in server.sent] == [5]
+        assert "Indus Waters Treaty" in server.sent[0].text
     finally:
-        await app.updater.stop()
-        await app.stop()
-        await app.shutdown()
+        await bot.stop()
 
 
 async def test_reply_latency_over_200_questions(harness: Harness) -> None:

@@ -34,7 +34,6 @@ from quoth.bot.library import (
     ModerationError,
 )
 from quoth.bot.logs import redact_secrets
-from quoth.bot.ratelimit import SlidingWindowLimiter
 from quoth.bot.text import shorten
 from quoth.config import ConfigError, Settings
 from quoth.retrieval import Answer, QuestionError
@@ -99,7 +98,6 @@ class DiscordBot:
         self.library = library
         self.platform = "discord"
         self.defer_after = defer_after
-        self.limiter = SlidingWindowLimiter(settings.rate_limit_per_minute)
         self.moderator_ids = frozenset(settings.discord_moderator_ids)
         point_at(settings)
         discord.VoiceClient.warn_nacl = discord.VoiceClient.warn_dave = False  # no voice here
@@ -209,12 +207,8 @@ class DiscordBot:
     # -- questions ----------------------------------------------------------------------------
 
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
-        wait = self.limiter.acquire(interaction.user.id)
-        if wait:
-            reply = dr.text_reply(
-                f"You're asking quickly! Please wait {max(1, round(wait))} s and ask again."
-            )
-            await self._send(interaction, reply, ephemeral=True)
+        if slow_down := await self.library.too_quick(self.platform, interaction.user.id):
+            await self._send(interaction, dr.text_reply(slow_down), ephemeral=True)
             return
         started = time.perf_counter()
         work = asyncio.create_task(asyncio.to_thread(self.library.service.answer, question))
@@ -241,12 +235,8 @@ class DiscordBot:
         if not addressed.strip():
             await self._reply(message, dr.text_reply(HELP))
             return
-        wait = self.limiter.acquire(message.author.id)
-        if wait:
-            reply = dr.text_reply(
-                f"You're asking quickly! Please wait {max(1, round(wait))} s and ask again."
-            )
-            await self._reply(message, reply)
+        if slow_down := await self.library.too_quick(self.platform, message.author.id):
+            await self._reply(message, dr.text_reply(slow_down))
             return
         started = time.perf_counter()
         try:
@@ -260,7 +250,7 @@ class DiscordBot:
         await self._reply(message, reply)
 
     def _log_answer(self, kind: str, answer: Answer, started: float) -> None:
-        self.library.stats.record(answer)
+        self.library.record(answer)
         log.info(
             "question via=%s latency_ms=%.0f answered=%s top_score=%.3f",
             kind,

@@ -14,7 +14,7 @@ import re
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
@@ -27,6 +27,8 @@ from quoth.index import BuildReport, IndexBusyError, IndexStoreError
 from quoth.memory import release_free_memory
 from quoth.retrieval import Answer, AnsweringService
 from quoth.retrieval.refusal import load_refusal
+from quoth.state import SharedState
+from quoth.state.local import LocalState
 from quoth.terminal import describe_build
 
 log = logging.getLogger("quoth.library")
@@ -41,21 +43,6 @@ REINDEX_RUNNING = "A reindex is already running; I'll report when it ends."
 
 class ModerationError(Exception):
     """A moderator's request cannot be carried out; the message says why, in one line."""
-
-
-@dataclass(slots=True)
-class Stats:
-    """Counters since start, shown by /stats."""
-
-    started: float = field(default_factory=time.time)
-    answered: int = 0
-    refused: int = 0
-
-    def record(self, answer: Answer) -> None:
-        if answer.answered:
-            self.answered += 1
-        else:
-            self.refused += 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,10 +87,13 @@ def write_atomically(path: Path, data: bytes) -> None:
 class Library:
     """The corpus folder and the live index behind one answering service."""
 
-    def __init__(self, settings: Settings, service: AnsweringService) -> None:
+    def __init__(
+        self, settings: Settings, service: AnsweringService, state: SharedState | None = None
+    ) -> None:
         self.settings = settings
         self.service = service
-        self.stats = Stats()
+        self.state = state or LocalState(settings.rate_limit_per_minute)
+        self.started = time.time()
         self._reindex_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
 
@@ -254,16 +244,32 @@ class Library:
             passages=index.passage_count,
         )
 
+    async def too_quick(self, platform: str, user_id: int) -> str | None:
+        """The reply for a user over their question budget, or None to go ahead."""
+        wait = await asyncio.to_thread(self.state.acquire, f"{platform}:{user_id}")
+        if not wait:
+            return None
+        return f"You're asking quickly! Please wait {max(1, round(wait))} s and ask again."
+
+    def record(self, answer: Answer) -> None:
+        """Count an answer (for /stats); a database hiccup must not cost the user the answer."""
+        try:
+            self.state.count_answer(answer.answered)
+        except Exception:
+            log.exception("could not count an answer")
+
     def describe(self) -> dict[str, str | int]:
         index = self.service.index
         age = datetime.now(UTC) - index.built_at
+        counts = self.state.counters()
         return {
             "articles": len(index.articles),
             "passages": index.passage_count,
             "index built": f"{index.built_at:%Y-%m-%d %H:%M} UTC ({_ago(age.total_seconds())})",
-            "answered": self.stats.answered,
-            "refused": self.stats.refused,
-            "up for": _ago(time.time() - self.stats.started).removesuffix(" ago"),
+            "answered": counts.answered,
+            "refused": counts.refused,
+            "counted": f"since {counts.since:%Y-%m-%d %H:%M} UTC, by {counts.scope}",
+            "up for": _ago(time.time() - self.started).removesuffix(" ago"),
         }
 
 

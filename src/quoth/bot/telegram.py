@@ -48,8 +48,8 @@ from quoth.bot.library import (
     ModerationError,
 )
 from quoth.bot.logs import redact_secrets
-from quoth.bot.ratelimit import SlidingWindowLimiter
 from quoth.bot.telegram_retry import RetryingRateLimiter
+from quoth.bot.telegram_webhook import WebhookServer
 from quoth.config import ConfigError, Settings
 from quoth.retrieval import QuestionError
 from quoth.retrieval.question import normalise_question
@@ -112,12 +112,12 @@ class TelegramBot:
         redact_secrets(settings.telegram_token.get_secret_value())  # URLs carry the token
         self.settings = settings
         self.library = library
-        self.limiter = SlidingWindowLimiter(settings.rate_limit_per_minute)
         self.moderators = frozenset(settings.moderator_ids)
         self.sources_per_page = sources_per_page
         self.platform = "telegram"
         self.typing_after_s = TYPING_AFTER_S
         self._app: Application | None = None  # type: ignore[type-arg]
+        self._webhook: WebhookServer | None = None
         self._closed = asyncio.Event()
 
     # -- wiring -----------------------------------------------------------------------------
@@ -125,9 +125,11 @@ class TelegramBot:
     def application(self) -> Application:  # type: ignore[type-arg]
         assert self.settings.telegram_token is not None
         root = self.settings.api_root()
+        builder = ApplicationBuilder()
+        if self.settings.webhook_url is not None:
+            builder = builder.updater(None)  # updates arrive through WebhookServer
         app = (
-            ApplicationBuilder()
-            .token(self.settings.telegram_token.get_secret_value())
+            builder.token(self.settings.telegram_token.get_secret_value())
             .base_url(f"{root}/bot")
             .base_file_url(f"{root}/file/bot")
             .rate_limiter(RetryingRateLimiter(max_retries=3))
@@ -181,18 +183,38 @@ class TelegramBot:
             ) from None
         await self.on_startup(app)
         await app.start()
-        assert app.updater is not None
         if self.settings.webhook_url is not None:
-            log.info("receiving updates by webhook at %s", self.settings.webhook_url)
-            await app.updater.start_webhook(**self.webhook_options())  # type: ignore[arg-type]
+            await self._start_webhook(app)
         else:
             log.info("receiving updates by long polling")
+            assert app.updater is not None
             await app.updater.start_polling()
+
+    async def _start_webhook(self, app: Application) -> None:  # type: ignore[type-arg]
+        """Listen first, then tell Telegram where to deliver (every replica registers the
+        same public URL: the load balancer's)."""
+        settings = self.settings
+        assert settings.webhook_url is not None and settings.webhook_secret is not None
+        url = str(settings.webhook_url)
+        secret = settings.webhook_secret.get_secret_value()
+        self._webhook = WebhookServer(
+            app,
+            self.library.state,
+            secret,
+            urlsplit(url).path,
+            settings.webhook_listen,
+            settings.webhook_port,
+        )
+        await self._webhook.start()
+        await app.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
+        log.info("receiving updates by webhook at %s", url)
 
     async def stop(self) -> None:
         app = self._app
         if app is None:
             return
+        if self._webhook is not None:
+            await self._webhook.stop()
         if app.updater is not None and app.updater.running:
             await app.updater.stop()
         if app.running:
@@ -203,18 +225,6 @@ class TelegramBot:
     async def wait_closed(self) -> None:
         """PTB retries network errors forever, so polling only ends when we stop it."""
         await self._closed.wait()
-
-    def webhook_options(self) -> dict[str, object]:
-        """Arguments for ``Updater.start_webhook``: listen locally on the public URL's path."""
-        assert self.settings.webhook_url is not None and self.settings.webhook_secret is not None
-        url = str(self.settings.webhook_url)
-        return {
-            "listen": self.settings.webhook_listen,
-            "port": self.settings.webhook_port,
-            "url_path": urlsplit(url).path.lstrip("/"),
-            "webhook_url": url,
-            "secret_token": self.settings.webhook_secret.get_secret_value(),
-        }
 
     # -- questions --------------------------------------------------------------------------
 
@@ -260,11 +270,10 @@ class TelegramBot:
         self, message: Message, context: ContextTypes.DEFAULT_TYPE, question: str
     ) -> None:
         user = message.from_user
-        wait = self.limiter.acquire(user.id if user else message.chat.id)
-        if wait:
-            await message.reply_text(
-                f"You're asking quickly! Please wait {max(1, round(wait))} s and ask again."
-            )
+        if slow_down := await self.library.too_quick(
+            self.platform, user.id if user else message.chat.id
+        ):
+            await message.reply_text(slow_down)
             return
         question = normalise_question(question, [context.bot.username])
         started = time.perf_counter()
@@ -278,7 +287,7 @@ class TelegramBot:
             typing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await typing
-        self.library.stats.record(answer)
+        self.library.record(answer)
         markup = None
         if answer.next_offset is not None:
             markup = self._more_button(answer.question, answer.next_offset)

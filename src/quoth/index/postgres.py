@@ -26,52 +26,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from quoth.database import connection, migrate, shared_pool
 from quoth.index.embedder import Vectors
-from quoth.index.errors import (
-    IndexBusyError,
-    IndexMismatchError,
-    IndexNotFoundError,
-    IndexStoreError,
-)
+from quoth.index.errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
 from quoth.index.reader import PassageSpan, SentenceSpan
 from quoth.index.rows import StoredVectors
 from quoth.index.store import ArticleRecord, IndexData
 
-SCHEMA_VERSION = 1
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 HNSW_EF_SEARCH = 100
 """Candidates the HNSW graph walk keeps; pgvector's default (40) is below the 20 passages a
 question asks for with room to spare."""
 _COPY_BATCH = 5000
-
-
-class DatabaseError(IndexStoreError):
-    """The database cannot be reached or used; the message names QUOTH_DATABASE_URL."""
-
-
-def _connect(url: str) -> Any:
-    try:
-        import psycopg
-    except ImportError:
-        raise DatabaseError(
-            "QUOTH_DATABASE_URL needs PostgreSQL support: pip install 'quoth[postgres]'."
-        ) from None
-
-    try:
-        return psycopg.connect(url, autocommit=False)
-    except psycopg.Error as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise DatabaseError(f"Cannot connect to QUOTH_DATABASE_URL: {first}") from None
-
-
-@contextmanager
-def connection(url: str) -> Iterator[Any]:
-    conn = _connect(url)
-    try:
-        yield conn
-    finally:
-        conn.close()
+VERSION_CHANNEL = "quoth_index"
+"""LISTEN/NOTIFY channel: a publication tells every replica its new version number."""
 
 
 @contextmanager
@@ -79,37 +48,13 @@ def reindex_lock(url: str) -> Iterator[None]:
     """One reindex at a time across every replica: a session advisory lock, held on its own
     connection for the whole build and publication, released if the process dies."""
     with connection(url) as conn:
-        conn.autocommit = True
         got = conn.execute("SELECT pg_try_advisory_lock(hashtext('quoth-reindex'))").fetchone()
-        if not got[0]:
+        if not got or not got[0]:
             raise IndexBusyError("A reindex is already running (on this or another replica).")
         try:
             yield
         finally:
             conn.execute("SELECT pg_advisory_unlock(hashtext('quoth-reindex'))")
-
-
-def migrate(conn: Any) -> None:
-    """Create or upgrade quoth's schema; safe to run from every replica at every start."""
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('quoth-schema'))")
-        conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        conn.execute("CREATE TABLE IF NOT EXISTS quoth_schema (version int NOT NULL)")
-        row = conn.execute("SELECT version FROM quoth_schema").fetchone()
-        if row is None:
-            conn.execute("INSERT INTO quoth_schema VALUES (%s)", (SCHEMA_VERSION,))
-        elif row[0] > SCHEMA_VERSION:
-            raise DatabaseError(
-                f"The database holds quoth schema {row[0]}, newer than this quoth's "
-                f"({SCHEMA_VERSION}): upgrade quoth."
-            )
-        conn.execute(
-            """CREATE TABLE IF NOT EXISTS quoth_versions (
-                id bigserial PRIMARY KEY,
-                manifest jsonb NOT NULL,
-                published_at timestamptz NOT NULL DEFAULT now(),
-                current boolean NOT NULL DEFAULT false)"""
-        )
 
 
 def _table(version: int, name: str) -> str:
@@ -141,12 +86,12 @@ def publish(url: str, index: IndexData) -> int:
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('quoth-publish'))")
             manifest = index.manifest.model_dump(mode="json")
-            version = int(
-                conn.execute(
-                    "INSERT INTO quoth_versions (manifest) VALUES (%s) RETURNING id",
-                    (json.dumps(manifest),),
-                ).fetchone()[0]
-            )
+            inserted = conn.execute(
+                "INSERT INTO quoth_versions (manifest) VALUES (%s) RETURNING id",
+                (json.dumps(manifest),),
+            ).fetchone()
+            assert inserted is not None
+            version = int(inserted[0])
             _create_tables(conn, version, index.manifest.dimension)
             _copy_version(conn, version, index)
             conn.execute(
@@ -157,6 +102,7 @@ def publish(url: str, index: IndexData) -> int:
             for name in ("passage_terms", "sentence_terms"):
                 conn.execute(f"CREATE INDEX ON {_table(version, name)} (term, row)")
             conn.execute("UPDATE quoth_versions SET current = (id = %s)", (version,))
+            conn.execute("SELECT pg_notify(%s, %s)", (VERSION_CHANNEL, str(version)))
             for old in _droppable(conn, version):
                 _drop_version(conn, old)
         return version
@@ -248,17 +194,23 @@ def _copy_version(conn: Any, version: int, index: IndexData) -> None:
                     copy.write_row(posting)
 
 
+def current_version(url: str) -> int | None:
+    """The published version every replica should serve, or None before the first."""
+    with shared_pool(url).connection() as conn:
+        row = conn.execute("SELECT id FROM quoth_versions WHERE current").fetchone()
+    return None if row is None else int(row[0])
+
+
 class PostgresIndex:
-    """A published version, read through one connection (an :class:`IndexReader`)."""
+    """A published version, read through the process's connection pool (an
+    :class:`IndexReader`). Queries name the version's own tables, so a reader keeps
+    answering from its version while a newer one is published."""
 
     def __init__(self, url: str, model: str) -> None:
-        self._conn = _connect(url)
-        self._conn.autocommit = True
-        try:
-            migrate(self._conn)
-            row = self._conn.execute(
-                "SELECT id, manifest FROM quoth_versions WHERE current"
-            ).fetchone()
+        self.url = url
+        self._pool = shared_pool(url)
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT id, manifest FROM quoth_versions WHERE current").fetchone()
             if row is None:
                 raise IndexNotFoundError(
                     "The database holds no published index yet. Build one with: quoth index"
@@ -271,14 +223,15 @@ class PostgresIndex:
                     "rebuild it with quoth index, or set QUOTH_MODEL to match."
                 )
             self._built_at = datetime.fromisoformat(manifest["built_at"])
-            self._load_spans()
-            self._conn.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
-        except BaseException:
-            self._conn.close()
-            raise
+            self._load_spans(conn)
 
-    def _load_spans(self) -> None:
-        conn, v = self._conn, self.version
+    def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._pool.connection() as conn:
+            rows: list[tuple[Any, ...]] = conn.execute(query, params).fetchall()
+            return rows
+
+    def _load_spans(self, conn: Any) -> None:
+        v = self.version
         self._articles = [
             ArticleRecord.model_validate(record)
             for (record,) in conn.execute(
@@ -297,9 +250,6 @@ class PostgresIndex:
         ).fetchall()
         self._passages = np.array([p[:5] for p in passages], dtype=np.int32).reshape(-1, 5)
         self._passage_ids = [p[5] for p in passages]
-
-    def close(self) -> None:
-        self._conn.close()
 
     @property
     def articles(self) -> Sequence[ArticleRecord]:
@@ -328,11 +278,11 @@ class PostgresIndex:
 
     def _vectors(self, table: str, rows: list[int]) -> Vectors:
         found = dict(
-            self._conn.execute(
+            self._fetch(
                 f"SELECT row, vector::real[] FROM {_table(self.version, table)} "
                 "WHERE row = ANY(%s)",
                 (rows,),
-            ).fetchall()
+            )
         )
         return np.array([found[row] for row in rows], dtype=np.float32).reshape(len(rows), -1)
 
@@ -346,11 +296,11 @@ class PostgresIndex:
 
     def dense_search(self, vector: Vectors, n: int) -> list[int]:
         literal = "[" + ",".join(f"{float(v):.6g}" for v in vector.ravel()) + "]"
-        rows = self._conn.execute(
+        rows = self._fetch(
             f"SELECT row FROM {_table(self.version, 'passages')} "
             "ORDER BY vector <#> %s::halfvec LIMIT %s",
             (literal, n),
-        ).fetchall()
+        )
         return [int(r[0]) for r in rows]
 
     def _bm25(self, table: str, terms: list[str], rows: list[int] | None) -> dict[int, float]:
@@ -361,7 +311,7 @@ class PostgresIndex:
             f"JOIN {_table(self.version, table)} AS p USING (term) {where} GROUP BY p.row"
         )
         params: tuple[Any, ...] = (terms,) if rows is None else (terms, rows)
-        rows_found = self._conn.execute(query, params).fetchall()
+        rows_found = self._fetch(query, params)
         return {int(r): float(np.float32(s)) for r, s in rows_found}
 
     def bm25_top_passages(self, terms: list[str], n: int) -> list[tuple[int, float]]:

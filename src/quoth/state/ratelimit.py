@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+Key = TypeVar("Key", bound=Hashable)
 
 
-class SlidingWindowLimiter:
+class SlidingWindowLimiter(Generic[Key]):
     """At most ``limit`` events per ``window`` seconds per key."""
 
     def __init__(
@@ -16,9 +19,9 @@ class SlidingWindowLimiter:
         self.limit = limit
         self.window = window
         self._clock = clock
-        self._events: dict[int, deque[float]] = defaultdict(deque)
+        self._events: dict[Key, deque[float]] = defaultdict(deque)
 
-    def acquire(self, key: int) -> float:
+    def acquire(self, key: Key) -> float:
         """Record an event and return 0, or return the seconds to wait without recording."""
         now = self._clock()
         events = self._events[key]

@@ -1,0 +1,51 @@
+"""What the processes serving one bot must agree on: rate limits, updates already handled,
+answer counters.
+
+One small interface with one module per backend, chosen in :func:`quoth.runtime.open_state`:
+:mod:`quoth.state.local` keeps it in the process (one machine, the default),
+:mod:`quoth.state.postgres` keeps it in the database every replica shares.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Protocol
+
+
+class Claim(Enum):
+    """Who handles an incoming update: this process, nobody (done), or a live peer."""
+
+    MINE = "mine"
+    DONE = "done"
+    BUSY = "busy"
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    answered: int
+    refused: int
+    since: datetime
+    scope: str
+    """"this process" or "all replicas": what /stats is counting over."""
+
+
+class SharedState(Protocol):
+    def acquire(self, key: str) -> float:
+        """Spend one question of ``key``'s budget and return 0, or return the seconds to
+        wait (spending nothing)."""
+        ...
+
+    def claim_update(self, platform: str, update_id: int) -> Claim:
+        """Take an incoming update unless it was handled, or is being handled by a live
+        process: a platform that re-delivers must not get two answers."""
+        ...
+
+    def finish_update(self, platform: str, update_id: int) -> None: ...
+
+    def count_answer(self, answered: bool) -> None: ...
+
+    def counters(self) -> Counters: ...
+
+    def close(self) -> None: ...

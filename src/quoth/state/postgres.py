@@ -1,0 +1,127 @@
+"""Shared state of replicas, in the PostgreSQL database they serve the index from.
+
+A replica proves it is alive by holding a session advisory lock on its own random number for
+as long as its process lives; PostgreSQL drops the lock the moment the process dies. An
+update claimed by a replica whose lock is gone was never answered, so the next delivery of
+it (Telegram re-delivers what was not acknowledged) is taken over, and answered once.
+
+Rate limits use GCRA (one timestamp per user, updated in one statement): a user may ask the
+per-minute budget at once, then one question each 60/budget seconds, whichever replica
+receives the questions.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from quoth.database import connect, first_line, shared_pool
+from quoth.state import Claim, Counters
+
+log = logging.getLogger("quoth.state")
+
+LIVENESS_LOCKS = 0x71756F74
+"""First key of the replicas' liveness locks (the second is the replica's number)."""
+KEEP_UPDATES_DAYS = 2
+"""Telegram keeps an unacknowledged update for 24 hours; claims outlive that."""
+PRUNE_EVERY = 1000
+
+_CLAIM = """
+INSERT INTO quoth_updates AS u (platform, update_id, owner) VALUES (%(platform)s, %(id)s, %(me)s)
+ON CONFLICT (platform, update_id) DO UPDATE SET owner = excluded.owner, claimed_at = now()
+WHERE NOT u.done AND u.owner <> excluded.owner AND NOT EXISTS (
+    SELECT 1 FROM pg_locks AS l
+    WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
+      AND l.classid = %(locks)s::int8::oid AND l.objid = u.owner::int8::oid)
+RETURNING owner
+"""
+
+_ACQUIRE = """
+INSERT INTO quoth_rate AS r (key, tat) VALUES (%(key)s, now() + %(step)s * interval '1 second')
+ON CONFLICT (key) DO UPDATE SET tat = greatest(r.tat, now()) + %(step)s * interval '1 second'
+WHERE greatest(r.tat, now()) + %(step)s * interval '1 second'
+      <= now() + %(window)s * interval '1 second'
+RETURNING tat
+"""
+
+
+class PostgresState:
+    def __init__(self, url: str, limit_per_minute: int, window_s: float = 60.0) -> None:
+        self._pool = shared_pool(url)
+        self.owner = random.randint(1, 2**31 - 1)
+        self._step = window_s / limit_per_minute
+        self._window = window_s
+        self._finished = 0
+        self._lock = threading.Lock()
+        self._liveness = connect(url)
+        self._liveness.execute(
+            "SELECT pg_advisory_lock(%s::int4, %s::int4)", (LIVENESS_LOCKS, self.owner)
+        )
+        self._prune()
+
+    def _execute(self, query: str, params: dict[str, Any] | tuple[Any, ...]) -> list[Any]:
+        with self._pool.connection() as conn:
+            cursor = conn.execute(query, params)
+            return cursor.fetchall() if cursor.description else []
+
+    def acquire(self, key: str) -> float:
+        params = {"key": key, "step": self._step, "window": self._window}
+        if self._execute(_ACQUIRE, params):
+            return 0.0
+        rows = self._execute(
+            "SELECT extract(epoch FROM tat - now()) FROM quoth_rate WHERE key = %s", (key,)
+        )
+        ahead = float(rows[0][0]) if rows else self._window
+        return max(0.1, ahead + self._step - self._window)
+
+    def claim_update(self, platform: str, update_id: int) -> Claim:
+        params = {"platform": platform, "id": update_id, "me": self.owner, "locks": LIVENESS_LOCKS}
+        if self._execute(_CLAIM, params):
+            return Claim.MINE
+        rows = self._execute(
+            "SELECT done FROM quoth_updates WHERE platform = %s AND update_id = %s",
+            (platform, update_id),
+        )
+        return Claim.DONE if rows and rows[0][0] else Claim.BUSY
+
+    def finish_update(self, platform: str, update_id: int) -> None:
+        self._execute(
+            "UPDATE quoth_updates SET done = true WHERE platform = %s AND update_id = %s",
+            (platform, update_id),
+        )
+        with self._lock:
+            self._finished += 1
+            due = self._finished % PRUNE_EVERY == 0
+        if due:
+            self._prune()
+
+    def _prune(self) -> None:
+        self._execute(
+            "DELETE FROM quoth_updates WHERE claimed_at < now() - %s * interval '1 day'",
+            (KEEP_UPDATES_DAYS,),
+        )
+        self._execute(
+            "DELETE FROM quoth_rate WHERE tat < now() - %s * interval '1 second'", (self._window,)
+        )
+
+    def count_answer(self, answered: bool) -> None:
+        self._execute(
+            "INSERT INTO quoth_counters AS c (name, value) VALUES (%s, 1) "
+            "ON CONFLICT (name) DO UPDATE SET value = c.value + 1",
+            ("answered" if answered else "refused",),
+        )
+
+    def counters(self) -> Counters:
+        rows = self._execute("SELECT name, value, since FROM quoth_counters", ())
+        values = {name: int(value) for name, value, _ in rows}
+        since = min((row[2] for row in rows), default=datetime.now(UTC))
+        return Counters(values.get("answered", 0), values.get("refused", 0), since, "all replicas")
+
+    def close(self) -> None:
+        try:
+            self._liveness.close()
+        except Exception as error:  # closing must not hide why we are closing
+            log.warning("closing the liveness connection: %s", first_line(error))
