@@ -99,6 +99,16 @@ def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server.cleanup()
 
 
+def fresh_database(url: str, name: str) -> str:
+    """A new, empty database on the session's server."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    return url.replace("/postgres?", f"/{name}?")
+
+
 @pytest.fixture(scope="session")
 def postgres_index(shared_index: IndexData, postgres_url: str, embedder: Embedder) -> IndexReader:
     """The shared index published into PostgreSQL and opened from there."""

@@ -158,6 +158,7 @@ class BotApiStandIn:
     faults: dict[str, list[str]] = field(default_factory=dict)
     replies: dict[int, list[SentMessage]] = field(default_factory=dict)  # by message replied to
     faults_served: list[tuple[str, str]] = field(default_factory=list)
+    holds: dict[str, tuple[asyncio.Event, asyncio.Event]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(1)
@@ -214,6 +215,9 @@ class BotApiStandIn:
             self.faults_served.append((method, fault))
             if response := await self._fault(request, fault):
                 return response
+        held = method == "sendMessage" and str(params.get("chat_id")) in self.holds
+        if held and not await self._held(request, str(params["chat_id"])):
+            return web.Response(status=500)  # the sender is gone: never processed
         self.calls.append((method, params))
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
@@ -229,6 +233,22 @@ class BotApiStandIn:
             )
         await self._notify()
         return web.json_response({"ok": True, "result": result})
+
+    def hold(self, chat_id: int) -> tuple[asyncio.Event, asyncio.Event]:
+        """Hold the next sendMessage to ``chat_id`` before processing it: the first event is
+        set once it is held, setting the second lets it go on. If its sender died meanwhile
+        (its connection is closed), it is dropped unprocessed, as a request that never
+        reached Telegram."""
+        held, release = asyncio.Event(), asyncio.Event()
+        self.holds[str(chat_id)] = (held, release)
+        return held, release
+
+    async def _held(self, request: web.Request, chat_id: str) -> bool:
+        held, release = self.holds.pop(chat_id)
+        held.set()
+        await release.wait()
+        transport = request.transport
+        return transport is not None and not transport.is_closing()
 
     def inject(self, method: str, *faults: str) -> None:
         """Queue faults for the next calls of ``method``, served one per call, in order.
@@ -425,6 +445,20 @@ class BotApiStandIn:
         document: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Queue an incoming message as Telegram would deliver it; returns the message."""
+        update = self.message_update(chat_id, user_id, text, reply_to=reply_to, document=document)
+        self._push_update(update)
+        return dict(update["message"])
+
+    def message_update(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str | None = None,
+        *,
+        reply_to: dict[str, Any] | None = None,
+        document: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """An update carrying an incoming message, for delivery by getUpdates or webhook."""
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -443,8 +477,7 @@ class BotApiStandIn:
             message["reply_to_message"] = reply_to
         if document is not None:
             message["document"] = document
-        self._push({"message": message})
-        return message
+        return {"update_id": next(self._update_ids), "message": message}
 
     def push_document(self, chat_id: int, user_id: int, name: str, data: bytes) -> dict[str, Any]:
         file_id = f"file{len(self.files) + 1}"
@@ -476,7 +509,10 @@ class BotApiStandIn:
         )
 
     def _push(self, payload: dict[str, Any]) -> None:
-        self.updates.append({"update_id": next(self._update_ids), **payload})
+        self._push_update({"update_id": next(self._update_ids), **payload})
+
+    def _push_update(self, update: dict[str, Any]) -> None:
+        self.updates.append(update)
         asyncio.get_running_loop().create_task(self._notify())
 
     async def wait_for(self, predicate: Any, timeout: float = 30.0) -> SentMessage:

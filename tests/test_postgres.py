@@ -16,15 +16,7 @@ from quoth.index.reader import IndexReader
 from quoth.retrieval import AnsweringService
 from quoth.retrieval.evaluation import load_questions
 
-from .conftest import REPO, SEED_QUESTIONS, settings_for
-
-
-def fresh_database(url: str, name: str) -> str:
-    """A new, empty database on the session's server."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name}")
-        conn.execute(f"CREATE DATABASE {name}")
-    return url.replace("/postgres?", f"/{name}?")
+from .conftest import REPO, SEED_QUESTIONS, fresh_database, settings_for
 
 
 def test_answers_match_the_file_backend(

@@ -323,7 +323,7 @@ def serve(
     tokens = (settings.telegram_token, settings.discord_token)
     configure_logging(*(token.get_secret_value() for token in tokens if token is not None))
     service = guarded(lambda: runtime.open_or_build_service(settings))
-    library = Library(settings, service)
+    library = Library(settings, service, guarded(lambda: runtime.open_state(settings)))
 
     async def run() -> None:
         adapters = [chat_adapter(name, settings, library) for name in platforms]

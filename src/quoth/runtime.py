@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
 
@@ -30,6 +31,8 @@ from quoth.memory import release_free_memory
 from quoth.retrieval import AnsweringService, RetrievalOptions
 from quoth.retrieval.refusal import load_refusal
 from quoth.retrieval.rerank import Reranker, load_reranker
+from quoth.state import SharedState
+from quoth.state.local import LocalState
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 log = logging.getLogger(__name__)
@@ -74,6 +77,25 @@ def open_index(settings: Settings, model: str) -> IndexReader:
 
         return PostgresIndex(settings.database_url.get_secret_value(), model)
     return load_index(settings.index_dir, model)
+
+
+def open_state(settings: Settings) -> SharedState:
+    """What the serving processes share: in the process, or in the database when set."""
+    if settings.database_url is None:
+        return LocalState(settings.rate_limit_per_minute)
+    from quoth.state.postgres import PostgresState
+
+    return PostgresState(settings.database_url.get_secret_value(), settings.rate_limit_per_minute)
+
+
+async def follow_published(settings: Settings, serve: Callable[[int], Awaitable[None]]) -> None:
+    """Call ``serve`` with each index version another replica publishes (with a database;
+    a folder of files has one writer, this process, so there is nothing to follow)."""
+    if settings.database_url is None:
+        return
+    from quoth.index.postgres import watch_versions
+
+    await watch_versions(settings.database_url.get_secret_value(), serve)
 
 
 def serving(settings: Settings, index: IndexReader, embedder: Embedder) -> AnsweringService:

@@ -184,6 +184,24 @@ class Library:
             release_free_memory()  # the build's arrays, freed once the old index is dropped
             return report
 
+    async def follow_published(self) -> None:
+        """Serve every index version published by any replica, within a second of it."""
+        await runtime.follow_published(self.settings, self._serve_version)
+
+    async def _serve_version(self, version: int) -> None:
+        if version <= getattr(self.service.index, "version", version):
+            return  # this process published it, or already serves it
+        try:
+            index = await asyncio.to_thread(
+                runtime.open_index, self.settings, self.service.embedder.name
+            )
+        except (IndexStoreError, OSError) as error:
+            log.error("cannot serve index version %d: %s", version, error)
+            return
+        if getattr(index, "version", 0) > getattr(self.service.index, "version", 0):
+            self.service.swap(index)
+            log.info("now serving index version %d", getattr(index, "version", version))
+
     def save_upload(self, file_name: str, data: bytes) -> SavedUpload:
         """Validate an uploaded article completely, then write it into the corpus folder."""
         corpus = self._writable_corpus()

@@ -49,6 +49,7 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
         loop.add_signal_handler(signum, stop.set)
     started: list[ChatAdapter] = []
     heartbeat: asyncio.Task[None] | None = None
+    follower = asyncio.create_task(library.follow_published())
     library.discard_torn_uploads()
     try:
         for adapter in adapters:
@@ -72,6 +73,9 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
                 raise ConnectionLostError(f"The {adapter.platform} connection ended{reason}")
         log.info("stopping")
     finally:
+        follower.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await follower
         if heartbeat is not None:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -83,3 +87,4 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
                 log.exception("error while stopping %s", adapter.platform)
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+        library.state.close()

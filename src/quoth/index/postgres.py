@@ -17,8 +17,10 @@ re-embedding incremental); :func:`publish` copies a finished build into the data
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Iterator, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -26,13 +28,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from quoth.database import connection, migrate, shared_pool
+from quoth.database import connection, first_line, migrate, shared_pool
 from quoth.index.embedder import Vectors
 from quoth.index.errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
 from quoth.index.reader import PassageSpan, SentenceSpan
 from quoth.index.rows import StoredVectors
 from quoth.index.store import ArticleRecord, IndexData
 
+log = logging.getLogger("quoth.index")
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
 HNSW_EF_SEARCH = 100
@@ -331,3 +334,27 @@ class PostgresIndex:
 
     def bm25_sentence_scores(self, terms: list[str], rows: Sequence[int]) -> Vectors:
         return self._scores_of("sentence_terms", terms, rows)
+
+
+async def watch_versions(
+    url: str, serve: Callable[[int], Awaitable[None]], retry_s: float = 1.0
+) -> None:
+    """LISTEN for publications and call ``serve`` with each new version number; also with
+    the current one after every (re)connection, so a notice missed while disconnected is not
+    a version missed. Runs until cancelled."""
+    import psycopg
+
+    while True:
+        try:
+            conn = await psycopg.AsyncConnection.connect(url, autocommit=True)
+            async with conn:
+                await conn.execute(f"LISTEN {VERSION_CHANNEL}")
+                cursor = await conn.execute("SELECT id FROM quoth_versions WHERE current")
+                row = await cursor.fetchone()
+                if row is not None:
+                    await serve(int(row[0]))
+                async for notice in conn.notifies():
+                    await serve(int(notice.payload))
+        except psycopg.Error as error:
+            log.warning("index version notices lost (%s); reconnecting", first_line(error))
+            await asyncio.sleep(retry_s)

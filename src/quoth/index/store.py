@@ -269,6 +269,7 @@ def write_index(
         _fsync_dir(builds)
         link_tmp = index_dir / f".{CURRENT}.{build_id}"
         link_tmp.symlink_to(Path(BUILDS) / build_id)
+        _unlink_copied_current(index_dir / CURRENT)
         link_tmp.replace(index_dir / CURRENT)
         _fsync_dir(index_dir)
     except BaseException:
@@ -278,6 +279,13 @@ def write_index(
     # Served from the files just written, as after a restart: the build's large arrays are
     # freed and memory stays what a fresh start would use.
     return _open_build(final, manifest, articles, sentences, passages)
+
+
+def _unlink_copied_current(current: Path) -> None:
+    """A folder copied by a tool that follows links holds ``current`` as a real folder, not
+    a link; it is an old build's copy, and the new link takes its place."""
+    if current.is_dir() and not current.is_symlink():
+        shutil.rmtree(current)
 
 
 def _open_build(

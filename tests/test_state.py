@@ -1,0 +1,94 @@
+"""Shared state, the same tests on both backends: in the process, and in a real PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from quoth.state import Claim, SharedState
+from quoth.state.local import LocalState
+from quoth.state.postgres import PostgresState
+
+from .conftest import fresh_database
+
+_databases = itertools.count()
+StateFactory = Callable[[int], SharedState]
+
+
+@pytest.fixture(params=["local", "postgres"])
+def make_state(request: pytest.FixtureRequest) -> Iterator[StateFactory]:
+    """States of one deployment: each call is another process (replica) sharing it."""
+    opened: list[SharedState] = []
+    if request.param == "local":
+        shared = LocalState
+        yield lambda limit: shared(limit)
+        return
+    url = fresh_database(request.getfixturevalue("postgres_url"), f"state{next(_databases)}")
+
+    def open_replica(limit: int) -> SharedState:
+        state = PostgresState(url, limit)
+        opened.append(state)
+        return state
+
+    yield open_replica
+    for state in opened:
+        state.close()
+
+
+def test_the_question_budget_is_spent_then_refused_with_a_wait(make_state: StateFactory) -> None:
+    state = make_state(3)
+    assert [state.acquire("telegram:1") for _ in range(3)] == [0, 0, 0]
+    wait = state.acquire("telegram:1")
+    assert 0 < wait <= 60
+    assert state.acquire("telegram:2") == 0  # another user has their own budget
+    assert state.acquire("discord:1") == 0  # the same number on another platform too
+
+
+def test_an_update_is_handled_once(make_state: StateFactory) -> None:
+    state = make_state(10)
+    assert state.claim_update("telegram", 41) is Claim.MINE
+    assert state.claim_update("telegram", 41) is Claim.BUSY  # still being answered
+    state.finish_update("telegram", 41)
+    assert state.claim_update("telegram", 41) is Claim.DONE
+    assert state.claim_update("telegram", 42) is Claim.MINE
+
+
+def test_counters(make_state: StateFactory) -> None:
+    state = make_state(10)
+    for answered in (True, True, False):
+        state.count_answer(answered)
+    counts = state.counters()
+    assert (counts.answered, counts.refused) == (2, 1)
+
+
+def test_replicas_share_budgets_claims_and_counters(postgres_url: str) -> None:
+    url = fresh_database(postgres_url, "replicas")
+    first, second = PostgresState(url, 2), PostgresState(url, 2)
+    try:
+        assert first.acquire("telegram:7") == 0 and second.acquire("telegram:7") == 0
+        assert first.acquire("telegram:7") > 0 and second.acquire("telegram:7") > 0
+        assert first.claim_update("telegram", 1) is Claim.MINE
+        assert second.claim_update("telegram", 1) is Claim.BUSY  # the first one is alive
+        first.finish_update("telegram", 1)
+        assert second.claim_update("telegram", 1) is Claim.DONE
+        first.count_answer(True)
+        second.count_answer(False)
+        counts = second.counters()
+        assert (counts.answered, counts.refused, counts.scope) == (1, 1, "all replicas")
+    finally:
+        first.close()
+        second.close()
+
+
+def test_an_update_claimed_by_a_dead_replica_is_taken_over(postgres_url: str) -> None:
+    url = fresh_database(postgres_url, "takeover")
+    dead, alive = PostgresState(url, 10), PostgresState(url, 10)
+    try:
+        assert dead.claim_update("telegram", 9) is Claim.MINE
+        dead.close()  # its liveness lock goes with its connection, as when a process dies
+        assert alive.claim_update("telegram", 9) is Claim.MINE
+        assert dead.owner != alive.owner
+    finally:
+        alive.close()
