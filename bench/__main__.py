@@ -2,6 +2,7 @@
 
     python -m bench                  # 10k passages: a few minutes, what CI runs
     python -m bench --scale 100k     # and 1m: the sizes the targets are set at
+    python -m bench --backend postgres --scale 1m   # PostgreSQL against the files
 
 Every latency is also given as a ratio to the floor measured in the same run (bare query
 encoding plus bare FAISS search), so figures from different machines can be compared.
@@ -75,8 +76,12 @@ def with_ratios(stages: dict[str, Any], floor_ms: float) -> dict[str, Any]:
     return stages
 
 
-def run(scale: str, work: Path, skip_serve: bool) -> dict[str, Any]:
-    report: dict[str, Any] = {"scale": scale, "machine": {"cpus": os.cpu_count()}}
+def run(scale: str, work: Path, skip_serve: bool, backend: str = "files") -> dict[str, Any]:
+    report: dict[str, Any] = {
+        "scale": scale,
+        "backend": backend,
+        "machine": {"cpus": os.cpu_count()},
+    }
     asked = questions() * 4
     onnx_dir = work / "onnx"
     if not (onnx_dir / "model.onnx").is_file():
@@ -86,9 +91,10 @@ def run(scale: str, work: Path, skip_serve: bool) -> dict[str, Any]:
     sources = corpus.real_sentences(SHARED / "corpus" / "articles")
     # More variants at 1M, so that passages repeat about as rarely as at 100k.
     pool = corpus.sentence_pool(sources, per_sentence=max(40, SCALES[scale] // 5000), seed=7)
-    report["indexing_throughput"] = indexing_throughput(
-        corpus.generate(pool, 600, seed=1), work, onnx_dir
-    )
+    if backend == "files":
+        report["indexing_throughput"] = indexing_throughput(
+            corpus.generate(pool, 600, seed=1), work, onnx_dir
+        )
 
     articles = corpus.generate(pool, SCALES[scale], seed=2)
     started = time.perf_counter()
@@ -122,6 +128,19 @@ def run(scale: str, work: Path, skip_serve: bool) -> dict[str, Any]:
     )
     floor = measure.floor(embedder, index, asked)
     report["floor"] = floor
+    if backend == "postgres":
+        from bench import postgres
+
+        def reindex(url: str) -> Any:
+            return postgres.one_article_reindex(
+                url, work / scale / "index", built.corpus_dir, onnx_dir, [ids[len(ids) // 2]]
+            )
+
+        with postgres.server(work) as url:
+            report["postgres"] = postgres.run(
+                url, index, service, embedder, asked, reindex, work, SHARED
+            )
+        return report
     report["query"] = {
         mode: with_ratios(measure.query_stages(service, asked, mode), floor["floor_p50_ms"])
         for mode in ("rerank", "hybrid")
@@ -167,11 +186,17 @@ def main() -> None:
     parser.add_argument("--scale", choices=list(SCALES), default="10k")
     parser.add_argument("--work", type=Path, help="keep generated corpora and indexes here")
     parser.add_argument("--skip-serve", action="store_true", help="skip the quoth serve process")
+    parser.add_argument(
+        "--backend",
+        choices=["files", "postgres"],
+        default="files",
+        help="postgres: publish into PostgreSQL and measure it against the files",
+    )
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="quoth-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     try:
-        report = run(args.scale, work, args.skip_serve)
+        report = run(args.scale, work, args.skip_serve, args.backend)
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -356,6 +356,7 @@ async def test_webhook_requires_the_secret_and_answers_a_redelivery_once(
             )
             missing = await client.post(hook, json=update)
             assert wrong.status_code == missing.status_code == 403
+            assert (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200
             garbage = await client.post(hook, content=b"{not json", headers=secret)
             assert garbage.status_code == 400
             assert not server.sent

@@ -51,6 +51,7 @@ class WebhookServer:
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_UPDATE_BYTES)
         app.router.add_post(self._path, self.receive)
+        app.router.add_get("/healthz", self.healthy)  # for the load balancer's checks
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._listen, self._port).start()
@@ -59,6 +60,9 @@ class WebhookServer:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def healthy(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
 
     async def receive(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -82,8 +83,11 @@ def _postings(bm25: Any) -> Iterator[tuple[str, int, float]]:
             yield terms[term_id], row, weight
 
 
-def publish(url: str, index: IndexData) -> int:
-    """Copy a finished build into new tables and make it current, in one transaction."""
+def publish(url: str, index: IndexData, timings: dict[str, float] | None = None) -> int:
+    """Copy a finished build into new tables and make it current, in one transaction.
+
+    ``timings`` (for the benchmark) receives the seconds of each step."""
+    steps = timings if timings is not None else {}
     with connection(url) as conn:
         migrate(conn)
         with conn.transaction():
@@ -96,19 +100,31 @@ def publish(url: str, index: IndexData) -> int:
             assert inserted is not None
             version = int(inserted[0])
             _create_tables(conn, version, index.manifest.dimension)
-            _copy_version(conn, version, index)
-            conn.execute(
-                f"CREATE INDEX ON {_table(version, 'passages')} USING hnsw "
-                f"(vector halfvec_ip_ops) WITH (m = {HNSW_M}, "
-                f"ef_construction = {HNSW_EF_CONSTRUCTION})"
-            )
-            for name in ("passage_terms", "sentence_terms"):
-                conn.execute(f"CREATE INDEX ON {_table(version, name)} (term, row)")
+            with _timed(steps, "copy_s"):
+                _copy_version(conn, version, index)
+            with _timed(steps, "hnsw_s"):
+                conn.execute(
+                    f"CREATE INDEX ON {_table(version, 'passages')} USING hnsw "
+                    f"(vector halfvec_ip_ops) WITH (m = {HNSW_M}, "
+                    f"ef_construction = {HNSW_EF_CONSTRUCTION})"
+                )
+            with _timed(steps, "postings_index_s"):
+                for name in ("passage_terms", "sentence_terms"):
+                    conn.execute(f"CREATE INDEX ON {_table(version, name)} (term, row)")
             conn.execute("UPDATE quoth_versions SET current = (id = %s)", (version,))
             conn.execute("SELECT pg_notify(%s, %s)", (VERSION_CHANNEL, str(version)))
             for old in _droppable(conn, version):
                 _drop_version(conn, old)
+            started = time.perf_counter()
+        steps["commit_s"] = time.perf_counter() - started
         return version
+
+
+@contextmanager
+def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    started = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - started
 
 
 def _droppable(conn: Any, version: int) -> list[int]:

