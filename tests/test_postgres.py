@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -10,8 +12,8 @@ from typer.testing import CliRunner
 
 from quoth import runtime
 from quoth.cli import app
-from quoth.index import Embedder, IndexBusyError, IndexNotFoundError
-from quoth.index.postgres import PostgresIndex
+from quoth.index import Embedder, IndexBusyError, IndexData, IndexNotFoundError
+from quoth.index.postgres import PostgresIndex, publish
 from quoth.index.reader import IndexReader
 from quoth.retrieval import AnsweringService
 from quoth.retrieval.evaluation import load_questions
@@ -84,3 +86,19 @@ def test_one_reindex_at_a_time_across_replicas(
             runtime.reindex(settings, embedder)
     index, report = runtime.reindex(settings, embedder)  # the lock went with its connection
     assert report.articles == 5 and index.passage_count > 0
+
+
+def test_a_replica_started_during_the_first_build_waits_for_it(
+    postgres_url: str, shared_index: IndexData, tmp_path: Path, embedder: Embedder
+) -> None:
+    url = fresh_database(postgres_url, "quoth_first")
+    settings = settings_for(tmp_path / "cache", database_url=url)
+    with psycopg.connect(url, autocommit=True) as builder:
+        builder.execute("SELECT pg_advisory_lock(hashtext('quoth-reindex'))")  # building
+        with ThreadPoolExecutor(1) as pool:
+            waiting = pool.submit(runtime.open_or_build_service, settings)
+            time.sleep(1)
+            assert not waiting.done()
+            publish(url, shared_index)
+            service = waiting.result(timeout=60)
+    assert service.index.passage_count == shared_index.passage_count

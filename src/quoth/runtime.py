@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,7 @@ from quoth.index import (
     BuildReport,
     Chunking,
     Embedder,
+    IndexBusyError,
     IndexData,
     IndexNotFoundError,
     IndexStoreError,
@@ -36,6 +38,7 @@ from quoth.state.local import LocalState
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 log = logging.getLogger(__name__)
+FIRST_BUILD_WAIT_S = 3600.0
 
 
 def sample_corpus_dir() -> Path:
@@ -132,9 +135,30 @@ def open_or_build_service(settings: Settings) -> AnsweringService:
         log.warning(
             "No index in %s yet: building one from %s", settings.index_dir, corpus_dir(settings)
         )
-    index, report = reindex(settings, embedder)
+    try:
+        index, report = reindex(settings, embedder)
+    except IndexBusyError:
+        if settings.database_url is None:
+            raise
+        log.warning("Another replica is building the first index; waiting for it")
+        return serving(settings, wait_for_first_index(settings, embedder.name), embedder)
     log.info("Built the index: %d articles, %d passages", report.articles, report.passages)
     return serving(settings, index, embedder)
+
+
+def wait_for_first_index(
+    settings: Settings, model: str, timeout_s: float = FIRST_BUILD_WAIT_S
+) -> IndexReader:
+    """Replicas started together on an empty database: one builds, the others wait for its
+    publication instead of failing."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return open_index(settings, model)
+        except IndexNotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
 
 
 def previous_index(settings: Settings, model: str) -> IndexData | None:

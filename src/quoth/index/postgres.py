@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,7 +33,7 @@ import numpy.typing as npt
 from quoth.database import connection, first_line, migrate, shared_pool
 from quoth.index.embedder import Vectors
 from quoth.index.errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
-from quoth.index.reader import PassageSpan, SentenceSpan
+from quoth.index.reader import PassageSpan, SentenceSpan, top_positive
 from quoth.index.rows import StoredVectors
 from quoth.index.store import ArticleRecord, IndexData
 
@@ -43,6 +44,8 @@ HNSW_EF_SEARCH = 100
 """Candidates the HNSW graph walk keeps; pgvector's default (40) is below the 20 passages a
 question asks for with room to spare."""
 _COPY_BATCH = 5000
+SCORE_CACHE = 4
+TABLES = ("articles", "sentences", "passages", "passage_postings", "sentence_terms")
 VERSION_CHANNEL = "quoth_index"
 """LISTEN/NOTIFY channel: a publication tells every replica its new version number."""
 
@@ -70,17 +73,22 @@ def _halfvec(rows: npt.NDArray[Any]) -> Iterator[str]:
         yield "[" + ",".join(f"{float(v):.6g}" for v in row) + "]"
 
 
-def _postings(bm25: Any) -> Iterator[tuple[str, int, float]]:
-    """(term, row, weight) for every posting of a file-backend BM25 matrix."""
+def _term_postings(bm25: Any) -> Iterator[tuple[str, npt.NDArray[Any], npt.NDArray[Any]]]:
+    """(term, rows, weights) for every term of a file-backend BM25 matrix, rows ascending."""
     terms = bm25._vocabulary.terms
     starts = np.asarray(bm25._starts)
     docs, weights = np.asarray(bm25._docs), np.asarray(bm25._weights)
     for term_id in range(min(len(terms), len(starts) - 1)):
         start, stop = int(starts[term_id]), int(starts[term_id + 1])
-        for row, weight in zip(
-            docs[start:stop].tolist(), weights[start:stop].tolist(), strict=True
-        ):
-            yield terms[term_id], row, weight
+        if stop > start:
+            yield terms[term_id], docs[start:stop], weights[start:stop]
+
+
+def _postings(bm25: Any) -> Iterator[tuple[str, int, float]]:
+    """(term, row, weight) for every posting of a file-backend BM25 matrix."""
+    for term, rows, weights in _term_postings(bm25):
+        for row, weight in zip(rows.tolist(), weights.tolist(), strict=True):
+            yield term, row, weight
 
 
 def publish(url: str, index: IndexData, timings: dict[str, float] | None = None) -> int:
@@ -109,8 +117,7 @@ def publish(url: str, index: IndexData, timings: dict[str, float] | None = None)
                     f"ef_construction = {HNSW_EF_CONSTRUCTION})"
                 )
             with _timed(steps, "postings_index_s"):
-                for name in ("passage_terms", "sentence_terms"):
-                    conn.execute(f"CREATE INDEX ON {_table(version, name)} (term, row)")
+                conn.execute(f"CREATE INDEX ON {_table(version, 'sentence_terms')} (term, row)")
             conn.execute("UPDATE quoth_versions SET current = (id = %s)", (version,))
             conn.execute("SELECT pg_notify(%s, %s)", (VERSION_CHANNEL, str(version)))
             for old in _droppable(conn, version):
@@ -137,7 +144,7 @@ def _droppable(conn: Any, version: int) -> list[int]:
 
 
 def _drop_version(conn: Any, version: int) -> None:
-    for name in ("articles", "sentences", "passages", "passage_terms", "sentence_terms"):
+    for name in TABLES:
         conn.execute(f"DROP TABLE IF EXISTS {_table(version, name)}")
     conn.execute("DELETE FROM quoth_versions WHERE id = %s", (version,))
 
@@ -158,11 +165,22 @@ def _create_tables(conn: Any, version: int, dimension: int) -> None:
             end_char int NOT NULL, first_sentence int NOT NULL, last_sentence int NOT NULL,
             passage_id text NOT NULL, vector halfvec({dimension}) NOT NULL)"""
     )
-    for name in ("passage_terms", "sentence_terms"):
+    # Passages: every question sums whole postings lists (BM25 over all passages), read
+    # fastest as one row per term of raw little-endian arrays, stored uncompressed.
+    conn.execute(
+        f"CREATE TABLE {_table(version, 'passage_postings')} (term text PRIMARY KEY, "
+        "rows bytea NOT NULL, weights bytea NOT NULL)"
+    )
+    for column in ("rows", "weights"):
         conn.execute(
-            f"CREATE TABLE {_table(version, name)} (term text NOT NULL, row int NOT NULL, "
-            "weight real NOT NULL)"
+            f"ALTER TABLE {_table(version, 'passage_postings')} "
+            f"ALTER COLUMN {column} SET STORAGE EXTERNAL"
         )
+    # Sentences: a question scores a few dozen given sentences, found by (term, row).
+    conn.execute(
+        f"CREATE TABLE {_table(version, 'sentence_terms')} (term text NOT NULL, "
+        "row int NOT NULL, weight real NOT NULL)"
+    )
 
 
 def _copy_spans(
@@ -202,15 +220,18 @@ def _copy_version(conn: Any, version: int, index: IndexData) -> None:
             index.passage_vectors,
             lambda row: (str(index.passage_ids[row]),),
         )
-        for name, bm25 in (
-            ("passage_terms", index.lexical.passages),
-            ("sentence_terms", index.lexical.sentences),
-        ):
-            with cursor.copy(
-                f"COPY {_table(version, name)} (term, row, weight) FROM STDIN"
-            ) as copy:
-                for posting in _postings(bm25):
-                    copy.write_row(posting)
+        with cursor.copy(
+            f"COPY {_table(version, 'passage_postings')} (term, rows, weights) FROM STDIN"
+        ) as copy:
+            for term, rows, weights in _term_postings(index.lexical.passages):
+                copy.write_row(
+                    (term, rows.astype("<i4").tobytes(), weights.astype("<f4").tobytes())
+                )
+        with cursor.copy(
+            f"COPY {_table(version, 'sentence_terms')} (term, row, weight) FROM STDIN"
+        ) as copy:
+            for posting in _postings(index.lexical.sentences):
+                copy.write_row(posting)
 
 
 def current_version(url: str) -> int | None:
@@ -228,6 +249,8 @@ class PostgresIndex:
     def __init__(self, url: str, model: str) -> None:
         self.url = url
         self._pool = shared_pool(url)
+        self._score_cache: dict[tuple[str, ...], Vectors] = {}
+        self._cache_lock = threading.Lock()
         with self._pool.connection() as conn:
             row = conn.execute("SELECT id, manifest FROM quoth_versions WHERE current").fetchone()
             if row is None:
@@ -241,12 +264,23 @@ class PostgresIndex:
                     f"The database index was built with {manifest['model']!r}, not {model!r}: "
                     "rebuild it with quoth index, or set QUOTH_MODEL to match."
                 )
+            layout = conn.execute(
+                "SELECT to_regclass(%s)", (_table(self.version, "passage_postings"),)
+            ).fetchone()
+            if layout is None or layout[0] is None:
+                raise IndexMismatchError(
+                    "The database index was published by an older quoth: publish it again "
+                    "with quoth index."
+                )
             self._built_at = datetime.fromisoformat(manifest["built_at"])
+            self._dimension = int(manifest["dimension"])
             self._load_spans(conn)
 
-    def _fetch(self, query: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def _fetch(
+        self, query: str, params: Sequence[Any] = (), binary: bool = False
+    ) -> list[tuple[Any, ...]]:
         with self._pool.connection() as conn:
-            rows: list[tuple[Any, ...]] = conn.execute(query, params).fetchall()
+            rows: list[tuple[Any, ...]] = conn.execute(query, params, binary=binary).fetchall()
             return rows
 
     def _load_spans(self, conn: Any) -> None:
@@ -296,14 +330,19 @@ class PostgresIndex:
         return str(self._passage_ids[row])
 
     def _vectors(self, table: str, rows: list[int]) -> Vectors:
+        """Rows' vectors in pgvector's binary form (dimension, unused, big-endian float16s),
+        which is read without parsing text."""
         found = dict(
             self._fetch(
-                f"SELECT row, vector::real[] FROM {_table(self.version, table)} "
-                "WHERE row = ANY(%s)",
+                f"SELECT row, vector FROM {_table(self.version, table)} WHERE row = ANY(%s)",
                 (rows,),
+                binary=True,
             )
         )
-        return np.array([found[row] for row in rows], dtype=np.float32).reshape(len(rows), -1)
+        if not rows:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        raw = b"".join(bytes(found[row])[4:] for row in rows)
+        return np.frombuffer(raw, dtype=">f2").astype(np.float32).reshape(len(rows), -1)
 
     def passage_vectors_at(self, rows: Sequence[int]) -> Vectors:
         return self._vectors("passages", [int(r) for r in rows])
@@ -322,34 +361,61 @@ class PostgresIndex:
         )
         return [int(r[0]) for r in rows]
 
-    def _bm25(self, table: str, terms: list[str], rows: list[int] | None) -> dict[int, float]:
-        """Sum of postings per row; a term asked twice counts twice, as in the file backend."""
-        where = "" if rows is None else "WHERE p.row = ANY(%s)"
-        query = (
-            f"SELECT p.row, sum(p.weight::float8) FROM unnest(%s::text[]) AS q(term) "
-            f"JOIN {_table(self.version, table)} AS p USING (term) {where} GROUP BY p.row"
-        )
-        params: tuple[Any, ...] = (terms,) if rows is None else (terms, rows)
-        rows_found = self._fetch(query, params)
-        return {int(r): float(np.float32(s)) for r, s in rows_found}
+    def _passage_scores(self, terms: list[str]) -> Vectors:
+        """Every passage's BM25 for ``terms``, summed term by term in the question's order
+        (a term asked twice counts twice) in float32, as the file backend sums them. The
+        last few questions' scores are kept: ranking asks for the top rows, then for the
+        scores of others, with the same terms."""
+        key = tuple(terms)
+        with self._cache_lock:
+            cached = self._score_cache.get(key)
+        if cached is not None:
+            return cached
+        found = {
+            term: (np.frombuffer(rows, dtype="<i4"), np.frombuffer(weights, dtype="<f4"))
+            for term, rows, weights in self._fetch(
+                f"SELECT term, rows, weights FROM {_table(self.version, 'passage_postings')} "
+                "WHERE term = ANY(%s)",
+                (sorted(set(terms)),),
+                binary=True,
+            )
+        }
+        scores = np.zeros(self.passage_count, dtype=np.float32)
+        for term in terms:
+            if term in found:
+                rows, weights = found[term]
+                scores[rows] += weights
+        with self._cache_lock:
+            self._score_cache[key] = scores
+            while len(self._score_cache) > SCORE_CACHE:
+                self._score_cache.pop(next(iter(self._score_cache)))
+        return scores
 
     def bm25_top_passages(self, terms: list[str], n: int) -> list[tuple[int, float]]:
         if not terms or n <= 0:
             return []
-        scores = self._bm25("passage_terms", terms, None)
-        best = sorted(((s, r) for r, s in scores.items() if s > 0), key=lambda x: (-x[0], x[1]))
-        return [(row, score) for score, row in best[:n]]
-
-    def _scores_of(self, table: str, terms: list[str], rows: Sequence[int]) -> Vectors:
-        wanted = [int(r) for r in rows]
-        scores = self._bm25(table, terms, wanted) if terms and wanted else {}
-        return np.array([scores.get(r, 0.0) for r in wanted], dtype=np.float32)
+        scores = self._passage_scores(terms)
+        return [(row, float(scores[row])) for row in top_positive(scores, n)]
 
     def bm25_passage_scores(self, terms: list[str], rows: Sequence[int]) -> Vectors:
-        return self._scores_of("passage_terms", terms, rows)
+        wanted = [int(r) for r in rows]
+        if not terms or not wanted:
+            return np.zeros(len(wanted), dtype=np.float32)
+        return self._passage_scores(terms)[wanted]
 
     def bm25_sentence_scores(self, terms: list[str], rows: Sequence[int]) -> Vectors:
-        return self._scores_of("sentence_terms", terms, rows)
+        """Sum of postings per row; a term asked twice counts twice, as in the file backend."""
+        wanted = [int(r) for r in rows]
+        if not terms or not wanted:
+            return np.zeros(len(wanted), dtype=np.float32)
+        found = self._fetch(
+            f"SELECT p.row, sum(p.weight::float8) FROM unnest(%s::text[]) AS q(term) "
+            f"JOIN {_table(self.version, 'sentence_terms')} AS p USING (term) "
+            "WHERE p.row = ANY(%s) GROUP BY p.row",
+            (terms, wanted),
+        )
+        scores = {int(r): float(np.float32(s)) for r, s in found}
+        return np.array([scores.get(r, 0.0) for r in wanted], dtype=np.float32)
 
 
 async def watch_versions(

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from quoth.index.embedder import Vectors
 from quoth.index.reader import IndexReader
 from quoth.retrieval.answer import Quote
 from quoth.retrieval.ranking import Hit
@@ -35,22 +36,24 @@ def _touches(group: _Group, doc: int, first: int, last: int) -> bool:
     return group.doc == doc and first <= group.last + 1 and last >= group.first - 1
 
 
-def _repeats(index: IndexReader, groups: list[_Group], sentence: int) -> bool:
-    vectors = index.sentence_vectors_at([sentence, *(g.best_sentence for g in groups)])
-    return bool(np.any(vectors[1:] @ vectors[0] >= DUPLICATE_SIMILARITY))
+def _repeats(vectors: dict[int, Vectors], groups: list[_Group], sentence: int) -> bool:
+    earlier = np.stack([vectors[g.best_sentence] for g in groups])
+    return bool(np.any(earlier @ vectors[sentence] >= DUPLICATE_SIMILARITY))
 
 
 def group_hits(index: IndexReader, hits: list[Hit], min_score: float) -> list[_Group]:
     """Merge touching passages of one article; a new quote must itself clear ``min_score``
     and must not repeat, near word for word, a better quote from another article."""
     groups: list[_Group] = []
+    marked = sorted({hit.best_sentence for hit in hits})  # read at once: one database trip
+    vectors = dict(zip(marked, index.sentence_vectors_at(marked), strict=True)) if hits else {}
     for hit in hits:
         doc, _, _, first, last = index.passage_span(hit.row)
         first, last = min(first, hit.best_sentence), max(last, hit.best_sentence)
         owner = next((g for g in groups if _touches(g, doc, first, last)), None)
         if owner is None:
             if not groups or (
-                hit.score >= min_score and not _repeats(index, groups, hit.best_sentence)
+                hit.score >= min_score and not _repeats(vectors, groups, hit.best_sentence)
             ):
                 groups.append(_Group(doc, first, last, hit.score, hit.best_sentence, hit.row))
             continue
