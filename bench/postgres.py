@@ -88,6 +88,15 @@ def sizes(url: str, version: int) -> dict[str, float]:
     return result
 
 
+def resident_mb() -> float:
+    """This process's resident memory: what opening a version adds is what a replica holds
+    (articles' text and the spans of every sentence and passage)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def paired_stages(
     services: dict[str, AnsweringService], questions: list[str], mode: str = "rerank"
 ) -> dict[str, Any]:
@@ -215,7 +224,13 @@ def run(
         "steps_s": {k: round(v, 1) for k, v in steps.items()},
         **sizes(database, version),
     }
+    before = resident_mb()
+    started = time.perf_counter()
     served = PostgresIndex(database, embedder.name)
+    report["open"] = {
+        "seconds": round(time.perf_counter() - started, 2),
+        "resident_mb_added": round(resident_mb() - before, 1),
+    }
     in_db = AnsweringService(served, embedder, files.options, files.reranker, files.refusal)
     stages = paired_stages({"files": files, "postgres": in_db}, asked)
     report["answer"] = stages

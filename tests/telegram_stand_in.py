@@ -436,16 +436,11 @@ class BotApiStandIn:
         return {"id": user_id, "is_bot": False, "first_name": name}
 
     def push_message(
-        self,
-        chat_id: int,
-        user_id: int,
-        text: str | None = None,
-        *,
-        reply_to: dict[str, Any] | None = None,
-        document: dict[str, Any] | None = None,
+        self, chat_id: int, user_id: int, text: str | None = None, **parts: Any
     ) -> dict[str, Any]:
-        """Queue an incoming message as Telegram would deliver it; returns the message."""
-        update = self.message_update(chat_id, user_id, text, reply_to=reply_to, document=document)
+        """Queue an incoming message as Telegram would deliver it; returns the message.
+        ``parts``: ``reply_to`` and ``document``, as for :meth:`message_update`."""
+        update = self.message_update(chat_id, user_id, text, **parts)
         self._push_update(update)
         return dict(update["message"])
 
