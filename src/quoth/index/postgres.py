@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import struct
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
@@ -32,7 +33,12 @@ import numpy.typing as npt
 
 from quoth.database import connection, first_line, migrate, shared_pool
 from quoth.index.embedder import Vectors
-from quoth.index.errors import IndexBusyError, IndexMismatchError, IndexNotFoundError
+from quoth.index.errors import (
+    IndexBusyError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    IndexStoreError,
+)
 from quoth.index.reader import PassageSpan, SentenceSpan, top_positive
 from quoth.index.rows import StoredVectors
 from quoth.index.store import ArticleRecord, IndexData
@@ -68,11 +74,6 @@ def _table(version: int, name: str) -> str:
     return f"quoth_v{int(version)}_{name}"
 
 
-def _halfvec(rows: npt.NDArray[Any]) -> Iterator[str]:
-    for row in rows:
-        yield "[" + ",".join(f"{float(v):.6g}" for v in row) + "]"
-
-
 def _term_postings(bm25: Any) -> Iterator[tuple[str, npt.NDArray[Any], npt.NDArray[Any]]]:
     """(term, rows, weights) for every term of a file-backend BM25 matrix, rows ascending."""
     terms = bm25._vocabulary.terms
@@ -82,13 +83,6 @@ def _term_postings(bm25: Any) -> Iterator[tuple[str, npt.NDArray[Any], npt.NDArr
         start, stop = int(starts[term_id]), int(starts[term_id + 1])
         if stop > start:
             yield terms[term_id], docs[start:stop], weights[start:stop]
-
-
-def _postings(bm25: Any) -> Iterator[tuple[str, int, float]]:
-    """(term, row, weight) for every posting of a file-backend BM25 matrix."""
-    for term, rows, weights in _term_postings(bm25):
-        for row, weight in zip(rows.tolist(), weights.tolist(), strict=True):
-            yield term, row, weight
 
 
 def publish(url: str, index: IndexData, timings: dict[str, float] | None = None) -> int:
@@ -183,20 +177,82 @@ def _create_tables(conn: Any, version: int, dimension: int) -> None:
     )
 
 
+PGCOPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+PGCOPY_TRAILER = struct.pack(">h", -1)
+_WRITE_BYTES = 8 * 1024 * 1024
+
+
+def _binary_rows(
+    ints: npt.NDArray[Any], texts: npt.NDArray[Any] | None, vectors: npt.NDArray[Any]
+) -> bytes:
+    """Rows of (int4 columns, optional fixed-width text, halfvec) in PostgreSQL's binary COPY
+    format, built by NumPy: formatting a million vectors as text took minutes. Each field is
+    its length then its big-endian value; a halfvec is its dimension, an unused int16, then
+    float16s."""
+    count, columns = ints.shape
+    dimension = vectors.shape[1]
+    fields: list[Any] = [("fields", ">i2")]
+    for column in range(columns):
+        fields += [(f"len{column}", ">i4"), (f"int{column}", ">i4")]
+    if texts is not None:
+        fields += [("text_len", ">i4"), ("text", texts.dtype)]
+    fields += [("vec_len", ">i4"), ("dim", ">i2"), ("unused", ">i2"), ("vec", ">f2", (dimension,))]
+    out = np.zeros(count, dtype=fields)
+    out["fields"] = columns + (texts is not None) + 1
+    for column in range(columns):
+        out[f"len{column}"] = 4
+        out[f"int{column}"] = ints[:, column]
+    if texts is not None:
+        out["text_len"] = texts.dtype.itemsize
+        out["text"] = texts
+    out["vec_len"] = 4 + 2 * dimension
+    out["dim"] = dimension
+    out["vec"] = vectors
+    return out.tobytes()
+
+
 def _copy_spans(
     cursor: Any,
     command: str,
     spans: npt.NDArray[Any],
     vectors: StoredVectors,
-    extra: Callable[[int], tuple[str, ...]],
+    texts: npt.NDArray[Any] | None = None,
 ) -> None:
-    """Rows of (row, span columns, extra columns, vector), vectors read a batch at a time."""
-    with cursor.copy(command) as copy:
+    """Rows of (row, span columns, text, vector), a batch at a time."""
+    with cursor.copy(f"{command} FROM STDIN (FORMAT binary)") as copy:
+        copy.write(PGCOPY_HEADER)
         for start in range(0, len(spans), _COPY_BATCH):
             stop = min(start + _COPY_BATCH, len(spans))
-            batch = _halfvec(vectors[start:stop])
-            for row, vector in zip(range(start, stop), batch, strict=True):
-                copy.write_row((row, *(int(v) for v in spans[row]), *extra(row), vector))
+            rows = np.arange(start, stop, dtype=np.int64)[:, None]
+            ints = np.concatenate([rows, np.asarray(spans[start:stop], dtype=np.int64)], axis=1)
+            batch = None if texts is None else texts[start:stop]
+            copy.write(_binary_rows(ints, batch, np.asarray(vectors[start:stop])))
+        copy.write(PGCOPY_TRAILER)
+
+
+def _copy_sentence_terms(cursor: Any, table: str, bm25: Any) -> None:
+    """(term, row, weight) rows in binary COPY format, one NumPy batch per term."""
+    with cursor.copy(f"COPY {table} (term, row, weight) FROM STDIN (FORMAT binary)") as copy:
+        copy.write(PGCOPY_HEADER)
+        pending: list[bytes] = []
+        size = 0
+        for term, rows, weights in _term_postings(bm25):
+            word = term.encode()
+            out = np.zeros(
+                len(rows),
+                dtype=[
+                    ("fields", ">i2"), ("term_len", ">i4"), ("term", f"S{len(word)}"),
+                    ("row_len", ">i4"), ("row", ">i4"), ("weight_len", ">i4"), ("weight", ">f4"),
+                ],
+            )  # fmt: skip
+            out["fields"], out["term_len"], out["term"] = 3, len(word), word
+            out["row_len"], out["row"], out["weight_len"], out["weight"] = 4, rows, 4, weights
+            pending.append(out.tobytes())
+            size += out.nbytes
+            if size >= _WRITE_BYTES:
+                copy.write(b"".join(pending))
+                pending, size = [], 0
+        copy.write(b"".join(pending) + PGCOPY_TRAILER)
 
 
 def _copy_version(conn: Any, version: int, index: IndexData) -> None:
@@ -206,19 +262,20 @@ def _copy_version(conn: Any, version: int, index: IndexData) -> None:
                 copy.write_row((row, article.model_dump_json()))
         _copy_spans(
             cursor,
-            f"COPY {_table(version, 'sentences')} (row, doc, start_char, end_char, vector) "
-            "FROM STDIN",
+            f"COPY {_table(version, 'sentences')} (row, doc, start_char, end_char, vector)",
             np.asarray(index.sentences),
             index.sentence_vectors,
-            lambda row: (),
         )
+        ids = np.array([str(pid).encode() for pid in index.passage_ids], dtype="S")
+        if len(ids) and int(np.char.str_len(ids).min()) != ids.dtype.itemsize:
+            raise IndexStoreError("Passage ids differ in length; the index cannot be published.")
         _copy_spans(
             cursor,
             f"COPY {_table(version, 'passages')} (row, doc, start_char, end_char, "
-            "first_sentence, last_sentence, passage_id, vector) FROM STDIN",
+            "first_sentence, last_sentence, passage_id, vector)",
             np.asarray(index.passages),
             index.passage_vectors,
-            lambda row: (str(index.passage_ids[row]),),
+            ids,
         )
         with cursor.copy(
             f"COPY {_table(version, 'passage_postings')} (term, rows, weights) FROM STDIN"
@@ -227,11 +284,7 @@ def _copy_version(conn: Any, version: int, index: IndexData) -> None:
                 copy.write_row(
                     (term, rows.astype("<i4").tobytes(), weights.astype("<f4").tobytes())
                 )
-        with cursor.copy(
-            f"COPY {_table(version, 'sentence_terms')} (term, row, weight) FROM STDIN"
-        ) as copy:
-            for posting in _postings(index.lexical.sentences):
-                copy.write_row(posting)
+        _copy_sentence_terms(cursor, _table(version, "sentence_terms"), index.lexical.sentences)
 
 
 def current_version(url: str) -> int | None:
