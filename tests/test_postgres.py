@@ -102,3 +102,31 @@ def test_a_replica_started_during_the_first_build_waits_for_it(
             publish(url, shared_index)
             service = waiting.result(timeout=60)
     assert service.index.passage_count == shared_index.passage_count
+
+
+def test_larger_indexes_are_searched_through_ivfflat(
+    postgres_url: str, shared_index: IndexData, embedder: Embedder
+) -> None:
+    """Above the exact-search size a version gets an IVFFlat index (here forced on the small
+    shared index): searches go through it and still find a passage by its own vector."""
+    url = fresh_database(postgres_url, "quoth_ivf")
+    version = publish(url, shared_index, exact_up_to=0)
+    served = PostgresIndex(url, embedder.name)
+    assert served.search["index"] == "ivfflat" and served.probes is not None
+    with psycopg.connect(url) as conn:
+        kinds = conn.execute(
+            "SELECT am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = %s::regclass",
+            (f"quoth_v{version}_passages",),
+        ).fetchall()
+        plan = "\n".join(
+            r[0]
+            for r in conn.execute(
+                f"EXPLAIN SELECT row FROM quoth_v{version}_passages "
+                f"ORDER BY vector <#> (SELECT vector FROM quoth_v{version}_passages LIMIT 1) "
+                "LIMIT 5"
+            ).fetchall()
+        )
+    assert ("ivfflat",) in kinds and f"Index Scan using quoth_v{version}_passages_vector" in plan
+    for row in range(0, shared_index.passage_count, 97):
+        assert served.dense_search(shared_index.passage_vectors_at([row]), 1) == [row]

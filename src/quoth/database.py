@@ -81,7 +81,6 @@ def shared_pool(url: str) -> ConnectionPool[Any]:
             min_size=1,
             max_size=POOL_MAX,
             kwargs={"autocommit": True},
-            configure=_configure,
             open=False,
             name="quoth",
         )
@@ -94,12 +93,6 @@ def shared_pool(url: str) -> ConnectionPool[Any]:
             ) from None
         _pools[url] = pool
         return pool
-
-
-def _configure(conn: Connection[Any]) -> None:
-    from quoth.index.postgres import HNSW_EF_SEARCH
-
-    conn.execute(f"SET hnsw.ef_search = {HNSW_EF_SEARCH}")
 
 
 @atexit.register
@@ -144,7 +137,18 @@ def _step_replica_state(conn: Connection[Any]) -> None:
     )
 
 
-STEPS: list[Callable[[Connection[Any]], None]] = [_step_index, _step_replica_state]
+def _step_vector_search(conn: Connection[Any]) -> None:
+    """How each version's vectors are searched (index kind, lists, probes)."""
+    conn.execute(
+        "ALTER TABLE quoth_versions ADD COLUMN IF NOT EXISTS search jsonb NOT NULL DEFAULT '{}'"
+    )
+
+
+STEPS: list[Callable[[Connection[Any]], None]] = [
+    _step_index,
+    _step_replica_state,
+    _step_vector_search,
+]
 SCHEMA_VERSION = len(STEPS)
 
 

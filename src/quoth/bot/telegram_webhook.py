@@ -80,6 +80,8 @@ class WebhookServer:
             return web.Response()
         if claim is Claim.BUSY:
             return web.Response(status=503, headers={"Retry-After": "1"})
-        await self.application.process_update(update)  # handler errors go to its error handler
-        await asyncio.to_thread(self.state.finish_update, "telegram", update.update_id)
+        try:
+            await self.application.process_update(update)  # handler errors: its error handler
+        finally:  # even if PTB itself failed: a claim never finished would refuse re-deliveries
+            await asyncio.to_thread(self.state.finish_update, "telegram", update.update_id)
         return web.Response()
