@@ -98,6 +98,10 @@ async def load(
 async def measure(
     replicas: int, env: dict[str, str], asked: list[str], concurrency: int, work: Path
 ) -> dict[str, Any]:
+    import psycopg
+
+    with psycopg.connect(env["QUOTH_DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("TRUNCATE quoth_updates, quoth_rate")  # each stand-in counts from 1 again
     async with BotApiStandIn(TOKEN) as stand_in:
         ports = [free_port() for _ in range(replicas)]
         processes = []
@@ -124,6 +128,8 @@ async def measure(
             result = await load(stand_in, hooks, asked, concurrency)
             answers = stand_in.sent[sent_before:]
             result["replies"] = len(answers)
+            if len(answers) != len(asked):
+                raise RuntimeError(f"{len(answers)} replies to {len(asked)} questions")
             result["failed_replies"] = sum("went wrong" in s.text for s in answers)
             return result
         finally:
