@@ -13,8 +13,9 @@ import pytest
 
 from quoth import runtime
 from quoth.bot import discord_render as dr
+from quoth.bot.conversation import NOT_A_MODERATOR
 from quoth.bot.discord_bot import DiscordBot
-from quoth.bot.library import NOT_A_MODERATOR, Library
+from quoth.bot.library import Library
 from quoth.config import Settings, load_settings
 from quoth.index import Embedder
 from quoth.retrieval import AnsweringService

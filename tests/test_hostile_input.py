@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from quoth.bot import discord_render as dr
 from quoth.bot import telegram_html as th
-from quoth.bot.telegram import SOMETHING_WRONG
+from quoth.bot.conversation import SOMETHING_WRONG
 from quoth.bot.text import visible_length
 from quoth.index import ArticleRecord
 from quoth.retrieval import Answer, AnsweringService, QuestionError, Quote

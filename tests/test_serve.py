@@ -74,7 +74,7 @@ async def test_both_platforms_in_one_process(
     assert "not running" in quoth_health(env).stderr
     for secret in (TELEGRAM_TOKEN, DISCORD_TOKEN, DISCORD_TOKEN.split(".")[1]):
         assert secret not in output
-    assert "question via=slash" in output and "question chat=private" in output
+    assert "platform=discord via=slash" in output and "platform=telegram via=private" in output
     assert not discord.rejected
 
 

@@ -22,7 +22,8 @@ import pytest
 
 from quoth import runtime
 from quoth.bot import telegram_html as th
-from quoth.bot.library import NOT_A_MODERATOR, Library
+from quoth.bot.conversation import NOT_A_MODERATOR
+from quoth.bot.library import Library
 from quoth.bot.telegram import TelegramBot
 from quoth.config import Settings, load_settings
 from quoth.index import Embedder
@@ -441,4 +442,4 @@ async def test_serve_command_end_to_end(
     stopped = quoth_health(env)
     assert stopped.returncode == 1 and "not running" in stopped.stderr
     assert TOKEN not in output and TOKEN.split(":")[1] not in output
-    assert "question chat=private" in output and "answered=True" in output
+    assert "platform=telegram via=private" in output and "answered=True" in output

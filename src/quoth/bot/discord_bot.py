@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -26,17 +25,11 @@ from discord.http import Route
 from discord.utils import MISSING
 
 from quoth.bot import discord_render as dr
-from quoth.bot.library import (
-    NOT_A_MODERATOR,
-    REINDEX_RUNNING,
-    REINDEX_STARTED,
-    Library,
-    ModerationError,
-)
+from quoth.bot.conversation import SOMETHING_WRONG, Conversation, Person, Reply
+from quoth.bot.library import Library, ModerationError
 from quoth.bot.logs import redact_secrets
 from quoth.bot.text import shorten
 from quoth.config import ConfigError, Settings
-from quoth.retrieval import Answer, QuestionError
 from quoth.retrieval.question import normalise_question
 
 log = logging.getLogger("quoth.discord")
@@ -49,7 +42,6 @@ HELP = (
     "exact quotes from my articles and their sources, or tell you plainly that my sources "
     "don't cover it. /sources lists the articles."
 )
-SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again in a moment."
 
 
 def point_at(settings: Settings) -> None:
@@ -96,6 +88,7 @@ class DiscordBot:
         redact_secrets(settings.discord_token.get_secret_value())
         self.settings = settings
         self.library = library
+        self.conversation = Conversation(library)
         self.platform = "discord"
         self.defer_after = defer_after
         self.moderator_ids = frozenset(settings.discord_moderator_ids)
@@ -188,9 +181,7 @@ class DiscordBot:
 
         @tree.command(name="stats", description="Moderators: articles, passages, index age")
         async def stats(interaction: discord.Interaction) -> None:
-            if await self.refuse_unless_moderator(interaction, "stats"):
-                return
-            await self._send(interaction, dr.text_reply(self.library.stats_text()), ephemeral=True)
+            await self.stats(interaction)
 
         @tree.command(name="add", description="Moderators: add or update an article file")
         @app_commands.describe(file="A .txt, .md or .html article")
@@ -206,22 +197,22 @@ class DiscordBot:
 
     # -- questions ----------------------------------------------------------------------------
 
+    def person(self, user: discord.User | discord.Member) -> Person:
+        return Person(self.platform, user.id, self.is_moderator(user))
+
+    @staticmethod
+    def render(reply: Reply) -> dr.Reply:
+        return dr.render_answer(reply.answer) if reply.answer else dr.text_reply(reply.text)
+
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
-        if slow_down := await self.library.too_quick(self.platform, interaction.user.id):
-            await self._send(interaction, dr.text_reply(slow_down), ephemeral=True)
-            return
-        started = time.perf_counter()
-        work = asyncio.create_task(asyncio.to_thread(self.library.service.answer, question))
+        work = asyncio.create_task(
+            self.conversation.ask(self.person(interaction.user), question, "slash")
+        )
         done, _ = await asyncio.wait([work], timeout=self.defer_after)
         if not done:
             await interaction.response.defer(thinking=True)
-        try:
-            answer = await work
-        except QuestionError as error:
-            await self._send(interaction, dr.text_reply(str(error)), ephemeral=True)
-            return
-        await self._send(interaction, dr.render_answer(answer))
-        self._log_answer("slash", answer, started)
+        reply = await work
+        await self._send(interaction, self.render(reply), ephemeral=reply.private)
 
     async def on_message(self, message: discord.Message) -> None:
         """Answer direct messages and mentions of the bot; ignore all other talk."""
@@ -235,29 +226,10 @@ class DiscordBot:
         if not addressed.strip():
             await self._reply(message, dr.text_reply(HELP))
             return
-        if slow_down := await self.library.too_quick(self.platform, message.author.id):
-            await self._reply(message, dr.text_reply(slow_down))
-            return
-        started = time.perf_counter()
-        try:
-            async with message.channel.typing():
-                answer = await asyncio.to_thread(self.library.service.answer, question)
-        except QuestionError as error:
-            reply = dr.text_reply(str(error))
-        else:
-            reply = dr.render_answer(answer)
-            self._log_answer("dm" if message.guild is None else "mention", answer, started)
-        await self._reply(message, reply)
-
-    def _log_answer(self, kind: str, answer: Answer, started: float) -> None:
-        self.library.record(answer)
-        log.info(
-            "question via=%s latency_ms=%.0f answered=%s top_score=%.3f",
-            kind,
-            (time.perf_counter() - started) * 1000,
-            answer.answered,
-            answer.top_score,
-        )
+        via = "dm" if message.guild is None else "mention"
+        async with message.channel.typing():
+            reply = await self.conversation.ask(self.person(message.author), question, via)
+        await self._reply(message, self.render(reply))
 
     async def _send(
         self, interaction: discord.Interaction, reply: dr.Reply, ephemeral: bool = False
@@ -298,8 +270,7 @@ class DiscordBot:
         return choices
 
     async def show_source(self, interaction: discord.Interaction, doc_id: str) -> None:
-        articles = self.library.service.index.articles
-        article = next((a for a in articles if a.id == doc_id), None)
+        article = self.conversation.article(doc_id)
         if article is None:
             reply = dr.text_reply("That article is not in my sources. See /sources for the ids.")
             await self._send(interaction, reply, ephemeral=True)
@@ -318,61 +289,46 @@ class DiscordBot:
             and any(r.name == role for r in user.roles)
         )
 
-    async def refuse_unless_moderator(self, interaction: discord.Interaction, action: str) -> bool:
-        if self.is_moderator(interaction.user):
-            return False
-        log.warning("refused %s for non-moderator user=%s", action, interaction.user.id)
-        await self._send(interaction, dr.text_reply(NOT_A_MODERATOR), ephemeral=True)
-        return True
-
     def _report_to(self, interaction: discord.Interaction) -> Callable[[str], Awaitable[None]]:
         async def report(text: str) -> None:
             await self._send(interaction, dr.text_reply(text))
 
         return report
 
+    async def _answer(self, interaction: discord.Interaction, reply: Reply) -> None:
+        await self._send(interaction, self.render(reply), ephemeral=reply.private)
+
+    async def stats(self, interaction: discord.Interaction) -> None:
+        await self._answer(interaction, self.conversation.stats(self.person(interaction.user)))
+
     async def reindex(self, interaction: discord.Interaction) -> None:
-        if await self.refuse_unless_moderator(interaction, "reindex"):
-            return
-        if self.library.reindexing:
-            await self._send(interaction, dr.text_reply(REINDEX_RUNNING))
-            return
-        await self._send(interaction, dr.text_reply(REINDEX_STARTED))
-        self.library.reindex_in_background(self._report_to(interaction))
+        person = self.person(interaction.user)
+        await self._answer(
+            interaction, await self.conversation.reindex(person, self._report_to(interaction))
+        )
 
     async def add(self, interaction: discord.Interaction, file: discord.Attachment) -> None:
-        if await self.refuse_unless_moderator(interaction, "upload"):
-            return
-        limit = self.settings.max_upload_bytes
-        try:
-            if file.size > limit:
-                raise ModerationError(f"That file is too large; the limit is {limit // 1024} KB.")
-            await interaction.response.defer(thinking=True)
-            data = await file.read()
-            saved = self.library.save_upload(file.filename, data)
-        except (ModerationError, discord.HTTPException) as error:
-            text = str(error) if isinstance(error, ModerationError) else "Could not fetch the file."
-            await self._send(interaction, dr.text_reply(text))
-            return
-        log.info(
-            "upload id=%s replaced=%s by user=%s", saved.doc_id, saved.replaced, interaction.user.id
+        async def fetch() -> bytes:
+            await interaction.response.defer(thinking=True)  # downloading can take a while
+            try:
+                return await file.read()
+            except discord.HTTPException:
+                raise ModerationError("Could not fetch the file.") from None
+
+        reply = await self.conversation.add_file(
+            self.person(interaction.user),
+            file.filename,
+            file.size,
+            fetch,
+            self._report_to(interaction),
         )
-        reindexing = self.library.reindexing
-        await self._send(interaction, dr.text_reply(self.library.upload_reply(saved)))
-        if not reindexing:
-            self.library.reindex_in_background(self._report_to(interaction))
+        await self._answer(interaction, reply)
 
     async def remove(self, interaction: discord.Interaction, doc_id: str) -> None:
-        if await self.refuse_unless_moderator(interaction, "remove"):
-            return
-        try:
-            removed = self.library.remove(doc_id)
-        except ModerationError as error:
-            await self._send(interaction, dr.text_reply(str(error)), ephemeral=True)
-            return
-        log.info("removed %s", ", ".join(p.name for p in removed))
-        await self._send(interaction, dr.text_reply(f"Removed {doc_id}. Reindexing…"))
-        self.library.reindex_in_background(self._report_to(interaction))
+        reply = await self.conversation.remove(
+            self.person(interaction.user), doc_id, self._report_to(interaction)
+        )
+        await self._answer(interaction, reply)
 
     # -- errors -------------------------------------------------------------------------------
 

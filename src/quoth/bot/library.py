@@ -36,9 +36,6 @@ log = logging.getLogger("quoth.library")
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_NAME_CHARS = 100
 UPLOAD_PREFIX = ".upload-"  # hidden: the corpus loader never reads a half-written upload
-NOT_A_MODERATOR = "Sorry, only moderators can do that."
-REINDEX_STARTED = "Reindexing in the background; I keep answering meanwhile."
-REINDEX_RUNNING = "A reindex is already running; I'll report when it ends."
 
 
 class ModerationError(Exception):
@@ -99,7 +96,8 @@ class Library:
 
     @property
     def reindexing(self) -> bool:
-        return self._reindex_lock.locked()
+        """A reindex runs, or is started and about to (its task has not run yet)."""
+        return self._reindex_lock.locked() or bool(self._background)
 
     def _writable_corpus(self) -> Path:
         corpus = self.settings.corpus_dir
@@ -261,13 +259,6 @@ class Library:
             articles=len(index.articles),
             passages=index.passage_count,
         )
-
-    async def too_quick(self, platform: str, user_id: int) -> str | None:
-        """The reply for a user over their question budget, or None to go ahead."""
-        wait = await asyncio.to_thread(self.state.acquire, f"{platform}:{user_id}")
-        if not wait:
-            return None
-        return f"You're asking quickly! Please wait {max(1, round(wait))} s and ask again."
 
     def record(self, answer: Answer) -> None:
         """Count an answer (for /stats); a database hiccup must not cost the user the answer."""

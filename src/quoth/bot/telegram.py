@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -24,6 +23,7 @@ from telegram import (
     Message,
     MessageEntity,
     Update,
+    User,
 )
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import InvalidToken, TelegramError
@@ -40,18 +40,12 @@ from telegram.ext import (
 )
 
 from quoth.bot import telegram_html as th
-from quoth.bot.library import (
-    NOT_A_MODERATOR,
-    REINDEX_RUNNING,
-    REINDEX_STARTED,
-    Library,
-    ModerationError,
-)
+from quoth.bot.conversation import SOMETHING_WRONG, Conversation, Person, Reply
+from quoth.bot.library import Library, ModerationError
 from quoth.bot.logs import redact_secrets
 from quoth.bot.telegram_retry import RetryingRateLimiter
 from quoth.bot.telegram_webhook import WebhookServer
 from quoth.config import ConfigError, Settings
-from quoth.retrieval import QuestionError
 from quoth.retrieval.question import normalise_question
 
 log = logging.getLogger("quoth.telegram")
@@ -84,7 +78,6 @@ MODERATOR_HELP = (
     "(it is indexed at once); /remove ID deletes one; /reindex rebuilds after changes on disk; "
     "/stats shows the numbers."
 )
-SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again in a moment."
 EXPIRED_BUTTON = "That button has expired. Please ask again."
 
 
@@ -112,6 +105,7 @@ class TelegramBot:
         redact_secrets(settings.telegram_token.get_secret_value())  # URLs carry the token
         self.settings = settings
         self.library = library
+        self.conversation = Conversation(library)
         self.moderators = frozenset(settings.moderator_ids)
         self.sources_per_page = sources_per_page
         self.platform = "telegram"
@@ -269,39 +263,32 @@ class TelegramBot:
     async def respond(
         self, message: Message, context: ContextTypes.DEFAULT_TYPE, question: str
     ) -> None:
-        user = message.from_user
-        if slow_down := await self.library.too_quick(
-            self.platform, user.id if user else message.chat.id
-        ):
-            await message.reply_text(slow_down)
-            return
         question = normalise_question(question, [context.bot.username])
-        started = time.perf_counter()
         typing = asyncio.create_task(self._typing_later(context.bot, message.chat.id))
         try:
-            answer = await asyncio.to_thread(self.library.service.answer, question)
-        except QuestionError as error:
-            await message.reply_text(str(error))
-            return
+            reply = await self.conversation.ask(
+                self._person(message.from_user, message.chat.id), question, message.chat.type
+            )
         finally:
             typing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await typing
-        self.library.record(answer)
+        await self._send(message, reply, context.bot.username)
+
+    def _person(self, user: User | None, chat_id: int) -> Person:
+        """Who asks: the user, or the chat for messages without one (channel posts)."""
+        user_id = user.id if user is not None else chat_id
+        return Person(self.platform, user_id, user_id in self.moderators and user is not None)
+
+    async def _send(self, message: Message, reply: Reply, username: str) -> None:
+        answer = reply.answer
+        if answer is None:
+            await message.reply_text(reply.text)
+            return
         markup = None
         if answer.next_offset is not None:
             markup = self._more_button(answer.question, answer.next_offset)
-        await message.reply_html(
-            th.render_answer(answer, context.bot.username),
-            reply_markup=markup,
-        )
-        log.info(
-            "question chat=%s latency_ms=%.0f answered=%s top_score=%.3f",
-            message.chat.type,
-            (time.perf_counter() - started) * 1000,
-            answer.answered,
-            answer.top_score,
-        )
+        await message.reply_html(th.render_answer(answer, username), reply_markup=markup)
 
     @staticmethod
     def _more_button(question: str, offset: int) -> InlineKeyboardMarkup:
@@ -316,9 +303,7 @@ class TelegramBot:
             return
         await query.answer()
         request = query.data
-        answer = await asyncio.to_thread(
-            self.library.service.answer, request.question, None, request.offset
-        )
+        answer = await self.conversation.more(request.question, request.offset)
         if isinstance(query.message, Message):
             await query.message.edit_reply_markup(reply_markup=None)
             markup = None
@@ -390,74 +375,48 @@ class TelegramBot:
 
     # -- moderators -------------------------------------------------------------------------
 
-    async def _refuse_unless_moderator(self, update: Update, action: str) -> bool:
-        if self._is_moderator(update):
-            return False
-        user = update.effective_user
-        log.warning("refused %s for non-moderator user=%s", action, user.id if user else None)
-        if update.effective_message is not None:
-            await update.effective_message.reply_text(NOT_A_MODERATOR)
-        return True
-
     async def reindex(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or await self._refuse_unless_moderator(update, "reindex"):
-            return
-        if self.library.reindexing:
-            await message.reply_text(REINDEX_RUNNING)
-            return
-        await message.reply_text(REINDEX_STARTED)
-        self.library.reindex_in_background(message.reply_text)
+        if message is not None:
+            person = self._person(update.effective_user, message.chat.id)
+            reply = await self.conversation.reindex(person, message.reply_text)
+            await message.reply_text(reply.text)
 
     async def upload(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         if message is None or message.document is None:
             return
-        if await self._refuse_unless_moderator(update, "upload"):
-            return
         document = message.document
-        limit = self.settings.max_upload_bytes
-        try:
-            if document.file_size is not None and document.file_size > limit:
-                raise ModerationError(f"That file is too large; the limit is {limit // 1024} KB.")
-            file = await document.get_file()
-            data = bytes(await file.download_as_bytearray())
-            saved = self.library.save_upload(document.file_name or "upload.txt", data)
-        except ModerationError as error:
-            await message.reply_text(str(error))
-            return
-        log.info(
-            "upload id=%s replaced=%s by user=%s",
-            saved.doc_id,
-            saved.replaced,
-            message.from_user.id if message.from_user else None,
+
+        async def fetch() -> bytes:
+            try:
+                file = await document.get_file()
+                return bytes(await file.download_as_bytearray())
+            except TelegramError as error:
+                raise ModerationError(f"Could not fetch the file from Telegram: {error}") from None
+
+        reply = await self.conversation.add_file(
+            self._person(update.effective_user, message.chat.id),
+            document.file_name or "upload.txt",
+            document.file_size,
+            fetch,
+            message.reply_text,
         )
-        reindexing = self.library.reindexing
-        await message.reply_text(self.library.upload_reply(saved))
-        if not reindexing:
-            self.library.reindex_in_background(message.reply_text)
+        await message.reply_text(reply.text)
 
     async def remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or await self._refuse_unless_moderator(update, "remove"):
-            return
-        if not context.args:
-            await message.reply_text("Usage: /remove ID (see /sources for the ids).")
-            return
-        try:
-            removed = self.library.remove(context.args[0])
-        except ModerationError as error:
-            await message.reply_text(str(error))
-            return
-        log.info("removed %s", ", ".join(p.name for p in removed))
-        await message.reply_text(f"Removed {context.args[0]}. Reindexing…")
-        self.library.reindex_in_background(message.reply_text)
+        if message is not None:
+            person = self._person(update.effective_user, message.chat.id)
+            doc_id = context.args[0] if context.args else ""
+            reply = await self.conversation.remove(person, doc_id, message.reply_text)
+            await message.reply_text(reply.text)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is None or await self._refuse_unless_moderator(update, "stats"):
-            return
-        await message.reply_text(self.library.stats_text())
+        if message is not None:
+            reply = self.conversation.stats(self._person(update.effective_user, message.chat.id))
+            await message.reply_text(reply.text)
 
     # -- errors -----------------------------------------------------------------------------
 

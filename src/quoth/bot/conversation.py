@@ -1,0 +1,156 @@
+"""What happens when someone asks, or a moderator adds, removes, reindexes or looks at the
+numbers: one layer that knows no chat platform.
+
+Adapters parse their platform's update into plain values (who, what), call one method here
+and render the :class:`Reply`. So Telegram and Discord cannot drift apart in what a person
+may do, what they are told, or what is logged, and these flows are tested once, with plain
+calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from quoth.bot.library import Library, ModerationError
+from quoth.index.store import ArticleRecord
+from quoth.retrieval import Answer, QuestionError
+
+log = logging.getLogger("quoth.conversation")
+
+SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again in a moment."
+NOT_A_MODERATOR = "Sorry, only moderators can do that."
+REINDEX_STARTED = "Reindexing in the background; I keep answering meanwhile."
+REINDEX_RUNNING = "A reindex is already running; I'll report when it ends."
+
+Report = Callable[[str], Awaitable[object]]
+"""Sends a later message (a background reindex's outcome) to where the request came from."""
+Fetch = Callable[[], Awaitable[bytes]]
+"""Downloads an uploaded file; raises :class:`ModerationError` with a message on failure."""
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """Who is asking, as every platform can say it."""
+
+    platform: str
+    user_id: int
+    moderator: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A text, or an answer to render; ``private`` replies concern only the person asking
+    (Discord shows them to that person alone)."""
+
+    text: str = ""
+    answer: Answer | None = None
+    private: bool = False
+
+
+class Conversation:
+    """The flows of one bot over one library; every adapter of a process shares it."""
+
+    def __init__(self, library: Library) -> None:
+        self.library = library
+
+    # -- asking -------------------------------------------------------------------------------
+
+    async def ask(self, person: Person, question: str, via: str) -> Reply:
+        """Answer within the person's question budget; ``via`` names how they asked (for
+        the log line: private, group, slash, mention...)."""
+        wait = await asyncio.to_thread(
+            self.library.state.acquire, f"{person.platform}:{person.user_id}"
+        )
+        if wait:
+            return Reply(
+                f"You're asking quickly! Please wait {max(1, round(wait))} s and ask again.",
+                private=True,
+            )
+        started = time.perf_counter()
+        try:
+            answer = await asyncio.to_thread(self.library.service.answer, question)
+        except QuestionError as error:
+            return Reply(str(error), private=True)
+        self.library.record(answer)
+        log.info(
+            "question platform=%s via=%s latency_ms=%.0f answered=%s top_score=%.3f",
+            person.platform,
+            via,
+            (time.perf_counter() - started) * 1000,
+            answer.answered,
+            answer.top_score,
+        )
+        return Reply(answer=answer)
+
+    async def more(self, question: str, offset: int) -> Answer:
+        """The next quotes of an answer already given (its "More" button)."""
+        return await asyncio.to_thread(self.library.service.answer, question, None, offset)
+
+    def article(self, doc_id: str) -> ArticleRecord | None:
+        return next((a for a in self.library.service.index.articles if a.id == doc_id), None)
+
+    # -- moderating ---------------------------------------------------------------------------
+
+    def _refused(self, person: Person, action: str) -> Reply | None:
+        if person.moderator:
+            return None
+        log.warning(
+            "refused %s for non-moderator platform=%s user=%s",
+            action,
+            person.platform,
+            person.user_id,
+        )
+        return Reply(NOT_A_MODERATOR, private=True)
+
+    def stats(self, person: Person) -> Reply:
+        return self._refused(person, "stats") or Reply(self.library.stats_text(), private=True)
+
+    async def reindex(self, person: Person, report: Report) -> Reply:
+        if refused := self._refused(person, "reindex"):
+            return refused
+        if self.library.reindexing:
+            return Reply(REINDEX_RUNNING)
+        self.library.reindex_in_background(report)
+        return Reply(REINDEX_STARTED)
+
+    async def add_file(
+        self, person: Person, name: str, size: int | None, fetch: Fetch, report: Report
+    ) -> Reply:
+        """Check, download, validate and store an article file, then index it at once."""
+        if refused := self._refused(person, "upload"):
+            return refused
+        limit = self.library.settings.max_upload_bytes
+        try:
+            if size is not None and size > limit:
+                raise ModerationError(f"That file is too large; the limit is {limit // 1024} KB.")
+            saved = self.library.save_upload(name, await fetch())
+        except ModerationError as error:
+            return Reply(str(error))
+        log.info(
+            "upload id=%s replaced=%s platform=%s user=%s",
+            saved.doc_id,
+            saved.replaced,
+            person.platform,
+            person.user_id,
+        )
+        reply = Reply(self.library.upload_reply(saved))
+        if not self.library.reindexing:
+            self.library.reindex_in_background(report)
+        return reply
+
+    async def remove(self, person: Person, doc_id: str, report: Report) -> Reply:
+        if refused := self._refused(person, "remove"):
+            return refused
+        if not doc_id:
+            return Reply("Usage: /remove ID (see /sources for the ids).", private=True)
+        try:
+            removed = self.library.remove(doc_id)
+        except ModerationError as error:
+            return Reply(str(error), private=True)
+        log.info("removed %s", ", ".join(path.name for path in removed))
+        self.library.reindex_in_background(report)
+        return Reply(f"Removed {doc_id}. Reindexing…")
