@@ -42,6 +42,7 @@ ENV PATH=/opt/quoth/bin:$PATH \
     QUOTH_EMBEDDING_BACKEND=onnx-int8 \
     QUOTH_ONNX_DIR=/opt/model \
     QUOTH_HEALTH_FILE=/tmp/quoth-health.json \
+    QUOTH_FEEDBACK_FILE=/data/feedback.sqlite3 \
     QUOTH_THREADS=2
 RUN mkdir -p /data/corpus /data/index && chown -R 10001:10001 /data
 VOLUME ["/data"]

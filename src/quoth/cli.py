@@ -26,6 +26,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from quoth import runtime
 from quoth.config import ConfigError, Platform, Settings, load_settings
 from quoth.corpus import CorpusError
+from quoth.feedback import FeedbackStoreError
 from quoth.index import IndexStoreError, ModelError
 from quoth.index.builder import BuildProgress
 from quoth.retrieval import QuestionError
@@ -76,6 +77,8 @@ USER_ERRORS = (
     EvalFileError,
     RerankerError,
     CalibrationError,
+    FeedbackStoreError,
+    OSError,
 )
 T = TypeVar("T")
 
@@ -276,6 +279,43 @@ def chat(index_dir: IndexDirOption = None) -> None:
             out.print(render_answer(service.answer(question)))
         except QuestionError as error:
             out.print(f"[yellow]{error}[/yellow]")
+
+
+@app.command()
+def gaps(
+    days: Annotated[int, typer.Option(min=1, max=3650, help="Of the last how many days.")] = 30,
+    limit: Annotated[int, typer.Option(min=1, max=100_000, help="At most this many.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option(help="Write refused questions as unanswerable ones, in quoth eval format."),
+    ] = None,
+) -> None:
+    """What users asked that the articles could not answer, most asked first."""
+    from quoth.feedback import as_eval_questions, describe_gaps
+
+    settings = settings_for(None)
+    store = guarded(lambda: runtime.open_feedback(settings))
+    try:
+        guarded(lambda: store.prune(settings.gaps_retention_days))
+        found = guarded(lambda: store.gaps(days, limit))
+    finally:
+        store.close()
+    if export is not None:
+        questions = as_eval_questions(found)
+        lines = "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions)
+        guarded(lambda: export.write_text(lines, encoding="utf-8"))
+        out.print(f"Wrote {len(questions)} questions to {export}.", highlight=False)
+        return
+    if as_json:
+        document = [
+            {**asdict(gap), "first_seen": gap.first_seen.isoformat(),
+             "last_seen": gap.last_seen.isoformat()}
+            for gap in found
+        ]  # fmt: skip
+        sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        return
+    out.print(describe_gaps(found, days), highlight=False, soft_wrap=True)
 
 
 @app.command("export-onnx")

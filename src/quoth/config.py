@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     onnx_dir: Path = Field(
         default=Path("data/onnx"), description="Where quoth export-onnx writes model.onnx."
     )
+    feedback_file: Path = Field(
+        default=Path("data/feedback.sqlite3"),
+        description="SQLite file of the unanswered-questions log (unused with a database).",
+    )
+    gaps_retention_days: int = Field(
+        default=90, ge=1, le=3650, description="Days an unanswered question is remembered."
+    )
     health_file: Path = Field(
         default=Path("data/health.json"),
         description="Heartbeat written by quoth serve and read by quoth health.",

@@ -144,10 +144,28 @@ def _step_vector_search(conn: Connection[Any]) -> None:
     )
 
 
+def _step_feedback(conn: Connection[Any]) -> None:
+    """The unanswered-questions log (quoth.feedback): no user ids."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS quoth_gaps (
+            key text NOT NULL,
+            reason text NOT NULL,
+            platform text NOT NULL,
+            chat_kind text NOT NULL,
+            question text NOT NULL,
+            count integer NOT NULL,
+            first_seen timestamptz NOT NULL,
+            last_seen timestamptz NOT NULL,
+            PRIMARY KEY (key, reason, platform, chat_kind))"""
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS quoth_gaps_last_seen ON quoth_gaps (last_seen)")
+
+
 STEPS: list[Callable[[Connection[Any]], None]] = [
     _step_index,
     _step_replica_state,
     _step_vector_search,
+    _step_feedback,
 ]
 SCHEMA_VERSION = len(STEPS)
 

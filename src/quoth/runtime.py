@@ -15,6 +15,7 @@ from pathlib import Path
 
 from quoth.config import Settings
 from quoth.corpus import load_corpus
+from quoth.feedback import FeedbackStore
 from quoth.index import (
     BuildReport,
     Chunking,
@@ -89,6 +90,17 @@ def open_state(settings: Settings) -> SharedState:
     from quoth.state.postgres import PostgresState
 
     return PostgresState(settings.database_url.get_secret_value(), settings.rate_limit_per_minute)
+
+
+def open_feedback(settings: Settings) -> FeedbackStore:
+    """The unanswered-questions log: in the database when set, else a SQLite file."""
+    if settings.database_url is not None:
+        from quoth.feedback.postgres import PostgresFeedback
+
+        return PostgresFeedback(settings.database_url.get_secret_value())
+    from quoth.feedback.sqlite import SqliteFeedback
+
+    return SqliteFeedback(settings.feedback_file)
 
 
 async def follow_published(settings: Settings, serve: Callable[[int], Awaitable[None]]) -> None:

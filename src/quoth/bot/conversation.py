@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from quoth.bot.library import Library, ModerationError
+from quoth.feedback import REFUSED, describe_gaps
 from quoth.index.store import ArticleRecord
 from quoth.retrieval import Answer, QuestionError
 
@@ -25,6 +26,9 @@ SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again in a
 NOT_A_MODERATOR = "Sorry, only moderators can do that."
 REINDEX_STARTED = "Reindexing in the background; I keep answering meanwhile."
 REINDEX_RUNNING = "A reindex is already running; I'll report when it ends."
+
+DEFAULT_GAP_DAYS = 7
+GAPS_PER_PAGE = 10
 
 Report = Callable[[str], Awaitable[object]]
 """Sends a later message (a background reindex's outcome) to where the request came from."""
@@ -76,6 +80,8 @@ class Conversation:
         except QuestionError as error:
             return Reply(str(error), private=True)
         self.library.record(answer)
+        if not answer.answered:
+            await self._log_gap(answer.question, REFUSED, person.platform, via)
         log.info(
             "question platform=%s via=%s latency_ms=%.0f answered=%s top_score=%.3f",
             person.platform,
@@ -85,6 +91,15 @@ class Conversation:
             answer.top_score,
         )
         return Reply(answer=answer)
+
+    async def _log_gap(self, question: str, reason: str, platform: str, via: str) -> None:
+        """Into the unanswered-questions log; a storage failure must not cost the reply."""
+        try:
+            await asyncio.to_thread(
+                self.library.feedback.record_gap, question, reason, platform, via
+            )
+        except Exception:
+            log.exception("could not log an unanswered question")
 
     async def more(self, question: str, offset: int) -> Answer:
         """The next quotes of an answer already given (its "More" button)."""
@@ -105,6 +120,22 @@ class Conversation:
             person.user_id,
         )
         return Reply(NOT_A_MODERATOR, private=True)
+
+    async def gaps(self, person: Person, days: int | None = None, page: int = 1) -> Reply:
+        """The most asked unanswered questions of the last ``days``, a page at a time."""
+        if refused := self._refused(person, "gaps"):
+            return refused
+        days = days or DEFAULT_GAP_DAYS
+        if not 1 <= days <= 3650 or page < 1:
+            return Reply("Usage: /gaps [DAYS] [PAGE], e.g. /gaps 30 2", private=True)
+        feedback = self.library.feedback
+        await asyncio.to_thread(feedback.prune, self.library.settings.gaps_retention_days)
+        first = (page - 1) * GAPS_PER_PAGE
+        found = await asyncio.to_thread(feedback.gaps, days, GAPS_PER_PAGE + 1, first)
+        text = describe_gaps(found[:GAPS_PER_PAGE], days, first + 1)
+        if len(found) > GAPS_PER_PAGE:
+            text += f"\nMore: /gaps {days} {page + 1}"
+        return Reply(text, private=True)
 
     def stats(self, person: Person) -> Reply:
         return self._refused(person, "stats") or Reply(self.library.stats_text(), private=True)

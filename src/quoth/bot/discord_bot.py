@@ -183,6 +183,12 @@ class DiscordBot:
         async def stats(interaction: discord.Interaction) -> None:
             await self.stats(interaction)
 
+        @tree.command(name="gaps", description="Moderators: questions I could not answer")
+        @app_commands.describe(days="Of the last how many days (7)", page="Page of the list")
+        async def gaps(interaction: discord.Interaction, days: int = 7, page: int = 1) -> None:
+            reply = await self.conversation.gaps(self.person(interaction.user), days, page)
+            await self._answer(interaction, reply)
+
         @tree.command(name="add", description="Moderators: add or update an article file")
         @app_commands.describe(file="A .txt, .md or .html article")
         async def add(interaction: discord.Interaction, file: discord.Attachment) -> None:

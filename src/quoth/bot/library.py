@@ -22,6 +22,7 @@ from quoth import runtime
 from quoth.config import ConfigError, Settings
 from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError
 from quoth.corpus.loader import article_id, build_article, iter_article_files
+from quoth.feedback import FeedbackStore
 from quoth.health import Heartbeat
 from quoth.index import BuildReport, IndexBusyError, IndexStoreError
 from quoth.memory import release_free_memory
@@ -85,11 +86,16 @@ class Library:
     """The corpus folder and the live index behind one answering service."""
 
     def __init__(
-        self, settings: Settings, service: AnsweringService, state: SharedState | None = None
+        self,
+        settings: Settings,
+        service: AnsweringService,
+        state: SharedState | None = None,
+        feedback: FeedbackStore | None = None,
     ) -> None:
         self.settings = settings
         self.service = service
         self.state = state or LocalState(settings.rate_limit_per_minute)
+        self.feedback = feedback or runtime.open_feedback(settings)
         self.started = time.time()
         self._reindex_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()

@@ -66,6 +66,7 @@ MODERATOR_COMMANDS = [
     BotCommand("reindex", "Rebuild the index from the corpus folder"),
     BotCommand("remove", "Remove an article: /remove ID"),
     BotCommand("stats", "Articles, passages, index age, questions"),
+    BotCommand("gaps", "Questions I could not answer: /gaps [DAYS] [PAGE]"),
 ]
 WELCOME = (
     "Hi! Ask me a question and I answer with exact quotes from my articles, each with its "
@@ -76,7 +77,7 @@ WELCOME = (
 MODERATOR_HELP = (
     "\n\nModerator tools: send a .txt, .md or .html file here to add or update an article "
     "(it is indexed at once); /remove ID deletes one; /reindex rebuilds after changes on disk; "
-    "/stats shows the numbers."
+    "/stats shows the numbers; /gaps lists what users asked that the articles do not answer."
 )
 EXPIRED_BUTTON = "That button has expired. Please ask again."
 
@@ -140,6 +141,7 @@ class TelegramBot:
         app.add_handler(CommandHandler("reindex", self.reindex))
         app.add_handler(CommandHandler("remove", self.remove))
         app.add_handler(CommandHandler("stats", self.stats))
+        app.add_handler(CommandHandler("gaps", self.gaps))
         app.add_handler(MessageHandler(private & filters.Document.ALL, self.upload))
         app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.private))
         app.add_handler(
@@ -411,6 +413,17 @@ class TelegramBot:
             doc_id = context.args[0] if context.args else ""
             reply = await self.conversation.remove(person, doc_id, message.reply_text)
             await message.reply_text(reply.text)
+
+    async def gaps(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is None:
+            return
+        numbers = [int(a) if a.isdigit() else -1 for a in (context.args or [])[:2]]
+        days = numbers[0] if numbers else None
+        page = numbers[1] if len(numbers) > 1 else 1
+        person = self._person(update.effective_user, message.chat.id)
+        reply = await self.conversation.gaps(person, days if days != 0 else -1, page)
+        await message.reply_text(reply.text)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message

@@ -1,0 +1,139 @@
+"""The unanswered-questions log: the same tests on SQLite and on a real PostgreSQL, then
+through the conversation layer and the command line."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from quoth.bot.conversation import NOT_A_MODERATOR, Conversation, Person
+from quoth.bot.library import Library
+from quoth.cli import app
+from quoth.feedback import REFUSED, FeedbackStore, as_eval_questions, question_key
+from quoth.feedback.postgres import PostgresFeedback
+from quoth.feedback.sqlite import SqliteFeedback
+from quoth.retrieval import AnsweringService
+
+from .conftest import fresh_database, settings_for
+
+_databases = itertools.count()
+Ager = Callable[[int], None]
+"""Moves every recorded question this many days into the past."""
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[FeedbackStore, Ager]]:
+    if request.param == "sqlite":
+        path = tmp_path / "feedback.sqlite3"
+        sqlite_store = SqliteFeedback(path)
+
+        def age_sqlite(days: int) -> None:
+            with sqlite3.connect(path) as db:
+                for column in ("first_seen", "last_seen"):
+                    rows = db.execute(f"SELECT rowid, {column} FROM gaps").fetchall()
+                    for rowid, seen in rows:
+                        older = f"datetime('{seen}', '-{days} days')"
+                        db.execute(
+                            f"UPDATE gaps SET {column} = strftime('%Y-%m-%dT%H:%M:%S+00:00', "
+                            f"{older}) WHERE rowid = ?",
+                            (rowid,),
+                        )
+
+        yield sqlite_store, age_sqlite
+        sqlite_store.close()
+        return
+    url = fresh_database(request.getfixturevalue("postgres_url"), f"gaps{next(_databases)}")
+
+    def age_postgres(days: int) -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE quoth_gaps SET first_seen = first_seen - %s * interval '1 day', "
+                "last_seen = last_seen - %s * interval '1 day'",
+                (days, days),
+            )
+
+    yield PostgresFeedback(url), age_postgres
+
+
+def test_question_keys_ignore_case_accents_and_punctuation() -> None:
+    assert question_key("Who is  Ilham ALIYEV?") == question_key("who is ilham aliyev")
+    assert question_key("Où est Bakou ?") == question_key("ou est bakou")
+    assert question_key("Who is Aliyev?") != question_key("Where is Aliyev?")
+
+
+def test_gaps_are_counted_merged_and_ranked(store: tuple[FeedbackStore, Ager]) -> None:
+    feedback, _ = store
+    for _ in range(2):
+        feedback.record_gap("What is the capital of Mars?", REFUSED, "telegram", "private")
+    feedback.record_gap("what is the capital of mars", REFUSED, "discord", "slash")
+    feedback.record_gap("Who won the 1990 World Cup?", REFUSED, "telegram", "group")
+    found = feedback.gaps(days=7, limit=10)
+    assert [(g.count, g.question) for g in found] == [
+        (3, "what is the capital of mars"),  # the latest wording
+        (1, "Who won the 1990 World Cup?"),
+    ]
+    assert set(found[0].where) == {"telegram/private", "discord/slash"}
+    assert found[0].reasons == (REFUSED,) and found[0].first_seen <= found[0].last_seen
+    assert [g.question for g in feedback.gaps(days=7, limit=1, offset=1)] == [
+        "Who won the 1990 World Cup?"
+    ]
+    assert as_eval_questions(found)[0] == {
+        "id": "gap-0001",
+        "question": "what is the capital of mars",
+        "answerable": False,
+    }
+
+
+def test_old_gaps_leave_the_window_then_the_log(store: tuple[FeedbackStore, Ager]) -> None:
+    feedback, age = store
+    feedback.record_gap("An old question?", REFUSED, "telegram", "private")
+    age(40)
+    feedback.record_gap("A new question?", REFUSED, "telegram", "private")
+    assert [g.question for g in feedback.gaps(days=30, limit=10)] == ["A new question?"]
+    assert len(feedback.gaps(days=60, limit=10)) == 2
+    assert feedback.prune(retention_days=30) == 1
+    assert [g.question for g in feedback.gaps(days=60, limit=10)] == ["A new question?"]
+
+
+async def test_refusals_reach_the_moderators_gaps(
+    service: AnsweringService, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path / "unused", feedback_file=tmp_path / "f.sqlite3")
+    conversation = Conversation(Library(settings, service))
+    ann, moderator = Person("telegram", 1), Person("telegram", 2, moderator=True)
+    refused = await conversation.ask(ann, "What is the recipe for lemon cake?", "private")
+    answered = await conversation.ask(ann, "Which Turkish naval ship arrived in Karachi?", "group")
+    assert refused.answer is not None and not refused.answer.answered
+    assert answered.answer is not None and answered.answer.answered
+    assert (await conversation.gaps(ann)).text == NOT_A_MODERATOR
+    listed = await conversation.gaps(moderator, 7)
+    assert listed.private and "1. (1×) What is the recipe for lemon cake?" in listed.text
+    assert "Karachi" not in listed.text and "telegram/private" in listed.text
+    assert "Usage: /gaps" in (await conversation.gaps(moderator, -1)).text
+    assert "No unanswered questions" in (await conversation.gaps(moderator, 7, 2)).text
+
+
+def test_exported_gaps_are_a_question_file_for_eval(tmp_path: Path, shared_index_dir: Path) -> None:
+    feedback_file = tmp_path / "f.sqlite3"
+    store = SqliteFeedback(feedback_file)
+    store.record_gap("What is the recipe for lemon cake?", REFUSED, "discord", "dm")
+    store.close()
+    env = {"QUOTH_FEEDBACK_FILE": str(feedback_file), "QUOTH_INDEX_DIR": str(shared_index_dir)}
+    runner = CliRunner()
+    listed = runner.invoke(app, ["gaps", "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    assert json.loads(listed.stdout)[0]["question"] == "What is the recipe for lemon cake?"
+    exported = runner.invoke(app, ["gaps", "--export", str(tmp_path / "gaps.jsonl")], env=env)
+    assert exported.exit_code == 0 and "Wrote 1 questions" in exported.stdout
+    evaluated = runner.invoke(app, ["eval", str(tmp_path / "gaps.jsonl"), "--json"], env=env)
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["metrics"]["refusal_accuracy"] == 1.0
+    unwritable = runner.invoke(app, ["gaps"], env={**env, "QUOTH_FEEDBACK_FILE": "/proc/x/f"})
+    assert unwritable.exit_code == 1 and "QUOTH_FEEDBACK_FILE" in unwritable.stderr
