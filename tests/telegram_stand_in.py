@@ -71,6 +71,8 @@ class _TelegramHtml(HTMLParser):
         names = {name for name, _ in attrs}
         if tag == "a" and "href" not in names:
             raise ParseEntitiesError('Tag "a" must have attribute "href"')
+        if tag == "blockquote" and names - {"expandable"}:
+            raise ParseEntitiesError('Tag "blockquote" may only have attribute "expandable"')
         if tag == "span" and dict(attrs).get("class") != "tg-spoiler":
             raise ParseEntitiesError('Tag "span" must have class "tg-spoiler"')
         self.stack.append(tag)

@@ -10,7 +10,7 @@ from quoth.index import IndexData
 from quoth.retrieval import Answer, AnsweringService
 
 from .conftest import make_quote as quote
-from .telegram_stand_in import parse_telegram_html
+from .telegram_stand_in import ParseEntitiesError, parse_telegram_html
 
 HOSTILE = '<b>bold</b> & <a href="x">link</a> </blockquote> 🇵🇰 مرحبا \u202e \x07 &amp;'
 
@@ -66,3 +66,25 @@ def test_article_and_sources_fit() -> None:
 
 def test_refusal_text() -> None:
     assert th.render_answer(Answer("q", False), "bot") == th.escape(th.NOT_IN_SOURCES)
+
+
+def test_only_the_first_quote_is_unfolded() -> None:
+    answer = Answer("q", True, [quote(f"Sentence {n}.", title=f"T{n}") for n in range(3)])
+    markup = th.render_answer(answer, "quoth_bot")
+    assert markup.startswith("<blockquote>") and markup.count("<blockquote>") == 1
+    assert markup.count("<blockquote expandable>") == 2
+    assert "Sentence 2." in parse_telegram_html(markup)  # valid for Telegram's parser
+    with pytest.raises(ParseEntitiesError, match="expandable"):
+        parse_telegram_html('<blockquote cite="x">q</blockquote>')
+
+
+def test_the_link_preview_shows_the_first_source_on_the_web() -> None:
+    from quoth.bot.telegram import link_preview
+
+    on_web = Answer("q", True, [quote("S.", url="https://news.example/a"), quote("T.")])
+    preview = link_preview(on_web)
+    assert preview.url == "https://news.example/a" and not preview.is_disabled
+    assert link_preview(
+        Answer("q", True, [quote("S."), quote("T.", url="https://x.org")])
+    ).is_disabled
+    assert link_preview(Answer("q", False, [])).is_disabled

@@ -45,7 +45,9 @@ from quoth.bot.library import Library, ModerationError
 from quoth.bot.logs import redact_secrets
 from quoth.bot.telegram_retry import RetryingRateLimiter
 from quoth.bot.telegram_webhook import WebhookServer
+from quoth.bot.text import safe_url
 from quoth.config import ConfigError, Settings
+from quoth.retrieval import Answer
 from quoth.retrieval.question import normalise_question
 
 log = logging.getLogger("quoth.telegram")
@@ -80,6 +82,14 @@ MODERATOR_HELP = (
     "/stats shows the numbers; /gaps lists what users asked that the articles do not answer."
 )
 EXPIRED_BUTTON = "That button has expired. Please ask again."
+
+
+def link_preview(answer: Answer) -> LinkPreviewOptions:
+    """The preview shows the first quote's source when it is on the web; none otherwise."""
+    url = safe_url(answer.quotes[0].url) if answer.answered and answer.quotes else None
+    if url is None:
+        return NO_PREVIEW
+    return LinkPreviewOptions(url=url, prefer_small_media=True, show_above_text=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,7 +300,11 @@ class TelegramBot:
         markup = None
         if answer.next_offset is not None:
             markup = self._more_button(answer.question, answer.next_offset)
-        await message.reply_html(th.render_answer(answer, username), reply_markup=markup)
+        await message.reply_html(
+            th.render_answer(answer, username),
+            reply_markup=markup,
+            link_preview_options=link_preview(answer),
+        )
 
     @staticmethod
     def _more_button(question: str, offset: int) -> InlineKeyboardMarkup:

@@ -75,7 +75,9 @@ def source_link(bot_username: str, doc_id: str, url: str | None) -> str:
     return f"https://t.me/{bot_username}?start={SOURCE_PREFIX}{source_key(doc_id)}"
 
 
-def _quote_block(quote: Quote, bot_username: str, budget: int, context: bool) -> Html:
+def _quote_block(
+    quote: Quote, bot_username: str, budget: int, context: bool, folded: bool = False
+) -> Html:
     before, after = (quote.before, quote.after) if context else ("", "")
     title = shorten(quote.title, 120)
     meta = f" · {shorten(quote.published, 40)}" if quote.published else ""
@@ -85,7 +87,7 @@ def _quote_block(quote: Quote, bot_username: str, budget: int, context: bool) ->
     room -= visible_length(sentence)
     before = shorten(before, room // 2) if before else ""
     after = shorten(after, room - visible_length(before)) if after else ""
-    block = Html().raw("<blockquote>", 0)
+    block = Html().raw("<blockquote expandable>" if folded else "<blockquote>", 0)
     if before:
         block.text(before + " ")
     block.tag("b", sentence)
@@ -99,18 +101,25 @@ def _quote_block(quote: Quote, bot_username: str, budget: int, context: bool) ->
 
 
 def render_answer(answer: Answer, bot_username: str, limit: int = MESSAGE_LIMIT) -> str:
-    """Quotes as blockquotes with the answering sentence in bold, each with its source."""
+    """Quotes as blockquotes with the answering sentence in bold, each with its source. The
+    first is shown in full; the others are folded (expandable), so a group is not flooded."""
     if not answer.answered or not answer.quotes:
         return escape(NOT_IN_SOURCES)
     separator = "\n\n"
     for context in (True, False):
-        blocks = [_quote_block(q, bot_username, limit, context) for q in answer.quotes]
+        blocks = [
+            _quote_block(q, bot_username, limit, context, folded=number > 0)
+            for number, q in enumerate(answer.quotes)
+        ]
         total = sum(b.length for b in blocks) + len(separator) * (len(blocks) - 1)
         if total <= limit:
             return separator.join(b.render() for b in blocks)
     # Still too long: share the budget evenly and cut each quote to fit.
     share = (limit - len(separator) * (len(answer.quotes) - 1)) // len(answer.quotes)
-    blocks = [_quote_block(q, bot_username, share, False) for q in answer.quotes]
+    blocks = [
+        _quote_block(q, bot_username, share, False, folded=number > 0)
+        for number, q in enumerate(answer.quotes)
+    ]
     return separator.join(b.render() for b in blocks)
 
 
