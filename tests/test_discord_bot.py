@@ -121,7 +121,7 @@ def own(
 
 async def test_slash_commands_synced_at_start(bot: DiscordBot, server: DiscordStandIn) -> None:
     names = {command["name"] for command in server.commands}
-    assert names == {"ask", "sources", "source", "reindex", "stats", "add", "remove"}
+    assert names == {"ask", "sources", "source", "reindex", "stats", "gaps", "add", "remove"}
     ask = next(c for c in server.commands if c["name"] == "ask")
     assert ask["options"][0]["name"] == "question" and ask["options"][0]["required"]
 
@@ -288,6 +288,8 @@ async def test_stats_for_moderator_by_id_and_by_role(
     assert "passages:" in (await server.reply(by_role)).content
     in_dm = await server.push_command("stats", user_id=USER, direct=True)
     assert (await server.reply(in_dm)).content == dr.escape(NOT_A_MODERATOR)
+    gaps = await server.reply(await server.push_command("gaps", {"days": 3}, user_id=MODERATOR))
+    assert gaps.ephemeral and "last 3 days" in gaps.content
 
 
 async def test_moderator_adds_and_removes_an_article(

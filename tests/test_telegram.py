@@ -305,6 +305,12 @@ async def test_upload_stats_and_remove(
 
         stats = await harness.ask("/stats", chat=MODERATOR, user=MODERATOR)
         assert "articles: 6" in stats.text and "answered: 1" in stats.text
+        refused = await harness.ask("What is the recipe for lemon cake?")
+        assert "couldn't find" in refused.text
+        gaps = await harness.ask("/gaps 7", chat=MODERATOR, user=MODERATOR)
+        assert "(1×) What is the recipe for lemon cake?" in gaps.text
+        usage = await harness.ask("/gaps soon", chat=MODERATOR, user=MODERATOR)
+        assert usage.text.startswith("Usage: /gaps")
 
         removed = await harness.ask("/remove gull-island", chat=MODERATOR, user=MODERATOR)
         assert removed.text.startswith("Removed gull-island")

@@ -56,7 +56,8 @@ class Reply:
 
 
 class Conversation:
-    """The flows of one bot over one library; every adapter of a process shares it."""
+    """The flows of one bot over one library. It keeps nothing of its own (the library
+    holds the state), so each adapter of a process may have its own."""
 
     def __init__(self, library: Library) -> None:
         self.library = library
@@ -125,7 +126,7 @@ class Conversation:
         """The most asked unanswered questions of the last ``days``, a page at a time."""
         if refused := self._refused(person, "gaps"):
             return refused
-        days = days or DEFAULT_GAP_DAYS
+        days = DEFAULT_GAP_DAYS if days is None else days
         if not 1 <= days <= 3650 or page < 1:
             return Reply("Usage: /gaps [DAYS] [PAGE], e.g. /gaps 30 2", private=True)
         feedback = self.library.feedback

@@ -433,10 +433,10 @@ class TelegramBot:
         if message is None:
             return
         numbers = [int(a) if a.isdigit() else -1 for a in (context.args or [])[:2]]
-        days = numbers[0] if numbers else None
+        days = numbers[0] if numbers else None  # -1 (not a number): the usage line
         page = numbers[1] if len(numbers) > 1 else 1
         person = self._person(update.effective_user, message.chat.id)
-        reply = await self.conversation.gaps(person, days if days != 0 else -1, page)
+        reply = await self.conversation.gaps(person, days, page)
         await message.reply_text(reply.text)
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
