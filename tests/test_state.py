@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator
 
+import psycopg
 import pytest
 
 from quoth.state import Claim, SharedState
@@ -92,3 +93,20 @@ def test_an_update_claimed_by_a_dead_replica_is_taken_over(postgres_url: str) ->
         assert dead.owner != alive.owner
     finally:
         alive.close()
+
+
+def test_a_replica_whose_lock_was_lost_takes_it_again(postgres_url: str) -> None:
+    url = fresh_database(postgres_url, "relock")
+    replica, other = PostgresState(url, 10), PostgresState(url, 10)
+    try:
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND objid = %s::int8::oid AND objsubid = 2",
+                (replica.owner,),
+            )
+        assert replica.claim_update("telegram", 5) is Claim.MINE  # and holds its lock again
+        assert other.claim_update("telegram", 5) is Claim.BUSY
+    finally:
+        replica.close()
+        other.close()

@@ -56,11 +56,28 @@ class PostgresState:
         self._window = window_s
         self._finished = 0
         self._lock = threading.Lock()
-        self._liveness = connect(url)
-        self._liveness.execute(
-            "SELECT pg_advisory_lock(%s::int4, %s::int4)", (LIVENESS_LOCKS, self.owner)
-        )
+        self._url = url
+        self._liveness = self._hold_liveness_lock()
         self._prune()
+
+    def _hold_liveness_lock(self) -> Any:
+        conn = connect(self._url)
+        conn.execute("SELECT pg_advisory_lock(%s::int4, %s::int4)", (LIVENESS_LOCKS, self.owner))
+        return conn
+
+    def _ensure_alive(self) -> None:
+        """Before claiming: if the database lost this replica's lock (a restart, a dropped
+        connection), others would take its updates over while it answers them; take it
+        again first."""
+        import psycopg
+
+        with self._lock:
+            try:
+                self._liveness.execute("SELECT 1")
+            except psycopg.Error:
+                log.warning("the liveness connection was lost; holding the lock again")
+                self._liveness.close()
+                self._liveness = self._hold_liveness_lock()
 
     def _execute(self, query: str, params: dict[str, Any] | tuple[Any, ...]) -> list[Any]:
         with self._pool.connection() as conn:
@@ -78,6 +95,7 @@ class PostgresState:
         return max(0.1, ahead + self._step - self._window)
 
     def claim_update(self, platform: str, update_id: int) -> Claim:
+        self._ensure_alive()
         params = {"platform": platform, "id": update_id, "me": self.owner, "locks": LIVENESS_LOCKS}
         if self._execute(_CLAIM, params):
             return Claim.MINE
