@@ -45,6 +45,8 @@ _TAG_START = re.compile(r"<(?!/?[a-zA-Z][a-zA-Z-]*(?:\s[^<>]*)?>)")
 MESSAGE_LIMIT = 4096
 TEST_TOKEN = "123456789:AAE-test-token-never-logged"
 JSON_FIELDS = {
+    "results",
+    "button",
     "reply_markup",
     "link_preview_options",
     "reply_parameters",
@@ -161,6 +163,7 @@ class BotApiStandIn:
     replies: dict[int, list[SentMessage]] = field(default_factory=dict)  # by message replied to
     faults_served: list[tuple[str, str]] = field(default_factory=list)
     holds: dict[str, tuple[asyncio.Event, asyncio.Event]] = field(default_factory=dict)
+    inline_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(1)
@@ -307,7 +310,7 @@ class BotApiStandIn:
             **self.bot_user(),
             "can_join_groups": True,
             "can_read_all_group_messages": False,
-            "supports_inline_queries": False,
+            "supports_inline_queries": True,
         }
 
     async def _m_getUpdates(self, params: dict[str, Any]) -> Any:
@@ -401,6 +404,30 @@ class BotApiStandIn:
         return True
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_answerInlineQuery(self, params: dict[str, Any]) -> Any:
+        """Validated as the Bot API does: at most 50 results, ids of 1-64 bytes and unique,
+        titles present, message texts of 1-4096 characters that parse as their parse_mode."""
+        results = params.get("results")
+        if not isinstance(results, list) or len(results) > 50:
+            raise ApiError(400, "Bad Request: RESULTS_TOO_MUCH")
+        ids = [str(r.get("id", "")) for r in results]
+        if any(not 1 <= len(i.encode()) <= 64 for i in ids) or len(set(ids)) != len(ids):
+            raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+        for result in results:
+            if result.get("type") != "article" or not result.get("title"):
+                raise ApiError(400, "Bad Request: RESULT_TITLE_EMPTY")
+            content = result.get("input_message_content") or {}
+            text = str(content.get("message_text", ""))
+            if content.get("parse_mode") == "HTML":
+                try:
+                    text = parse_telegram_html(text)
+                except ParseEntitiesError as error:
+                    raise ApiError(400, f"Bad Request: can't parse entities: {error}") from None
+            if not 1 <= utf16_len(text) <= 4096:
+                raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        self.inline_answers[str(params["inline_query_id"])] = params
         return True
 
     async def _m_setMyCommands(self, params: dict[str, Any]) -> Any:
@@ -504,6 +531,33 @@ class BotApiStandIn:
                 }
             }
         )
+
+    def push_inline_query(self, user_id: int, query: str) -> str:
+        """Someone types ``@bot query`` in any chat; returns the inline query's id."""
+        query_id = f"iq{next(self._update_ids)}"
+        self._push(
+            {
+                "inline_query": {
+                    "id": query_id,
+                    "from": self.user(user_id),
+                    "query": query,
+                    "offset": "",
+                    "chat_type": "supergroup",
+                }
+            }
+        )
+        return query_id
+
+    async def inline_answer(self, query_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        async with self._changed:
+            while query_id not in self.inline_answers:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"inline query {query_id} was not answered")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._changed.wait(), remaining)
+        return self.inline_answers[query_id]
 
     def _push(self, payload: dict[str, Any]) -> None:
         self._push_update({"update_id": next(self._update_ids), **payload})

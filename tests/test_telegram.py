@@ -132,6 +132,27 @@ async def test_private_question_answered_with_quote_and_source(harness: Harness)
     assert any(m == "sendChatAction" and p["action"] == "typing" for m, p in harness.server.calls)
 
 
+async def test_inline_mode_offers_each_quote_and_says_when_it_cannot(harness: Harness) -> None:
+    server = harness.server
+    answered = await server.inline_answer(
+        server.push_inline_query(USER, "When did Heydar Aliyev visit Pakistan?")
+    )
+    results = answered["results"]
+    assert 1 <= len(results) <= 5
+    assert answered["is_personal"] == "true" and answered["cache_time"] == "10"  # form fields
+    first = results[0]["input_message_content"]
+    assert "April 10, 1996" in results[0]["description"]
+    assert first["parse_mode"] == "HTML" and "<blockquote>" in first["message_text"]
+    refused = await server.inline_answer(
+        server.push_inline_query(USER, "What is the recipe for lemon cake?")
+    )
+    assert [r["title"] for r in refused["results"]] == ["Not in my sources"]
+    blank = await server.inline_answer(server.push_inline_query(USER, "   "))
+    assert blank["results"] == []
+    # typing in inline mode neither logs half questions as gaps nor spends the chat budget
+    assert not harness.bot.library.feedback.gaps(days=1, limit=10)
+
+
 async def test_quick_answers_skip_the_typing_action(harness: Harness) -> None:
     harness.bot.typing_after_s = 30.0
     reply = await harness.ask("When did Heydar Aliyev visit Pakistan?")

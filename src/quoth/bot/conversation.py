@@ -64,12 +64,17 @@ class Conversation:
 
     # -- asking -------------------------------------------------------------------------------
 
-    async def ask(self, person: Person, question: str, via: str) -> Reply:
+    async def ask(
+        self, person: Person, question: str, via: str, *, as_typed: bool = False
+    ) -> Reply:
         """Answer within the person's question budget; ``via`` names how they asked (for
-        the log line: private, group, slash, mention...)."""
-        wait = await asyncio.to_thread(
-            self.library.state.acquire, f"{person.platform}:{person.user_id}"
-        )
+        the log line: private, group, slash, mention, inline...).
+
+        ``as_typed``: the question arrives while it is being typed (Telegram's inline mode
+        sends a query at each pause), so it has a budget of its own and a refusal is not
+        logged as a gap (half a question is no gap in the corpus)."""
+        budget = f"{person.platform}{'-typed' if as_typed else ''}:{person.user_id}"
+        wait = await asyncio.to_thread(self.library.state.acquire, budget)
         if wait:
             return Reply(
                 f"You're asking quickly! Please wait {max(1, round(wait))} s and ask again.",
@@ -81,7 +86,7 @@ class Conversation:
         except QuestionError as error:
             return Reply(str(error), private=True)
         self.library.record(answer)
-        if not answer.answered:
+        if not answer.answered and not as_typed:
             await self._log_gap(answer.question, REFUSED, person.platform, via)
         log.info(
             "question platform=%s via=%s latency_ms=%.0f answered=%s top_score=%.3f",

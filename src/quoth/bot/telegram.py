@@ -19,6 +19,8 @@ from telegram import (
     BotCommandScopeChat,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
     LinkPreviewOptions,
     Message,
     MessageEntity,
@@ -34,6 +36,7 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    InlineQueryHandler,
     InvalidCallbackData,
     MessageHandler,
     filters,
@@ -45,7 +48,7 @@ from quoth.bot.library import Library, ModerationError
 from quoth.bot.logs import redact_secrets
 from quoth.bot.telegram_retry import RetryingRateLimiter
 from quoth.bot.telegram_webhook import WebhookServer
-from quoth.bot.text import safe_url
+from quoth.bot.text import safe_url, shorten
 from quoth.config import ConfigError, Settings
 from quoth.retrieval import Answer
 from quoth.retrieval.question import normalise_question
@@ -82,6 +85,39 @@ MODERATOR_HELP = (
     "/stats shows the numbers; /gaps lists what users asked that the articles do not answer."
 )
 EXPIRED_BUTTON = "That button has expired. Please ask again."
+
+
+INLINE_RESULTS = 5
+INLINE_CACHE_S = 10
+"""Short: the articles change, and a refusal should not outlive a reindex by much."""
+
+
+def inline_results(reply: Reply, username: str) -> list[InlineQueryResultArticle]:
+    """One result per quote (title as the heading, the sentence as the description), each
+    sending that quote with its source; a refusal or a wait is one result saying so."""
+    answer = reply.answer
+    if answer is None or not answer.answered or not answer.quotes:
+        text = reply.text or th.NOT_IN_SOURCES
+        title = "Not in my sources" if answer is not None else "Not now"
+        content = InputTextMessageContent(text, link_preview_options=NO_PREVIEW)
+        return [InlineQueryResultArticle("0", title, content, description=shorten(text, 200))]
+    results = []
+    for number, quote in enumerate(answer.quotes[:INLINE_RESULTS]):
+        single = Answer(answer.question, True, [quote], answer.top_score)
+        content = InputTextMessageContent(
+            th.render_answer(single, username),
+            parse_mode=ParseMode.HTML,
+            link_preview_options=link_preview(single),
+        )
+        results.append(
+            InlineQueryResultArticle(
+                str(number),
+                shorten(quote.title, 100) or "Untitled",
+                content,
+                description=shorten(quote.sentence, 200),
+            )
+        )
+    return results
 
 
 def link_preview(answer: Answer) -> LinkPreviewOptions:
@@ -157,6 +193,7 @@ class TelegramBot:
         app.add_handler(
             MessageHandler(filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, self.group)
         )
+        app.add_handler(InlineQueryHandler(self.inline))
         app.add_handler(CallbackQueryHandler(self.more, pattern=MorePage))
         app.add_handler(CallbackQueryHandler(self.sources_page, pattern=SourcesPage))
         app.add_handler(CallbackQueryHandler(self.expired, pattern=InvalidCallbackData))
@@ -304,6 +341,23 @@ class TelegramBot:
             th.render_answer(answer, username),
             reply_markup=markup,
             link_preview_options=link_preview(answer),
+        )
+
+    async def inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``@bot question`` in any chat: the quotes to pick from, sent with their source."""
+        query = update.inline_query
+        if query is None:
+            return
+        question = normalise_question(query.query, [context.bot.username])
+        if not question:
+            await query.answer([], cache_time=INLINE_CACHE_S, is_personal=True)
+            return
+        person = self._person(query.from_user, query.from_user.id)
+        reply = await self.conversation.ask(person, question, "inline", as_typed=True)
+        await query.answer(
+            inline_results(reply, context.bot.username),
+            cache_time=INLINE_CACHE_S,
+            is_personal=True,
         )
 
     @staticmethod
