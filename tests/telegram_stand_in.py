@@ -16,6 +16,7 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
@@ -549,14 +550,11 @@ class BotApiStandIn:
         return query_id
 
     async def inline_answer(self, query_id: str, timeout: float = 30.0) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        async with self._changed:
-            while query_id not in self.inline_answers:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"inline query {query_id} was not answered")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+        await self._until(
+            lambda: query_id in self.inline_answers,
+            timeout,
+            lambda: f"inline query {query_id} was not answered",
+        )
         return self.inline_answers[query_id]
 
     def _push(self, payload: dict[str, Any]) -> None:
@@ -566,31 +564,37 @@ class BotApiStandIn:
         self.updates.append(update)
         asyncio.get_running_loop().create_task(self._notify())
 
-    async def wait_for(self, predicate: Any, timeout: float = 30.0) -> SentMessage:
-        """The first message (sent or edited) matching ``predicate``, waiting if needed."""
+    async def _until(
+        self, ready: Callable[[], object], timeout: float, failure: Callable[[], str]
+    ) -> None:
+        """Wait, woken by every API call, until ``ready()`` holds; fail after ``timeout``."""
         deadline = time.monotonic() + timeout
         async with self._changed:
-            while True:
-                for sent in self.sent:
-                    if predicate(sent):
-                        return sent
+            while not ready():
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise AssertionError(
-                        f"no matching message; last sent: {[s.text[:80] for s in self.sent[-5:]]}"
-                    )
+                    raise AssertionError(failure())
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def wait_for(self, predicate: Any, timeout: float = 30.0) -> SentMessage:
+        """The first message (sent or edited) matching ``predicate``, waiting if needed."""
+        found: list[SentMessage] = []
+
+        def matched() -> bool:
+            found[:] = [sent for sent in self.sent if predicate(sent)][:1]
+            return bool(found)
+
+        await self._until(
+            matched,
+            timeout,
+            lambda: f"no matching message; last sent: {[s.text[:80] for s in self.sent[-5:]]}",
+        )
+        return found[0]
 
     async def reply_to(self, message: dict[str, Any], timeout: float = 30.0) -> SentMessage:
         """The first reply to ``message`` (an index lookup: cheap with thousands in flight)."""
         key = message["message_id"]
-        deadline = time.monotonic() + timeout
-        async with self._changed:
-            while key not in self.replies:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"no reply to message {key}")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._changed.wait(), remaining)
+        failure = f"no reply to message {key}"
+        await self._until(lambda: key in self.replies, timeout, lambda: failure)
         return self.replies[key][0]
