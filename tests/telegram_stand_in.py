@@ -420,14 +420,9 @@ class BotApiStandIn:
             if result.get("type") != "article" or not result.get("title"):
                 raise ApiError(400, "Bad Request: RESULT_TITLE_EMPTY")
             content = result.get("input_message_content") or {}
-            text = str(content.get("message_text", ""))
-            if content.get("parse_mode") == "HTML":
-                try:
-                    text = parse_telegram_html(text)
-                except ParseEntitiesError as error:
-                    raise ApiError(400, f"Bad Request: can't parse entities: {error}") from None
-            if not 1 <= utf16_len(text) <= 4096:
-                raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+            self._validate_text(
+                {"text": content.get("message_text", ""), "parse_mode": content.get("parse_mode")}
+            )
         self.inline_answers[str(params["inline_query_id"])] = params
         return True
 
