@@ -165,6 +165,7 @@ class BotApiStandIn:
     faults_served: list[tuple[str, str]] = field(default_factory=list)
     holds: dict[str, tuple[asyncio.Event, asyncio.Event]] = field(default_factory=dict)
     inline_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    callback_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(1)
@@ -355,7 +356,17 @@ class BotApiStandIn:
             message["reply_markup"] = reply_markup
         return message
 
+    @staticmethod
+    def _validate_buttons(params: dict[str, Any]) -> None:
+        """The Bot API's rule for inline buttons: callback data of 1-64 bytes."""
+        for row in (params.get("reply_markup") or {}).get("inline_keyboard", []):
+            for button in row:
+                data = button.get("callback_data")
+                if data is not None and not 1 <= len(str(data).encode()) <= 64:
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+
     async def _m_sendMessage(self, params: dict[str, Any]) -> Any:
+        self._validate_buttons(params)
         visible = self._validate_text(params)
         chat_id = int(params["chat_id"])
         message = self._message(chat_id, visible, params.get("reply_markup"))
@@ -393,6 +404,7 @@ class BotApiStandIn:
             self.replies.setdefault(reply_to, []).append(sent)
 
     async def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
+        self._validate_buttons(params)
         key = (int(params["chat_id"]), int(params["message_id"]))
         message = dict(self.messages[key])
         message.pop("reply_markup", None)
@@ -405,6 +417,9 @@ class BotApiStandIn:
         return True
 
     async def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
+        if len(str(params.get("text") or "")) > 200:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        self.callback_answers[str(params["callback_query_id"])] = params
         return True
 
     async def _m_answerInlineQuery(self, params: dict[str, Any]) -> Any:
@@ -510,16 +525,18 @@ class BotApiStandIn:
         }
         return self.push_message(chat_id, user_id, document=document)
 
-    def push_button(self, user_id: int, sent: SentMessage, label: str) -> None:
-        """Press an inline button of a message the bot sent."""
-        assert sent.reply_markup, "that message has no buttons"
-        buttons = [b for row in sent.reply_markup["inline_keyboard"] for b in row]
-        button = next(b for b in buttons if b["text"] == label)
+    def push_button(self, user_id: int, sent: SentMessage, label: str) -> str:
+        """Press an inline button of a message the bot sent (as it is now: edits count);
+        returns the callback query's id."""
         message = self.messages[(sent.chat_id, sent.message_id)]
+        assert message.get("reply_markup"), "that message has no buttons"
+        buttons = [b for row in message["reply_markup"]["inline_keyboard"] for b in row]
+        button = next(b for b in buttons if b["text"] == label)
+        query_id = f"cq{next(self._update_ids)}"
         self._push(
             {
                 "callback_query": {
-                    "id": str(next(self._update_ids)),
+                    "id": query_id,
                     "from": self.user(user_id),
                     "message": message,
                     "chat_instance": "ci",
@@ -527,6 +544,21 @@ class BotApiStandIn:
                 }
             }
         )
+        return query_id
+
+    async def callback_answer(self, query_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """What the bot told the person who pressed a button (a toast only they see)."""
+        await self._until(
+            lambda: query_id in self.callback_answers,
+            timeout,
+            lambda: f"callback query {query_id} was not answered",
+        )
+        return self.callback_answers[query_id]
+
+    def buttons(self, sent: SentMessage) -> list[list[str]]:
+        """The labels of a message's buttons as it is now."""
+        markup = self.messages[(sent.chat_id, sent.message_id)].get("reply_markup") or {}
+        return [[b["text"] for b in row] for row in markup.get("inline_keyboard", [])]
 
     def push_inline_query(self, user_id: int, query: str) -> str:
         """Someone types ``@bot query`` in any chat; returns the inline query's id."""

@@ -60,11 +60,13 @@ async def test_asking_answers_counts_and_limits(service: AnsweringService, tmp_p
     assert other.answer is not None  # the same number on another platform is another person
     counts = conversation.library.state.counters()
     assert counts.answered + counts.refused == 2  # a blank or slowed-down question is no answer
-    broad = (await conversation.ask(MOD, "What did Aliyev say about Pakistan?", "slash")).answer
-    assert broad is not None and broad.next_offset is not None
-    more = await conversation.more(broad.question, broad.next_offset)
+    asked = await conversation.ask(MOD, "What did Aliyev say about Pakistan?", "slash")
+    broad = asked.answer
+    assert broad is not None and broad.next_offset is not None and asked.answer_id
+    more = (await conversation.more(MOD, asked.answer_id)).answer
     shown = {quote.sentence for quote in broad.quotes}
-    assert more.quotes and not shown & {quote.sentence for quote in more.quotes}
+    assert more is not None and more.quotes
+    assert not shown & {quote.sentence for quote in more.quotes}
 
 
 async def test_only_moderators_change_anything(

@@ -13,19 +13,34 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from quoth.bot.conversation import NOT_A_MODERATOR, Conversation, Person
+from quoth.bot.conversation import EXPIRED, NOT_A_MODERATOR, Conversation, Person
 from quoth.bot.library import Library
 from quoth.cli import app
-from quoth.feedback import REFUSED, FeedbackStore, as_eval_questions, question_key
+from quoth.feedback import (
+    DOWN,
+    REFUSED,
+    UP,
+    FeedbackStore,
+    ShownAnswer,
+    VoteOutcome,
+    as_eval_questions,
+    question_key,
+)
 from quoth.feedback.postgres import PostgresFeedback
-from quoth.feedback.sqlite import SqliteFeedback
+from quoth.feedback.sqlite import SCHEMA, SqliteFeedback
 from quoth.retrieval import AnsweringService
 
 from .conftest import fresh_database, settings_for
 
 _databases = itertools.count()
 Ager = Callable[[int], None]
-"""Moves every recorded question this many days into the past."""
+"""Moves everything recorded this many days into the past."""
+TIMES = [
+    ("quoth_gaps", "first_seen"),
+    ("quoth_gaps", "last_seen"),
+    ("quoth_answers", "shown_at"),
+    ("quoth_votes", "voted_at"),
+]
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -36,15 +51,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Feed
 
         def age_sqlite(days: int) -> None:
             with sqlite3.connect(path) as db:
-                for column in ("first_seen", "last_seen"):
-                    rows = db.execute(f"SELECT rowid, {column} FROM gaps").fetchall()
-                    for rowid, seen in rows:
-                        older = f"datetime('{seen}', '-{days} days')"
-                        db.execute(
-                            f"UPDATE gaps SET {column} = strftime('%Y-%m-%dT%H:%M:%S+00:00', "
-                            f"{older}) WHERE rowid = ?",
-                            (rowid,),
-                        )
+                for table, column in TIMES:
+                    db.execute(
+                        f"UPDATE {table} SET {column} = strftime('%Y-%m-%dT%H:%M:%S+00:00', "
+                        f"datetime({column}, '-{days} days'))"
+                    )
 
         yield sqlite_store, age_sqlite
         sqlite_store.close()
@@ -53,11 +64,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[Feed
 
     def age_postgres(days: int) -> None:
         with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(
-                "UPDATE quoth_gaps SET first_seen = first_seen - %s * interval '1 day', "
-                "last_seen = last_seen - %s * interval '1 day'",
-                (days, days),
-            )
+            for table, column in TIMES:
+                conn.execute(
+                    f"UPDATE {table} SET {column} = {column} - %s * interval '1 day'",
+                    (days,),
+                )
 
     yield PostgresFeedback(url), age_postgres
 
@@ -100,6 +111,99 @@ def test_old_gaps_leave_the_window_then_the_log(store: tuple[FeedbackStore, Ager
     assert len(feedback.gaps(days=60, limit=10)) == 2
     assert feedback.prune(retention_days=30) == 1
     assert [g.question for g in feedback.gaps(days=60, limit=10)] == ["A new question?"]
+
+
+def shown(answer_id: str, question: str, sentence: str) -> ShownAnswer:
+    return ShownAnswer(
+        answer_id, question, ("p1", "p2"), (sentence, "Another."), "3", "discord", "slash", 5
+    )
+
+
+def test_votes_one_per_voter_changeable_and_counted(store: tuple[FeedbackStore, Ager]) -> None:
+    feedback, age = store
+    feedback.record_answer(shown("a1", "Who leads Azerbaijan?", "Ilham Aliyev leads it."))
+    feedback.record_answer(shown("a2", "Where is Lachin?", "Lachin is in Azerbaijan."))
+    assert feedback.shown_answer("a1") == shown(
+        "a1", "Who leads Azerbaijan?", "Ilham Aliyev leads it."
+    )
+    assert feedback.shown_answer("nope") is None
+    assert feedback.vote("nope", "ann", UP, None) is VoteOutcome.UNKNOWN_ANSWER
+    assert feedback.vote("a1", "ann", UP, None) is VoteOutcome.NEW
+    assert feedback.vote("a1", "ann", UP, None) is VoteOutcome.SAME
+    assert feedback.vote("a1", "bob", UP, None) is VoteOutcome.NEW
+    assert feedback.vote("a2", "ann", UP, None) is VoteOutcome.NEW
+    assert feedback.vote("a2", "ann", DOWN, None) is VoteOutcome.CHANGED
+    assert feedback.vote("a2", "ann", DOWN, "outdated") is VoteOutcome.CHANGED
+    counts = feedback.vote_counts(30)
+    assert (counts.up, counts.down, counts.reasons) == (2, 1, {"outdated": 1})
+
+    assert [a.id for a in feedback.liked(30, 10)] == ["a1"]  # a2: one down, no up
+    gaps = feedback.gaps(7, 10)
+    assert [(g.question, g.count, g.reasons) for g in gaps] == [
+        ("Where is Lachin?", 1, ("down:outdated",))
+    ]
+    exported = as_eval_questions(gaps, feedback.liked(30, 10))
+    assert exported == [
+        {
+            "id": "liked-0001",
+            "question": "Who leads Azerbaijan?",
+            "answerable": True,
+            "evidence": ["Ilham Aliyev leads it."],
+        }
+    ]
+    assert feedback.vote("a2", "ann", UP, None) is VoteOutcome.CHANGED
+    assert feedback.gaps(7, 10) == []  # a 👎 taken back leaves the log
+
+    age(100)
+    assert feedback.prune(retention_days=90) == 2  # both answers, their votes with them
+    assert feedback.shown_answer("a1") is None and feedback.vote_counts(365).up == 0
+
+
+def test_a_feedback_file_from_before_votes_is_upgraded(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.executescript(SCHEMA[0])
+        db.execute(
+            "INSERT INTO gaps VALUES ('k', 'refused', 'telegram', 'private', 'Why?', 3, "
+            "'2026-11-29T10:00:00+00:00', '2026-11-29T10:00:00+00:00')"
+        )
+    upgraded = SqliteFeedback(path)
+    assert [(g.question, g.count) for g in upgraded.gaps(30, 10)] == [("Why?", 3)]
+    upgraded.record_answer(shown("a1", "Why?", "Because."))
+    upgraded.close()
+    again = SqliteFeedback(path)  # opening an upgraded file changes nothing
+    assert again.shown_answer("a1") is not None
+    again.close()
+
+
+async def test_votes_outlive_the_process_that_showed_the_answer(
+    service: AnsweringService, tmp_path: Path
+) -> None:
+    settings = settings_for(tmp_path / "unused", feedback_file=tmp_path / "f.sqlite3")
+    first = Conversation(Library(settings, service))
+    ann = Person("telegram", 1)
+    reply = await first.ask(ann, "What did Aliyev say about Pakistan?", "group")
+    assert reply.answer_id is not None and reply.answer is not None
+    refused = await first.ask(ann, "What is the recipe for lemon cake?", "group")
+    assert refused.answer_id is None  # nothing to vote on or page through
+    first.library.feedback.close()
+
+    restarted = Conversation(Library(settings, service))
+    down = await restarted.vote(ann, reply.answer_id, DOWN)
+    assert down.private and [code for code, _ in down.reasons] == [
+        "wrong_quote",
+        "not_covered",
+        "outdated",
+    ]
+    assert (
+        "noted: not covered"
+        in (await restarted.vote(ann, reply.answer_id, DOWN, "not_covered")).text
+    )
+    assert "👍 0 · 👎 1 (not covered 1)" in restarted.library.stats_text()
+    assert (await restarted.vote(ann, reply.answer_id, DOWN, "rude")).text == EXPIRED
+    more = await restarted.more(ann, reply.answer_id)
+    assert more.answer is not None and more.answer.quotes[0] != reply.answer.quotes[0]
+    assert more.answer_id not in (None, reply.answer_id)
 
 
 async def test_refusals_reach_the_moderators_gaps(

@@ -227,15 +227,56 @@ async def test_deep_link_opens_the_article(harness: Harness) -> None:
     assert "Ask me a question" in (await harness.ask("/start")).text
 
 
-async def test_more_button_follows_up_with_next_quotes(harness: Harness) -> None:
-    first = await harness.ask("What did Aliyev say about Pakistan?")
-    assert first.reply_markup is not None
-    harness.server.push_button(USER, first, "More")
-    follow_up = await harness.server.wait_for(
+async def test_votes_reasons_and_more_under_an_answer(harness: Harness) -> None:
+    server = harness.server
+    first = await harness.ask("/ask What did Aliyev say about Pakistan?", chat=GROUP)
+    assert server.buttons(first) == [["👍", "👎", "More"]]
+
+    async def press(user: int, label: str, sent: SentMessage = first) -> dict[str, Any]:
+        return await server.callback_answer(server.push_button(user, sent, label))
+
+    assert (await press(USER, "👍"))["text"] == "Thanks! Noted your 👍."
+    assert "already voted" in (await press(USER, "👍"))["text"]
+    assert (await press(MODERATOR, "👎"))["text"] == "Noted your 👎. What was wrong with it?"
+    await server.wait_for(lambda s: len(server.buttons(first)) == 2)
+    assert server.buttons(first)[1] == ["Wrong quote", "Not covered", "Outdated"]
+    assert (await press(MODERATOR, "Wrong quote"))["text"] == "Thanks — noted: wrong quote."
+    assert (await press(USER, "Outdated"))["text"] == "Thanks — noted: outdated."  # changed
+
+    await press(USER, "More")
+    follow_up = await server.wait_for(
         lambda s: s.method == "sendMessage" and s.reply_to == first.message_id
     )
     assert "<blockquote>" in follow_up.markup and follow_up.text != first.text
-    assert "reply_markup" not in harness.server.messages[(USER, first.message_id)]
+    assert server.buttons(first)[0] == ["👍", "👎"]  # "More" is spent, the votes stay
+    assert server.buttons(follow_up)[0][:2] == ["👍", "👎"]
+
+    gaps = await harness.ask("/gaps", chat=MODERATOR, user=MODERATOR)
+    assert "(2×) What did Aliyev say about Pakistan? — 👎" in gaps.text
+    assert "👎 outdated" in gaps.text and "👎 wrong quote" in gaps.text
+
+
+async def test_buttons_of_unknown_answers_say_so(harness: Harness) -> None:
+    """A button from before quoth stored answers (PTB's old cache ids), or of an answer
+    pruned since: one clear line, as an alert."""
+    server = harness.server
+    answered = await harness.ask("Which Turkish naval ship arrived in Karachi?")
+    message = server.messages[(USER, answered.message_id)]
+    for data in ("4f9c2b7e0a1d4c3e9b8a7f6e5d4c3b2a", "v:gone:up", "m:gone", "r:gone:outdated"):
+        query_id = f"cq-{data}"
+        server._push(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": server.user(USER),
+                    "message": message,
+                    "chat_instance": "ci",
+                    "data": data,
+                }
+            }
+        )
+        told = await server.callback_answer(query_id)
+        assert told["text"].startswith("That button belongs to an answer") and told["show_alert"]
 
 
 async def test_sources_paged_with_buttons(

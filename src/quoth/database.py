@@ -161,11 +161,39 @@ def _step_feedback(conn: Connection[Any]) -> None:
     conn.execute("CREATE INDEX IF NOT EXISTS quoth_gaps_last_seen ON quoth_gaps (last_seen)")
 
 
+def _step_votes(conn: Connection[Any]) -> None:
+    """Answers shown (their buttons refer to them) and votes on them (quoth.feedback)."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS quoth_answers (
+            id text PRIMARY KEY,
+            key text NOT NULL,
+            question text NOT NULL,
+            quotes text NOT NULL,
+            index_version text NOT NULL,
+            platform text NOT NULL,
+            chat_kind text NOT NULL,
+            next_offset integer,
+            shown_at timestamptz NOT NULL)"""
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS quoth_answers_shown_at ON quoth_answers (shown_at)")
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS quoth_votes (
+            answer_id text NOT NULL REFERENCES quoth_answers (id),
+            voter text NOT NULL,
+            vote text NOT NULL,
+            reason text,
+            voted_at timestamptz NOT NULL,
+            PRIMARY KEY (answer_id, voter))"""
+    )
+    conn.execute("CREATE INDEX IF NOT EXISTS quoth_votes_voted_at ON quoth_votes (voted_at)")
+
+
 STEPS: list[Callable[[Connection[Any]], None]] = [
     _step_index,
     _step_replica_state,
     _step_vector_search,
     _step_feedback,
+    _step_votes,
 ]
 SCHEMA_VERSION = len(STEPS)
 

@@ -10,13 +10,15 @@ calls.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from quoth.bot.library import Library, ModerationError
-from quoth.feedback import REFUSED, describe_gaps
+from quoth.feedback import DOWN, REASONS, REFUSED, UP, ShownAnswer, VoteOutcome, describe_gaps
 from quoth.index.store import ArticleRecord
 from quoth.retrieval import Answer, QuestionError
 
@@ -26,6 +28,9 @@ SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again in a
 NOT_A_MODERATOR = "Sorry, only moderators can do that."
 REINDEX_STARTED = "Reindexing in the background; I keep answering meanwhile."
 REINDEX_RUNNING = "A reindex is already running; I'll report when it ends."
+EXPIRED = "That button belongs to an answer I no longer have on record. Please ask again."
+VOTED = {UP: "Thanks! Noted your 👍.", DOWN: "Noted your 👎. What was wrong with it?"}
+VOTE_SAME = "You already voted that on this answer."
 
 DEFAULT_GAP_DAYS = 7
 GAPS_PER_PAGE = 10
@@ -53,6 +58,10 @@ class Reply:
     text: str = ""
     answer: Answer | None = None
     private: bool = False
+    answer_id: str | None = None
+    """The stored answer its buttons refer to (votes, "More"); None: no buttons."""
+    reasons: tuple[tuple[str, str], ...] = ()
+    """Reasons (code, label) the person may pick next, after a 👎."""
 
 
 class Conversation:
@@ -88,6 +97,7 @@ class Conversation:
         self.library.record(answer)
         if not answer.answered and not as_typed:
             await self._log_gap(answer.question, REFUSED, person.platform, via)
+        answer_id = None if as_typed else await self._remember(answer, person.platform, via)
         log.info(
             "question platform=%s via=%s latency_ms=%.0f answered=%s top_score=%.3f",
             person.platform,
@@ -96,7 +106,29 @@ class Conversation:
             answer.answered,
             answer.top_score,
         )
-        return Reply(answer=answer)
+        return Reply(answer=answer, answer_id=answer_id)
+
+    async def _remember(self, answer: Answer, platform: str, via: str) -> str | None:
+        """Store an answer with quotes so its buttons work on any replica and after a
+        restart; without storage it is still shown, just without buttons."""
+        if not answer.answered or not answer.quotes:
+            return None
+        shown = ShownAnswer(
+            secrets.token_urlsafe(9),
+            answer.question,
+            tuple(quote.passage_id for quote in answer.quotes),
+            tuple(quote.sentence for quote in answer.quotes),
+            self.library.index_version(),
+            platform,
+            via,
+            answer.next_offset,
+        )
+        try:
+            await asyncio.to_thread(self.library.feedback.record_answer, shown)
+        except Exception:
+            log.exception("could not store an answer; it is shown without buttons")
+            return None
+        return shown.id
 
     async def _log_gap(self, question: str, reason: str, platform: str, via: str) -> None:
         """Into the unanswered-questions log; a storage failure must not cost the reply."""
@@ -107,9 +139,37 @@ class Conversation:
         except Exception:
             log.exception("could not log an unanswered question")
 
-    async def more(self, question: str, offset: int) -> Answer:
+    async def more(self, person: Person, answer_id: str) -> Reply:
         """The next quotes of an answer already given (its "More" button)."""
-        return await asyncio.to_thread(self.library.service.answer, question, None, offset)
+        shown = await asyncio.to_thread(self.library.feedback.shown_answer, answer_id)
+        if shown is None or shown.next_offset is None:
+            return Reply(EXPIRED, private=True)
+        answer = await asyncio.to_thread(
+            self.library.service.answer, shown.question, None, shown.next_offset
+        )
+        following = await self._remember(answer, person.platform, shown.chat_kind)
+        return Reply(answer=answer, answer_id=following)
+
+    async def vote(
+        self, person: Person, answer_id: str, vote: str, reason: str | None = None
+    ) -> Reply:
+        """👍 or 👎 (with a reason, or asked for one next); one per person per answer, and a
+        new one replaces the old. Always private: a group shares the buttons, not the votes."""
+        if vote not in VOTED or (reason is not None and (vote != DOWN or reason not in REASONS)):
+            return Reply(EXPIRED, private=True)
+        voter = hashlib.sha256(f"{person.platform}:{person.user_id}:{answer_id}".encode())
+        outcome = await asyncio.to_thread(
+            self.library.feedback.vote, answer_id, voter.hexdigest()[:32], vote, reason
+        )
+        log.info("vote %s reason=%s outcome=%s", vote, reason, outcome.value)
+        if outcome is VoteOutcome.UNKNOWN_ANSWER:
+            return Reply(EXPIRED, private=True)
+        if reason is not None:
+            return Reply(f"Thanks — noted: {REASONS[reason]}.", private=True)
+        if outcome is VoteOutcome.SAME and vote == UP:
+            return Reply(VOTE_SAME, private=True)
+        choices = tuple(REASONS.items()) if vote == DOWN else ()
+        return Reply(VOTED[vote], private=True, reasons=choices)
 
     def article(self, doc_id: str) -> ArticleRecord | None:
         return next((a for a in self.library.service.index.articles if a.id == doc_id), None)

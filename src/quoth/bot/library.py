@@ -22,7 +22,7 @@ from quoth import runtime
 from quoth.config import ConfigError, Settings
 from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError
 from quoth.corpus.loader import article_id, build_article, iter_article_files
-from quoth.feedback import FeedbackStore
+from quoth.feedback import REASONS, FeedbackStore
 from quoth.health import Heartbeat
 from quoth.index import BuildReport, IndexBusyError, IndexStoreError
 from quoth.memory import release_free_memory
@@ -273,6 +273,13 @@ class Library:
         except Exception:
             log.exception("could not count an answer")
 
+    def index_version(self) -> str:
+        """Which index an answer came from: the published version number with a database,
+        the build time with index files."""
+        index = self.service.index
+        version = getattr(index, "version", None)
+        return str(version) if version is not None else index.built_at.isoformat()
+
     def describe(self) -> dict[str, str | int]:
         index = self.service.index
         age = datetime.now(UTC) - index.built_at
@@ -284,8 +291,18 @@ class Library:
             "answered": counts.answered,
             "refused": counts.refused,
             "counted": f"since {counts.since:%Y-%m-%d %H:%M} UTC, by {counts.scope}",
+            "votes, last 30 days": self._votes(),
             "up for": _ago(time.time() - self.started).removesuffix(" ago"),
         }
+
+    def _votes(self) -> str:
+        try:
+            counts = self.feedback.vote_counts(30)
+        except Exception:
+            log.exception("could not count votes")
+            return "unknown (the feedback store failed; see the log)"
+        reasons = ", ".join(f"{REASONS[r]} {n}" for r, n in counts.reasons.items() if r in REASONS)
+        return f"👍 {counts.up} · 👎 {counts.down}" + (f" ({reasons})" if reasons else "")
 
 
 def _ago(seconds: float) -> str:

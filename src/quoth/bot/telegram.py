@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import re
 from urllib.parse import urlsplit
 
 from telegram import (
@@ -37,19 +37,19 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
     InlineQueryHandler,
-    InvalidCallbackData,
     MessageHandler,
     filters,
 )
 
 from quoth.bot import telegram_html as th
-from quoth.bot.conversation import SOMETHING_WRONG, Conversation, Person, Reply
+from quoth.bot.conversation import EXPIRED, SOMETHING_WRONG, Conversation, Person, Reply
 from quoth.bot.library import Library, ModerationError
 from quoth.bot.logs import redact_secrets
 from quoth.bot.telegram_retry import RetryingRateLimiter
 from quoth.bot.telegram_webhook import WebhookServer
 from quoth.bot.text import safe_url, shorten
 from quoth.config import ConfigError, Settings
+from quoth.feedback import DOWN
 from quoth.retrieval import Answer
 from quoth.retrieval.question import normalise_question
 
@@ -84,7 +84,6 @@ MODERATOR_HELP = (
     "(it is indexed at once); /remove ID deletes one; /reindex rebuilds after changes on disk; "
     "/stats shows the numbers; /gaps lists what users asked that the articles do not answer."
 )
-EXPIRED_BUTTON = "That button has expired. Please ask again."
 
 
 INLINE_RESULTS = 5
@@ -128,17 +127,45 @@ def link_preview(answer: Answer) -> LinkPreviewOptions:
     return LinkPreviewOptions(url=url, prefer_small_media=True, show_above_text=False)
 
 
-@dataclass(frozen=True, slots=True)
-class MorePage:
-    """Callback data of a "More" button (kept server-side by PTB's callback data cache)."""
+MORE = re.compile(r"^m:([\w-]+)$")
+VOTE = re.compile(r"^v:([\w-]+):(up|down)$")
+REASON = re.compile(r"^r:([\w-]+):(\w+)$")
+SOURCES_PAGE = re.compile(r"^s:(\d+)$")
+"""Button data is plain text naming a stored answer (at most 64 bytes), not an object in
+PTB's in-memory callback cache: buttons keep working after a restart and on every replica."""
 
-    question: str
-    offset: int
+
+def answer_buttons(
+    answer_id: str, more: bool, reasons: tuple[tuple[str, str], ...] = ()
+) -> InlineKeyboardMarkup:
+    """👍 / 👎 (and "More" when there are more quotes); after a 👎, the reasons too. The
+    buttons show no counts and no names: in a group everyone sees the same message."""
+    row = [
+        InlineKeyboardButton("👍", callback_data=f"v:{answer_id}:up"),
+        InlineKeyboardButton("👎", callback_data=f"v:{answer_id}:down"),
+    ]
+    if more:
+        row.append(InlineKeyboardButton("More", callback_data=f"m:{answer_id}"))
+    rows = [row]
+    if reasons:
+        rows.append(
+            [
+                InlineKeyboardButton(label.capitalize(), callback_data=f"r:{answer_id}:{code}")
+                for code, label in reasons
+            ]
+        )
+    return InlineKeyboardMarkup(rows)
 
 
-@dataclass(frozen=True, slots=True)
-class SourcesPage:
-    page: int
+def without_more(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
+    """The same buttons less "More" (its quotes have been sent)."""
+    if markup is None:
+        return None
+    rows = [
+        [b for b in row if not str(b.callback_data or "").startswith("m:")]
+        for row in markup.inline_keyboard
+    ]
+    return InlineKeyboardMarkup([row for row in rows if row]) if any(rows) else None
 
 
 class TelegramBot:
@@ -174,7 +201,6 @@ class TelegramBot:
             .base_url(f"{root}/bot")
             .base_file_url(f"{root}/file/bot")
             .rate_limiter(RetryingRateLimiter(max_retries=3))
-            .arbitrary_callback_data(1024)
             .concurrent_updates(16)
             .defaults(Defaults(do_quote=True, link_preview_options=NO_PREVIEW))
             .build()
@@ -194,9 +220,11 @@ class TelegramBot:
             MessageHandler(filters.ChatType.GROUPS & filters.TEXT & ~filters.COMMAND, self.group)
         )
         app.add_handler(InlineQueryHandler(self.inline))
-        app.add_handler(CallbackQueryHandler(self.more, pattern=MorePage))
-        app.add_handler(CallbackQueryHandler(self.sources_page, pattern=SourcesPage))
-        app.add_handler(CallbackQueryHandler(self.expired, pattern=InvalidCallbackData))
+        app.add_handler(CallbackQueryHandler(self.more, pattern=MORE))
+        app.add_handler(CallbackQueryHandler(self.vote, pattern=VOTE))
+        app.add_handler(CallbackQueryHandler(self.reason, pattern=REASON))
+        app.add_handler(CallbackQueryHandler(self.sources_page, pattern=SOURCES_PAGE))
+        app.add_handler(CallbackQueryHandler(self.expired))  # any other data: an old button
         app.add_error_handler(self.on_error)
         return app
 
@@ -335,8 +363,8 @@ class TelegramBot:
             await message.reply_text(reply.text)
             return
         markup = None
-        if answer.next_offset is not None:
-            markup = self._more_button(answer.question, answer.next_offset)
+        if reply.answer_id is not None:
+            markup = answer_buttons(reply.answer_id, answer.next_offset is not None)
         await message.reply_html(
             th.render_answer(answer, username),
             reply_markup=markup,
@@ -360,29 +388,43 @@ class TelegramBot:
             is_personal=True,
         )
 
-    @staticmethod
-    def _more_button(question: str, offset: int) -> InlineKeyboardMarkup:
-        return InlineKeyboardMarkup(
-            [[InlineKeyboardButton("More", callback_data=MorePage(question, offset))]]
-        )
-
     async def more(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Follow up with the next quotes and take the button off the previous message."""
+        """Follow up with the next quotes and take "More" off the previous message."""
         query = update.callback_query
-        if query is None or not isinstance(query.data, MorePage):
+        if query is None or (match := MORE.match(query.data or "")) is None:
+            return
+        person = self._person(query.from_user, query.from_user.id)
+        reply = await self.conversation.more(person, match[1])
+        if reply.answer is None:
+            await query.answer(reply.text, show_alert=True)
             return
         await query.answer()
-        request = query.data
-        answer = await self.conversation.more(request.question, request.offset)
         if isinstance(query.message, Message):
-            await query.message.edit_reply_markup(reply_markup=None)
-            markup = None
-            if answer.next_offset is not None:
-                markup = self._more_button(request.question, answer.next_offset)
-            await query.message.reply_html(
-                th.render_answer(answer, context.bot.username),
-                reply_markup=markup,
-            )
+            await query.message.edit_reply_markup(without_more(query.message.reply_markup))
+            await self._send(query.message, reply, context.bot.username)
+
+    async def vote(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """👍 / 👎: acknowledged to the voter alone; a 👎 adds the reasons under the answer."""
+        query = update.callback_query
+        if query is None or (match := VOTE.match(query.data or "")) is None:
+            return
+        person = self._person(query.from_user, query.from_user.id)
+        reply = await self.conversation.vote(person, match[1], match[2])
+        await query.answer(reply.text, show_alert=not reply.reasons and reply.text == EXPIRED)
+        message = query.message
+        if reply.reasons and isinstance(message, Message) and message.reply_markup is not None:
+            rows = message.reply_markup.inline_keyboard
+            if len(rows) == 1:
+                more = any(str(b.callback_data).startswith("m:") for b in rows[0])
+                await message.edit_reply_markup(answer_buttons(match[1], more, reply.reasons))
+
+    async def reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None or (match := REASON.match(query.data or "")) is None:
+            return
+        person = self._person(query.from_user, query.from_user.id)
+        reply = await self.conversation.vote(person, match[1], DOWN, match[2])
+        await query.answer(reply.text, show_alert=reply.text == EXPIRED)
 
     # -- information ------------------------------------------------------------------------
 
@@ -420,9 +462,9 @@ class TelegramBot:
         text = th.render_sources(articles, username, page, per_page)
         buttons = []
         if page > 0:
-            buttons.append(InlineKeyboardButton("‹ Previous", callback_data=SourcesPage(page - 1)))
+            buttons.append(InlineKeyboardButton("‹ Previous", callback_data=f"s:{page - 1}"))
         if page < pages - 1:
-            buttons.append(InlineKeyboardButton("Next ›", callback_data=SourcesPage(page + 1)))
+            buttons.append(InlineKeyboardButton("Next ›", callback_data=f"s:{page + 1}"))
         return text, InlineKeyboardMarkup([buttons]) if buttons else None
 
     async def sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -433,15 +475,15 @@ class TelegramBot:
 
     async def sources_page(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
-        if query is None or not isinstance(query.data, SourcesPage):
+        if query is None or (match := SOURCES_PAGE.match(query.data or "")) is None:
             return
         await query.answer()
-        text, markup = self._sources_message(query.data.page, context.bot.username)
+        text, markup = self._sources_message(int(match[1]), context.bot.username)
         await query.edit_message_text(text, parse_mode=ParseMode.HTML, reply_markup=markup)
 
     async def expired(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
-            await update.callback_query.answer(EXPIRED_BUTTON, show_alert=True)
+            await update.callback_query.answer(EXPIRED, show_alert=True)
 
     # -- moderators -------------------------------------------------------------------------
 
