@@ -77,6 +77,7 @@ def validate_message(payload: dict[str, Any]) -> None:
         texts = [title, description, footer, *(f["name"] + f["value"] for f in fields)]
         if utf16_len("".join(texts)) > EMBED_TOTAL_LIMIT:
             raise InvalidFormError("Embed size exceeds maximum size of 6000")
+    validate_components(payload.get("components") or [])
     if payload.get("allowed_mentions", {}).get("parse") != []:
         raise InvalidFormError(
             f"allowed_mentions must allow no pings: {payload.get('allowed_mentions')}"
@@ -86,14 +87,40 @@ def validate_message(payload: dict[str, Any]) -> None:
             raise InvalidFormError(f"would ping: {match.group()!r}")
 
 
+def validate_components(rows: list[dict[str, Any]]) -> None:
+    """Discord's rules for message buttons: at most 5 action rows of at most 5 buttons, each
+    with a label of up to 80 characters and a custom id of 1-100, ids unique."""
+    if len(rows) > 5:
+        raise InvalidFormError("components: Must be 5 or fewer in length.")
+    seen: set[str] = set()
+    for row in rows:
+        buttons = row.get("components") or []
+        if row.get("type") != 1 or not 1 <= len(buttons) <= 5:
+            raise InvalidFormError("components.0: an action row holds 1 to 5 components")
+        for button in buttons:
+            custom_id = str(button.get("custom_id") or "")
+            if button.get("type") != 2 or not 1 <= len(custom_id) <= 100:
+                raise InvalidFormError("components.0.components.0.custom_id: 1-100 characters")
+            if len(str(button.get("label") or "")) > 80 or custom_id in seen:
+                raise InvalidFormError("components.0.components.0: bad label or duplicate id")
+            seen.add(custom_id)
+
+
 @dataclass
 class Sent:
     """A message the bot sent, however it sent it."""
 
-    route: str  # "callback", "followup", "channel", "edit"
+    route: str  # "callback", "followup", "channel", "edit", "update"
     key: int  # interaction id, or the id of the message replied to / channel
     payload: dict[str, Any]
     ephemeral: bool = False
+    message_id: int = 0
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels of its buttons, row after row."""
+        rows = self.payload.get("components") or []
+        return [b.get("label") or "" for row in rows for b in row.get("components") or []]
 
     @property
     def content(self) -> str:
@@ -131,6 +158,8 @@ class DiscordStandIn:
         self._sequence = itertools.count(1)
         self._changed = asyncio.Condition()
         self._tokens: dict[str, int] = {}  # interaction token -> interaction id
+        self.messages: dict[int, dict[str, Any]] = {}  # every message the bot sent, by id
+        self._clicked: dict[str, int] = {}  # a button interaction's token -> its message id
 
     # -- server ------------------------------------------------------------------------------
 
@@ -230,8 +259,9 @@ class DiscordStandIn:
             validate_message(body)
             reference = (body.get("message_reference") or {}).get("message_id")
             key = int(reference) if reference else int(parts[1])
-            await self._record(Sent("channel", key, body))
-            return json_response(self.message(int(parts[1]), body))
+            message = self.message(int(parts[1]), body)
+            await self._record(Sent("channel", key, body, message_id=int(message["id"])))
+            return json_response(message)
         if method == "POST" and parts[0] == "channels" and parts[2:] == ["typing"]:
             self.typing.append(int(parts[1]))
             return web.Response(status=204)
@@ -246,7 +276,12 @@ class DiscordStandIn:
         if kind == 4:  # CHANNEL_MESSAGE_WITH_SOURCE
             validate_message(data)
             message = self.message(CHANNEL, data)
-            await self._record(Sent("callback", interaction_id, data, ephemeral))
+            await self._record(
+                Sent("callback", interaction_id, data, ephemeral, int(message["id"]))
+            )
+        elif kind == 7:  # UPDATE_MESSAGE: the message the clicked button is on
+            message = self._edit(self._clicked_message(interaction_id), data)
+            await self._record(Sent("update", interaction_id, data, message_id=int(message["id"])))
         elif kind == 8:  # APPLICATION_COMMAND_AUTOCOMPLETE_RESULT
             await self._record(Sent("autocomplete", interaction_id, data))
         else:
@@ -271,11 +306,28 @@ class DiscordStandIn:
     async def _followup(
         self, token: str, body: dict[str, Any], route: str = "followup"
     ) -> web.Response:
-        validate_message(body)
         interaction_id = self._tokens[token]
         ephemeral = bool(int(body.get("flags") or 0) & 64)
-        await self._record(Sent(route, interaction_id, body, ephemeral))
-        return json_response(self.message(CHANNEL, body))
+        if route == "edit" and token in self._clicked:  # @original of a click: its message
+            message = self._edit(self._clicked[token], body)
+        else:
+            validate_message(body)
+            message = self.message(CHANNEL, body)
+        await self._record(Sent(route, interaction_id, body, ephemeral, int(message["id"])))
+        return json_response(message)
+
+    def _clicked_message(self, interaction_id: int) -> int:
+        return next(m for t, m in self._clicked.items() if self._tokens[t] == interaction_id)
+
+    def _edit(self, message_id: int, body: dict[str, Any]) -> dict[str, Any]:
+        """Change what was sent (PATCH semantics: fields absent stay as they were)."""
+        message = dict(self.messages[message_id])
+        for name in ("content", "embeds", "components"):
+            if name in body:
+                message[name] = body[name] or ([] if name != "content" else "")
+        validate_message({**message, "allowed_mentions": {"parse": []}})
+        self.messages[message_id] = message
+        return message
 
     async def _record(self, sent: Sent) -> None:
         async with self._changed:
@@ -333,8 +385,10 @@ class DiscordStandIn:
         }
 
     def message(self, channel_id: int, body: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "id": str(self.next_id()),
+        """A message as Discord returns it; kept, so buttons on it can be clicked later."""
+        message_id = self.next_id()
+        self.messages[message_id] = {
+            "id": str(message_id),
             "channel_id": str(channel_id),
             "author": self.bot_user(),
             "content": body.get("content") or "",
@@ -349,7 +403,9 @@ class DiscordStandIn:
             "pinned": False,
             "type": 0,
             "flags": int(body.get("flags") or 0),
+            "components": body.get("components") or [],
         }
+        return self.messages[message_id]
 
     def guild(self) -> dict[str, Any]:
         role = {
@@ -542,6 +598,36 @@ class DiscordStandIn:
                     }
                 }
             }
+        await self._interact(interaction_id, token, kind, data, user_id, roles, direct)
+        return interaction_id
+
+    async def push_click(
+        self, sent: Sent, label: str, *, user_id: int, roles: list[int] | None = None
+    ) -> int:
+        """Someone clicks a button of a message the bot sent (as it is now, edits included);
+        returns the interaction's id."""
+        message = self.messages[sent.message_id]
+        buttons = [b for row in message["components"] for b in row["components"]]
+        button = next(b for b in buttons if b.get("label") == label)
+        interaction_id = self.next_id()
+        token = f"interaction-token-{interaction_id}"
+        self._tokens[token] = interaction_id
+        self._clicked[token] = sent.message_id
+        data = {"custom_id": button["custom_id"], "component_type": 2}
+        await self._interact(interaction_id, token, 3, data, user_id, roles, False, message=message)
+        return interaction_id
+
+    async def _interact(
+        self,
+        interaction_id: int,
+        token: str,
+        kind: int,
+        data: dict[str, Any],
+        user_id: int,
+        roles: list[int] | None,
+        direct: bool,
+        message: dict[str, Any] | None = None,
+    ) -> None:
         payload: dict[str, Any] = {
             "id": str(interaction_id),
             "application_id": str(APPLICATION),
@@ -567,8 +653,9 @@ class DiscordStandIn:
             payload["channel"] = {"id": str(CHANNEL), "type": 0, "guild_id": str(GUILD)}
             payload["member"] = self.member(user_id, roles)
             payload["context"] = 0
+        if message is not None:
+            payload["message"] = message
         await self.dispatch("INTERACTION_CREATE", payload)
-        return interaction_id
 
     async def replies(self, key: int, count: int = 1, timeout: float = 30) -> list[Sent]:
         """Wait for ``count`` messages sent for one interaction or in reply to one message."""

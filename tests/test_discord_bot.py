@@ -363,3 +363,39 @@ async def test_refused_intents_are_a_clear_error(
     with pytest.raises(ConfigError, match="intents"):
         await bot.start()
     await bot.stop()
+
+
+async def test_votes_reasons_and_more_as_buttons_that_survive_a_restart(
+    server: DiscordStandIn, service: AnsweringService, tmp_path: Path, error_log: ErrorLog
+) -> None:
+    settings = discord_settings(server, settings_for(tmp_path / "unused"))
+    async with running_bot(server, settings, service):
+        asked = await server.push_command(
+            "ask", {"question": "What did Aliyev say about Pakistan?"}, user_id=USER
+        )
+        answer = await server.reply(asked)
+        assert answer.labels == ["👍", "👎", "More"]
+        liked = await server.reply(await server.push_click(answer, "👍", user_id=USER))
+        assert liked.ephemeral and liked.content == "Thanks! Noted your 👍."
+
+    async with running_bot(server, settings, service):  # a restart: nothing kept in memory
+        disliked = await server.reply(await server.push_click(answer, "👎", user_id=MODERATOR))
+        assert disliked.ephemeral and "What was wrong" in disliked.content
+        assert disliked.labels == ["Wrong quote", "Not covered", "Outdated"]
+        reason = await server.reply(
+            await server.push_click(disliked, "Outdated", user_id=MODERATOR)
+        )
+        assert reason.route == "update" and reason.content == "Thanks — noted: outdated."
+        assert server.messages[disliked.message_id]["components"] == []
+
+        clicked = await server.push_click(answer, "More", user_id=USER)
+        edit, follow_up = await server.replies(clicked, 2)
+        assert edit.route == "edit" and edit.labels == ["👍", "👎"]  # "More" is spent
+        assert follow_up.route == "followup" and not follow_up.ephemeral
+        assert follow_up.embed["description"] != answer.embed["description"]
+        assert follow_up.labels[:2] == ["👍", "👎"]
+
+        gaps = await server.reply(await server.push_command("gaps", user_id=MODERATOR))
+        assert "What did Aliyev say about Pakistan? — 👎 outdated" in gaps.shown
+    assert not error_log.records, [r.getMessage() for r in error_log.records]
+    assert not server.rejected, server.rejected

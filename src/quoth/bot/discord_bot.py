@@ -15,6 +15,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -24,12 +25,14 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from discord.utils import MISSING
 
+from quoth.bot import discord_buttons as db
 from quoth.bot import discord_render as dr
 from quoth.bot.conversation import SOMETHING_WRONG, Conversation, Person, Reply
 from quoth.bot.library import Library, ModerationError
 from quoth.bot.logs import redact_secrets
 from quoth.bot.text import shorten
 from quoth.config import ConfigError, Settings
+from quoth.feedback import DOWN
 from quoth.retrieval.question import normalise_question
 
 log = logging.getLogger("quoth.discord")
@@ -61,13 +64,20 @@ class _Client(discord.Client):
         self.tree = app_commands.CommandTree(self)
 
     async def setup_hook(self) -> None:
-        """Runs after login, before the gateway: publish the slash commands."""
+        """Runs after login, before the gateway: publish the slash commands, and route
+        clicks on answer buttons, whichever process sent them."""
+        self.add_dynamic_items(db.AnswerButton)
         self.owner.add_commands(self.tree)
         commands = await self.tree.sync()
         log.info("synced %d slash commands", len(commands))
 
     async def on_message(self, message: discord.Message) -> None:
         await self.owner.on_message(message)
+
+    async def on_answer_button(
+        self, interaction: discord.Interaction, kind: str, answer_id: str, arg: str
+    ) -> None:
+        await self.owner.on_button(interaction, kind, answer_id, arg)
 
 
 class DiscordBot:
@@ -208,7 +218,14 @@ class DiscordBot:
 
     @staticmethod
     def render(reply: Reply) -> dr.Reply:
-        return dr.render_answer(reply.answer) if reply.answer else dr.text_reply(reply.text)
+        """The message, with the answer's buttons when it has a stored answer."""
+        if reply.answer is None:
+            return dr.text_reply(reply.text)
+        rendered = dr.render_answer(reply.answer)
+        if reply.answer_id is None:
+            return rendered
+        view = db.answer_view(reply.answer_id, reply.answer.next_offset is not None)
+        return replace(rendered, view=view)
 
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         work = asyncio.create_task(
@@ -243,13 +260,22 @@ class DiscordBot:
         """The first response to an interaction, or a follow-up once it was deferred."""
         embed = reply.embed if reply.embed is not None else MISSING
         content = reply.content if reply.content is not None else MISSING
+        view = reply.view if reply.view is not None else MISSING
         if interaction.response.is_done():
             await interaction.followup.send(
-                content, embed=embed, ephemeral=ephemeral, allowed_mentions=dr.NO_MENTIONS
+                content,
+                embed=embed,
+                view=view,
+                ephemeral=ephemeral,
+                allowed_mentions=dr.NO_MENTIONS,
             )
         else:
             await interaction.response.send_message(
-                content, embed=embed, ephemeral=ephemeral, allowed_mentions=dr.NO_MENTIONS
+                content,
+                embed=embed,
+                view=view,
+                ephemeral=ephemeral,
+                allowed_mentions=dr.NO_MENTIONS,
             )
 
     @staticmethod
@@ -257,9 +283,38 @@ class DiscordBot:
         await message.reply(
             reply.content,
             embed=reply.embed if reply.embed is not None else MISSING,
+            view=reply.view if reply.view is not None else MISSING,
             mention_author=False,
             allowed_mentions=dr.NO_MENTIONS,
         )
+
+    async def on_button(
+        self, interaction: discord.Interaction, kind: str, answer_id: str, arg: str
+    ) -> None:
+        """A click on an answer's buttons: votes and reasons are acknowledged to the clicker
+        alone; "More" sends the next quotes and takes itself off the answer."""
+        person = self.person(interaction.user)
+        if kind == db.MORE:
+            await self.more(interaction, person, answer_id)
+            return
+        if kind == db.REASON:
+            reply = await self.conversation.vote(person, answer_id, DOWN, arg)
+            await interaction.response.edit_message(content=reply.text, view=None)
+            return
+        reply = await self.conversation.vote(person, answer_id, arg)
+        view = db.reasons_view(answer_id, reply.reasons) if reply.reasons else MISSING
+        await interaction.response.send_message(
+            reply.text, view=view, ephemeral=True, allowed_mentions=dr.NO_MENTIONS
+        )
+
+    async def more(self, interaction: discord.Interaction, person: Person, answer_id: str) -> None:
+        await interaction.response.defer()  # acknowledged at once; the edit follows
+        reply = await self.conversation.more(person, answer_id)
+        if reply.answer is None:
+            await interaction.followup.send(reply.text, ephemeral=True)
+            return
+        await interaction.edit_original_response(view=db.answer_view(answer_id, more=False))
+        await self._send(interaction, self.render(reply))
 
     # -- sources ------------------------------------------------------------------------------
 

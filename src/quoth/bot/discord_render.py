@@ -57,6 +57,7 @@ class Reply:
 
     content: str | None = None
     embed: discord.Embed | None = None
+    view: discord.ui.View | None = None
 
 
 def text_reply(text: str) -> Reply:
