@@ -12,14 +12,9 @@ from pathlib import Path
 import pytest
 
 from quoth import runtime
-from quoth.bot.library import (
-    UPLOAD_PREFIX,
-    Library,
-    ModerationError,
-    safe_file_name,
-    write_atomically,
-)
+from quoth.bot.library import Library, ModerationError, safe_file_name
 from quoth.config import load_settings
+from quoth.corpus.writing import UPLOAD_PREFIX, write_atomically
 from quoth.index import Embedder
 from quoth.retrieval.refusal import STORED_NAME, default_refusal
 from quoth.state.ratelimit import SlidingWindowLimiter
@@ -49,7 +44,7 @@ def test_unsafe_or_unsupported_names_refused(name: str) -> None:
 WRITER = """
 import sys
 from pathlib import Path
-from quoth.bot.library import write_atomically
+from quoth.corpus.writing import write_atomically
 target, size = Path(sys.argv[1]), int(sys.argv[2])
 print("ready", flush=True)
 for round in range(10_000):

@@ -137,11 +137,14 @@ def index(
     settings = settings_for(index_dir)
     source = runtime.corpus_dir(settings, corpus_dir)
     out.print(f"Indexing {source} into {settings.index_dir}")
+    _reindex(settings, source)
 
+
+def _reindex(settings: Settings, corpus: Path) -> None:
     def build() -> None:
         embedder = runtime.embedder_for(settings)
         with progress_bar("Embedding") as progress:
-            _, report = runtime.reindex(settings, embedder, source, progress=progress)
+            _, report = runtime.reindex(settings, embedder, corpus, progress=progress)
         for skipped in report.skipped:
             err.print(f"[yellow]Skipped[/yellow] {skipped.path}: {skipped.reason}", highlight=False)
         out.print(describe_build(report), highlight=False)
@@ -316,6 +319,62 @@ def gaps(
         sys.stdout.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
         return
     out.print(describe_gaps(found, days), highlight=False, soft_wrap=True)
+
+
+@app.command()
+def add(
+    urls: Annotated[list[str], typer.Argument(help="Links to article pages.", show_default=False)],
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Fetch article pages into the corpus folder, then index what changed."""
+    from quoth.web.fetch import FetchError
+    from quoth.web.links import save_link
+
+    settings = settings_for(index_dir)
+    corpus = _writable_corpus(settings)
+    chunking = (settings.passage_sentences, settings.passage_overlap)
+    changed = failed = 0
+    for url in urls:
+        try:
+            saved = save_link(corpus, url, settings.fetch_limits(), chunking)
+        except FetchError as error:
+            err.print(f"[red]Not added[/red] {url}: {error}", highlight=False, soft_wrap=True)
+            failed += 1
+            continue
+        changed += saved.outcome != "unchanged"
+        out.print(
+            f"{saved.outcome.capitalize()}: “{saved.title}” ({saved.doc_id}), "
+            f"{saved.passages} passages",
+            highlight=False,
+        )
+    if changed:
+        _reindex(settings, corpus)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _writable_corpus(settings: Settings) -> Path:
+    """Linked articles go into the operator's corpus folder, never the packaged sample."""
+    if settings.corpus_dir is None:
+        fail("Set QUOTH_CORPUS_DIR to the corpus folder that linked articles are kept in.")
+    settings.corpus_dir.mkdir(parents=True, exist_ok=True)
+    return settings.corpus_dir
+
+
+@app.command()
+def refresh(index_dir: IndexDirOption = None) -> None:
+    """Fetch every linked article again and reindex the ones whose text changed."""
+    from quoth.web.links import describe_refresh, refresh_links
+
+    settings = settings_for(index_dir)
+    corpus = _writable_corpus(settings)
+    chunking = (settings.passage_sentences, settings.passage_overlap)
+    report = guarded(lambda: refresh_links(corpus, settings.fetch_limits(), chunking))
+    out.print(describe_refresh(report), highlight=False, soft_wrap=True)
+    if report.changed:
+        _reindex(settings, corpus)
+    if report.failed:
+        raise typer.Exit(1)
 
 
 @app.command("export-onnx")

@@ -8,7 +8,7 @@ of failing later in the middle of a conversation.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     AnyHttpUrl,
@@ -20,6 +20,9 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from quoth.web.fetch import FetchLimits
 
 ENV_PREFIX = "QUOTH_"
 Platform = Literal["telegram", "discord"]
@@ -104,6 +107,23 @@ class Settings(BaseSettings):
     moderator_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     rate_limit_per_minute: int = Field(default=10, ge=1, le=1000)
     max_upload_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024)
+    fetch_max_bytes: int = Field(
+        default=5 * 1024 * 1024,
+        ge=1024,
+        le=50 * 1024 * 1024,
+        description="Largest web page a moderator's link may be (the HTML, before extraction).",
+    )
+    fetch_timeout_s: float = Field(default=15.0, gt=0, le=120)
+    fetch_allow_private: bool = Field(
+        default=False,
+        description="Let links reach private, loopback and link-local addresses (an intranet).",
+    )
+    refresh_hours: float = Field(
+        default=0,
+        ge=0,
+        le=24 * 365,
+        description="quoth serve fetches linked articles again this often; 0 means never.",
+    )
     webhook_url: AnyHttpUrl | None = Field(
         default=None, description="Public HTTPS URL for webhook mode; unset means long polling."
     )
@@ -129,6 +149,11 @@ class Settings(BaseSettings):
         default_factory=list,
         description="What quoth serve runs; empty means every platform whose token is set.",
     )
+
+    def fetch_limits(self) -> FetchLimits:
+        from quoth.web.fetch import FetchLimits
+
+        return FetchLimits(self.fetch_timeout_s, self.fetch_max_bytes, self.fetch_allow_private)
 
     @field_validator("moderator_ids", "discord_moderator_ids", "platforms", mode="before")
     @classmethod

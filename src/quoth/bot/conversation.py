@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import re
 import secrets
 import time
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,7 @@ EXPIRED = "That button belongs to an answer I no longer have on record. Please a
 VOTED = {UP: "Thanks! Noted your 👍.", DOWN: "Noted your 👎. What was wrong with it?"}
 VOTE_SAME = "You already voted that on this answer."
 
+LONE_LINK = re.compile(r"<?https?://\S+>?", re.IGNORECASE)
 DEFAULT_GAP_DAYS = 7
 GAPS_PER_PAGE = 10
 
@@ -238,6 +240,32 @@ class Conversation:
         if not self.library.reindexing:
             self.library.reindex_in_background(report)
         return reply
+
+    async def add_link(self, person: Person, url: str, report: Report) -> Reply:
+        """Fetch a linked page, keep its article, say what it is, then index it."""
+        if refused := self._refused(person, "add link"):
+            return refused
+        if not url:
+            return Reply("Usage: /add https://… (a link to an article page).", private=True)
+        try:
+            saved = await asyncio.to_thread(self.library.save_link, url.strip().strip("<>"))
+        except ModerationError as error:
+            return Reply(str(error))
+        log.info("link id=%s outcome=%s platform=%s", saved.doc_id, saved.outcome, person.platform)
+        about = f"“{saved.title}” ({saved.doc_id}), {saved.passages} passages"
+        if saved.outcome == "unchanged":
+            return Reply(f"Already in my sources, unchanged: {about}.")
+        verb = "Added" if saved.outcome == "added" else "Updated"
+        if self.library.reindexing:
+            return Reply(f"{verb} {about}. A reindex is running; ask for one when it ends.")
+        self.library.reindex_in_background(report)
+        return Reply(f"{verb} {about}. Indexing it now…")
+
+    @staticmethod
+    def adds_link(person: Person, text: str) -> bool:
+        """A moderator's private message that is only a link adds that article; anything
+        else (and anyone else's link) is a question."""
+        return person.moderator and LONE_LINK.fullmatch(text.strip()) is not None
 
     async def remove(self, person: Person, doc_id: str, report: Report) -> Reply:
         if refused := self._refused(person, "remove"):

@@ -199,10 +199,19 @@ class DiscordBot:
             reply = await self.conversation.gaps(self.person(interaction.user), days, page)
             await self._answer(interaction, reply)
 
-        @tree.command(name="add", description="Moderators: add or update an article file")
-        @app_commands.describe(file="A .txt, .md or .html article")
-        async def add(interaction: discord.Interaction, file: discord.Attachment) -> None:
-            await self.add(interaction, file)
+        @tree.command(name="add", description="Moderators: add or update an article")
+        @app_commands.describe(
+            url="A link to an article page", file="Or a .txt, .md or .html article file"
+        )
+        async def add(
+            interaction: discord.Interaction,
+            url: str | None = None,
+            file: discord.Attachment | None = None,
+        ) -> None:
+            if file is not None and url is None:
+                await self.add(interaction, file)
+            else:
+                await self.add_link(interaction, url or "")
 
         @tree.command(name="remove", description="Moderators: remove an article by id")
         @app_commands.describe(id="The article id (see /sources)")
@@ -250,6 +259,15 @@ class DiscordBot:
             await self._reply(message, dr.text_reply(HELP))
             return
         via = "dm" if message.guild is None else "mention"
+        person = self.person(message.author)
+        if message.guild is None and self.conversation.adds_link(person, addressed):
+
+            async def report(text: str) -> None:
+                await self._reply(message, dr.text_reply(text))
+
+            reply = await self.conversation.add_link(person, addressed, report)
+            await self._reply(message, dr.text_reply(reply.text))
+            return
         async with message.channel.typing():
             reply = await self.conversation.ask(self.person(message.author), question, via)
         await self._reply(message, self.render(reply))
@@ -383,6 +401,13 @@ class DiscordBot:
             fetch,
             self._report_to(interaction),
         )
+        await self._answer(interaction, reply)
+
+    async def add_link(self, interaction: discord.Interaction, url: str) -> None:
+        person = self.person(interaction.user)
+        if person.moderator and url:
+            await interaction.response.defer(thinking=True)  # fetching can take seconds
+        reply = await self.conversation.add_link(person, url, self._report_to(interaction))
         await self._answer(interaction, reply)
 
     async def remove(self, interaction: discord.Interaction, doc_id: str) -> None:

@@ -11,7 +11,6 @@ import contextlib
 import logging
 import os
 import re
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from quoth import runtime
 from quoth.config import ConfigError, Settings
 from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError
 from quoth.corpus.loader import article_id, build_article, iter_article_files
+from quoth.corpus.writing import UPLOAD_PREFIX, write_atomically
 from quoth.feedback import REASONS, FeedbackStore
 from quoth.health import Heartbeat
 from quoth.index import BuildReport, IndexBusyError, IndexStoreError
@@ -31,12 +31,19 @@ from quoth.retrieval.refusal import load_refusal
 from quoth.state import SharedState
 from quoth.state.local import LocalState
 from quoth.terminal import describe_build
+from quoth.web.fetch import FetchError
+from quoth.web.links import (
+    RefreshReport,
+    SavedLink,
+    describe_refresh,
+    refresh_links,
+    save_link,
+)
 
 log = logging.getLogger("quoth.library")
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_NAME_CHARS = 100
-UPLOAD_PREFIX = ".upload-"  # hidden: the corpus loader never reads a half-written upload
 
 
 class ModerationError(Exception):
@@ -65,21 +72,6 @@ def safe_file_name(name: str) -> str:
     if not clean:
         raise ModerationError(f"The file name {base!r} has no usable characters.")
     return f"{clean}.{suffix.lower()}"
-
-
-def write_atomically(path: Path, data: bytes) -> None:
-    """The file appears complete or not at all, even if the process is killed mid-write."""
-    descriptor, temporary = tempfile.mkstemp(prefix=UPLOAD_PREFIX, dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        Path(temporary).replace(path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            Path(temporary).unlink()
-        raise
 
 
 class Library:
@@ -224,6 +216,38 @@ class Library:
         replaced = path.exists()
         write_atomically(path, data)
         return SavedUpload(doc_id, path, replaced)
+
+    def save_link(self, url: str) -> SavedLink:
+        """Fetch a page a moderator linked and keep its article in the corpus folder."""
+        corpus = self._writable_corpus()
+        settings = self.settings
+        chunking = (settings.passage_sentences, settings.passage_overlap)
+        try:
+            return save_link(corpus, url, settings.fetch_limits(), chunking)
+        except FetchError as error:
+            raise ModerationError(str(error)) from None
+
+    def refresh_links(self) -> RefreshReport:
+        settings = self.settings
+        chunking = (settings.passage_sentences, settings.passage_overlap)
+        return refresh_links(self._writable_corpus(), settings.fetch_limits(), chunking)
+
+    async def refresh_periodically(self) -> None:
+        """Every ``QUOTH_REFRESH_HOURS``: fetch linked articles again, reindex if any changed
+        (only their passages are embedded again). A failure is logged; the next round runs."""
+        hours = self.settings.refresh_hours
+        if hours <= 0 or self.settings.corpus_dir is None:
+            return
+        while True:
+            await asyncio.sleep(hours * 3600)
+            try:
+                report = await asyncio.to_thread(self.refresh_links)
+            except (ModerationError, OSError) as error:
+                log.error("refreshing linked articles failed: %s", error)
+                continue
+            log.info("%s", describe_refresh(report).replace("\n", "; "))
+            if report.changed and not self.reindexing:
+                log.info("%s", await self.reindex_and_describe())
 
     def remove(self, doc_id: str) -> list[Path]:
         """Delete the files of one article (and its sidecar); ids are matched, never joined."""

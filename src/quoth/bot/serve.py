@@ -50,6 +50,7 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
     started: list[ChatAdapter] = []
     heartbeat: asyncio.Task[None] | None = None
     follower = asyncio.create_task(library.follow_published())
+    refresher = asyncio.create_task(library.refresh_periodically())
     library.discard_torn_uploads()
     try:
         for adapter in adapters:
@@ -73,9 +74,10 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
                 raise ConnectionLostError(f"The {adapter.platform} connection ended{reason}")
         log.info("stopping")
     finally:
-        follower.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await follower
+        for task in (follower, refresher):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if heartbeat is not None:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -69,6 +69,7 @@ PUBLIC_COMMANDS = [
 MODERATOR_COMMANDS = [
     *PUBLIC_COMMANDS,
     BotCommand("reindex", "Rebuild the index from the corpus folder"),
+    BotCommand("add", "Add or update an article from a link: /add URL"),
     BotCommand("remove", "Remove an article: /remove ID"),
     BotCommand("stats", "Articles, passages, index age, questions"),
     BotCommand("gaps", "Questions I could not answer: /gaps [DAYS] [PAGE]"),
@@ -80,8 +81,9 @@ WELCOME = (
     "reply to one of my messages. /sources lists the articles."
 )
 MODERATOR_HELP = (
-    "\n\nModerator tools: send a .txt, .md or .html file here to add or update an article "
-    "(it is indexed at once); /remove ID deletes one; /reindex rebuilds after changes on disk; "
+    "\n\nModerator tools: send a .txt, .md or .html file, or a link to an article page "
+    "(/add URL, or just the link here), to add or update an article (it is indexed at "
+    "once); /remove ID deletes one; /reindex rebuilds after changes on disk; "
     "/stats shows the numbers; /gaps lists what users asked that the articles do not answer."
 )
 
@@ -214,6 +216,7 @@ class TelegramBot:
         app.add_handler(CommandHandler("remove", self.remove))
         app.add_handler(CommandHandler("stats", self.stats))
         app.add_handler(CommandHandler("gaps", self.gaps))
+        app.add_handler(CommandHandler("add", self.add_link))
         app.add_handler(MessageHandler(private & filters.Document.ALL, self.upload))
         app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.private))
         app.add_handler(
@@ -301,8 +304,14 @@ class TelegramBot:
 
     async def private(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
-        if message is not None and message.text is not None:
-            await self.respond(message, context, message.text)
+        if message is None or message.text is None:
+            return
+        person = self._person(update.effective_user, message.chat.id)
+        if self.conversation.adds_link(person, message.text):
+            reply = await self.conversation.add_link(person, message.text, message.reply_text)
+            await message.reply_text(reply.text)
+            return
+        await self.respond(message, context, message.text)
 
     async def ask(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
@@ -515,6 +524,14 @@ class TelegramBot:
             message.reply_text,
         )
         await message.reply_text(reply.text)
+
+    async def add_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None:
+            person = self._person(update.effective_user, message.chat.id)
+            url = context.args[0] if context.args else ""
+            reply = await self.conversation.add_link(person, url, message.reply_text)
+            await message.reply_text(reply.text)
 
     async def remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
