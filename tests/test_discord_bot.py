@@ -23,6 +23,7 @@ from quoth.retrieval.question import EMPTY_QUESTION
 
 from .conftest import settings_for
 from .discord_stand_in import BOT_USER, MODERATOR_ROLE, TEST_TOKEN, DiscordStandIn
+from .web_stand_in import PARAGRAPHS, news_page, serving
 
 TOKEN = TEST_TOKEN
 MODERATOR = 555000000000000001
@@ -299,37 +300,51 @@ async def test_moderator_adds_and_removes_an_article(
         b"Lighthouse keepers of Gwadar\n\nThe Gwadar lighthouse was repainted blue and white "
         b"in March 2031 by a crew of eleven volunteers from the fishing cooperative."
     )
-    async with running_bot(server, own.settings, own.service) as bot:
-        added = await server.push_command(
-            "add", user_id=MODERATOR, attachment=("gwadar-lighthouse.txt", article)
-        )
-        first, report = await server.replies(added, 2, timeout=120)
-        assert "Added gwadar-lighthouse" in first.shown
-        assert "Added: gwadar-lighthouse" in report.shown
-        asked = await server.push_command(
-            "ask", {"question": "Who repainted the Gwadar lighthouse?"}, user_id=USER
-        )
-        assert "eleven volunteers" in (await server.reply(asked)).embed["description"]
-        refused = await server.push_command(
-            "add", user_id=USER, attachment=("evil.txt", b"Evil\n\nText of an evil article.")
-        )
-        assert (await server.reply(refused)).content == dr.escape(NOT_A_MODERATOR)
-        wrong = await server.push_command(
-            "add", user_id=MODERATOR, attachment=("tool.exe", b"MZ\x90\x00")
-        )
-        assert "Only" in (await server.reply(wrong)).content
-        huge = await server.push_command(
-            "add", user_id=MODERATOR, attachment=("huge.txt", b"Big. " * 500_000)
-        )
-        assert "too large" in (await server.reply(huge)).shown
-        sneaky = await server.push_command("remove", {"id": "../../etc/passwd"}, user_id=MODERATOR)
-        assert "No article with id" in (await server.reply(sneaky)).shown
-        removed = await server.push_command(
-            "remove", {"id": "gwadar-lighthouse"}, user_id=MODERATOR
-        )
-        _, after = await server.replies(removed, 2, timeout=120)
-        assert "Removed: gwadar-lighthouse" in after.shown
-        assert all(a.id != "gwadar-lighthouse" for a in bot.library.service.index.articles)
+    settings = own.settings.model_copy(update={"fetch_allow_private": True})
+    with serving() as site:
+        async with running_bot(server, settings, own.service) as bot:
+            added = await server.push_command(
+                "add", user_id=MODERATOR, attachment=("gwadar-lighthouse.txt", article)
+            )
+            first, report = await server.replies(added, 2, timeout=120)
+            assert "Added gwadar-lighthouse" in first.shown
+            assert "Added: gwadar-lighthouse" in report.shown
+            asked = await server.push_command(
+                "ask", {"question": "Who repainted the Gwadar lighthouse?"}, user_id=USER
+            )
+            assert "eleven volunteers" in (await server.reply(asked)).embed["description"]
+            refused = await server.push_command(
+                "add", user_id=USER, attachment=("evil.txt", b"Evil\n\nText of an evil article.")
+            )
+            assert (await server.reply(refused)).content == dr.escape(NOT_A_MODERATOR)
+            wrong = await server.push_command(
+                "add", user_id=MODERATOR, attachment=("tool.exe", b"MZ\x90\x00")
+            )
+            assert "Only" in (await server.reply(wrong)).content
+            huge = await server.push_command(
+                "add", user_id=MODERATOR, attachment=("huge.txt", b"Big. " * 500_000)
+            )
+            assert "too large" in (await server.reply(huge)).shown
+            title = "Port Meridian votes for a lifting bridge"
+            url = site.page(
+                "/bridge", news_page(title, PARAGRAPHS, "https://m.example/b", "2026-11-24")
+            )
+            linked = await server.push_command("add", {"url": url}, user_id=MODERATOR)
+            reply, report = await server.replies(linked, 2, timeout=120)
+            assert reply.shown.startswith(f"Added “{title}” (web-127-0-0-1-bridge-")
+            assert "Added: web-127-0-0-1-bridge-" in report.shown
+            usage = await server.push_command("add", user_id=MODERATOR)
+            assert "Usage: /add" in (await server.reply(usage)).shown
+            sneaky = await server.push_command(
+                "remove", {"id": "../../etc/passwd"}, user_id=MODERATOR
+            )
+            assert "No article with id" in (await server.reply(sneaky)).shown
+            removed = await server.push_command(
+                "remove", {"id": "gwadar-lighthouse"}, user_id=MODERATOR
+            )
+            _, after = await server.replies(removed, 2, timeout=120)
+            assert "Removed: gwadar-lighthouse" in after.shown
+            assert all(a.id != "gwadar-lighthouse" for a in bot.library.service.index.articles)
     assert not (own.settings.corpus_dir / "evil.txt").exists()  # type: ignore[operator]
     assert not error_log.records and not server.rejected
 

@@ -31,11 +31,14 @@ from quoth.retrieval import AnsweringService
 
 from .conftest import settings_for
 from .telegram_stand_in import TEST_TOKEN, BotApiStandIn, SentMessage
+from .web_stand_in import PARAGRAPHS, news_page, serving
 
 TOKEN = TEST_TOKEN
 MODERATOR = 4242
 USER = 1001
 GROUP = -100500
+BRIDGE = "Port Meridian votes for a lifting bridge"
+BRIDGE_URL = "https://meridian-daily.example/news/lifting-bridge"
 
 
 @dataclass
@@ -511,3 +514,31 @@ async def test_serve_command_end_to_end(
     assert stopped.returncode == 1 and "not running" in stopped.stderr
     assert TOKEN not in output and TOKEN.split(":")[1] not in output
     assert "platform=telegram via=private" in output and "answered=True" in output
+
+
+async def test_articles_added_by_link_from_the_chat(
+    server: BotApiStandIn, own_service: AnsweringService, corpus_copy: Path, tmp_path: Path
+) -> None:
+    base = settings_for(tmp_path / "idx", corpus_copy, fetch_allow_private=True)
+    settings = bot_settings(server, base)
+    with serving() as site:
+        url = site.page("/news/bridge", news_page(BRIDGE, PARAGRAPHS, BRIDGE_URL, "2026-11-24"))
+        async with running_bot(server, settings, own_service) as harness:
+            added = await harness.ask(f"/add {url}", chat=MODERATOR, user=MODERATOR)
+            assert added.text.startswith(f"Added “{BRIDGE}” (web-127-0-0-1-bridge-")
+            assert added.text.endswith("passages. Indexing it now…")
+            await server.wait_for(lambda s: "1 new" in s.text)
+            answer = await harness.ask("How much will the new bridge in Port Meridian cost?")
+            assert "48 million euros" in answer.text
+            assert answer.params["link_preview_options"]["url"] == BRIDGE_URL
+
+            again = await harness.ask(url, chat=MODERATOR, user=MODERATOR)  # just the link
+            assert again.text.startswith("Already in my sources, unchanged")
+            unreachable = await harness.ask(
+                "/add http://127.0.0.1:1/x", chat=MODERATOR, user=MODERATOR
+            )
+            assert unreachable.text.startswith("Could not reach 127.0.0.1")
+            assert (await harness.ask(f"/add {url}")).text == NOT_A_MODERATOR
+            asked = await harness.ask(url)  # anyone else's link is a question
+            assert "couldn't find" in asked.text
+        assert site.downloads["/news/bridge"] == 2
