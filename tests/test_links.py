@@ -3,6 +3,7 @@ folder, refreshed; and the rules that keep the fetcher from reaching the host's 
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +11,15 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from quoth import runtime
+from quoth.bot.library import Library
 from quoth.cli import app
 from quoth.corpus.formats import parse_article
+from quoth.index import Embedder
 from quoth.web.fetch import FetchError, FetchLimits, fetch_page, normalise_link
 from quoth.web.links import link_file_name, read_front_matter, refresh_links, save_link
 
+from .conftest import settings_for
 from .web_stand_in import PARAGRAPHS, Resource, Site, news_page, serving
 
 OPEN = FetchLimits(timeout_s=5, max_bytes=200_000, allow_private=True)
@@ -132,3 +137,27 @@ def test_add_and_refresh_from_the_command_line(
     assert "(0 new, 1 changed, 0 removed, 5 unchanged)" in refreshed.stdout
     refused = runner.invoke(app, ["add", url], env={**env, "QUOTH_FETCH_ALLOW_PRIVATE": "false"})
     assert refused.exit_code == 1 and "private or local" in refused.stderr
+
+
+async def test_serve_refreshes_linked_articles_on_its_schedule(
+    site: Site, corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = settings_for(
+        tmp_path / "idx", corpus_copy, fetch_allow_private=True, refresh_hours=0.5 / 3600
+    )
+    saved = save_link(corpus_copy, bridge_page(site), OPEN, CHUNKING)
+    runtime.reindex(settings, embedder)
+    library = Library(settings, runtime.open_service(settings, embedder))
+    refreshing = asyncio.create_task(library.refresh_periodically())
+    try:
+        bridge_page(site, extra="The council will publish the final design drawings in March.")
+        for _ in range(240):
+            articles = library.service.index.articles
+            linked = next((a for a in articles if a.id == saved.doc_id), None)
+            if linked is not None and "design drawings" in linked.text:
+                break
+            await asyncio.sleep(0.25)
+        else:
+            raise AssertionError("the changed page never reached the index")
+    finally:
+        refreshing.cancel()

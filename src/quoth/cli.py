@@ -24,15 +24,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
 from quoth import runtime
-from quoth.config import ConfigError, Platform, Settings, load_settings
-from quoth.corpus import CorpusError
-from quoth.feedback import FeedbackStoreError
-from quoth.index import IndexStoreError, ModelError
+from quoth.config import Platform, Settings, load_settings
+from quoth.errors import QuothError
 from quoth.index.builder import BuildProgress
 from quoth.retrieval import QuestionError
 from quoth.retrieval.calibrate import by_group, collect_samples, figures
 from quoth.retrieval.evaluation import (
-    EvalFileError,
     compare,
     comparison_json,
     evaluate,
@@ -42,10 +39,8 @@ from quoth.retrieval.explain import explain
 from quoth.retrieval.refusal import (
     STORED_NAME,
     TARGET_FALSE_REFUSALS,
-    CalibrationError,
     fit_refusal,
 )
-from quoth.retrieval.rerank import RerankerError
 from quoth.terminal import (
     describe_build,
     render_answer,
@@ -68,18 +63,8 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True)
 
-USER_ERRORS = (
-    ConfigError,
-    CorpusError,
-    IndexStoreError,
-    ModelError,
-    QuestionError,
-    EvalFileError,
-    RerankerError,
-    CalibrationError,
-    FeedbackStoreError,
-    OSError,
-)
+USER_ERRORS = (QuothError, OSError)
+"""Printed as their message and exit 1; a disk error (full, read-only) is one too."""
 T = TypeVar("T")
 
 IndexDirOption = Annotated[

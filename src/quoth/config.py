@@ -21,6 +21,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from quoth.errors import QuothError
+
 if TYPE_CHECKING:
     from quoth.web.fetch import FetchLimits
 
@@ -28,7 +30,7 @@ ENV_PREFIX = "QUOTH_"
 Platform = Literal["telegram", "discord"]
 
 
-class ConfigError(Exception):
+class ConfigError(QuothError):
     """A configuration value is invalid; the message is meant for the operator as is."""
 
 

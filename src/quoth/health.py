@@ -17,11 +17,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
+from quoth.errors import QuothError
+
 HEARTBEAT_SECONDS = 10.0
 STALE_AFTER_SECONDS = 45.0
 
 
-class HealthError(Exception):
+class HealthError(QuothError):
     """Not healthy; the message says why, in one line, for the operator reading probe logs."""
 
 

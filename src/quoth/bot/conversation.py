@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from quoth.bot.library import Library, ModerationError
+from quoth.errors import QuothError
 from quoth.feedback import DOWN, REASONS, REFUSED, UP, ShownAnswer, VoteOutcome, describe_gaps
 from quoth.index.store import ArticleRecord
 from quoth.retrieval import Answer, QuestionError
@@ -249,7 +250,7 @@ class Conversation:
             return Reply("Usage: /add https://… (a link to an article page).", private=True)
         try:
             saved = await asyncio.to_thread(self.library.save_link, url.strip().strip("<>"))
-        except ModerationError as error:
+        except QuothError as error:  # the link (fetch, page, article) or the corpus folder
             return Reply(str(error))
         log.info("link id=%s outcome=%s platform=%s", saved.doc_id, saved.outcome, person.platform)
         about = f"“{saved.title}” ({saved.doc_id}), {saved.passages} passages"

@@ -16,12 +16,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING
 
 from quoth import runtime
-from quoth.config import ConfigError, Settings
+from quoth.config import Settings
 from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError
 from quoth.corpus.loader import article_id, build_article, iter_article_files
 from quoth.corpus.writing import UPLOAD_PREFIX, write_atomically
+from quoth.errors import QuothError
 from quoth.feedback import REASONS, FeedbackStore
 from quoth.health import Heartbeat
 from quoth.index import BuildReport, IndexBusyError, IndexStoreError
@@ -31,14 +33,9 @@ from quoth.retrieval.refusal import load_refusal
 from quoth.state import SharedState
 from quoth.state.local import LocalState
 from quoth.terminal import describe_build
-from quoth.web.fetch import FetchError
-from quoth.web.links import (
-    RefreshReport,
-    SavedLink,
-    describe_refresh,
-    refresh_links,
-    save_link,
-)
+
+if TYPE_CHECKING:
+    from quoth.web.links import RefreshReport, SavedLink
 
 log = logging.getLogger("quoth.library")
 
@@ -46,7 +43,7 @@ _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_NAME_CHARS = 100
 
 
-class ModerationError(Exception):
+class ModerationError(QuothError):
     """A moderator's request cannot be carried out; the message says why, in one line."""
 
 
@@ -115,7 +112,7 @@ class Library:
         """
         try:
             report = await self.reindex()
-        except (IndexStoreError, ModerationError, ConfigError, OSError, ValueError) as error:
+        except (QuothError, OSError, ValueError) as error:
             log.error("reindex failed: %s", error)
             first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
             return f"Reindex failed, the old index keeps serving: {first_line}"
@@ -219,15 +216,16 @@ class Library:
 
     def save_link(self, url: str) -> SavedLink:
         """Fetch a page a moderator linked and keep its article in the corpus folder."""
+        from quoth.web.links import save_link  # lxml and trafilatura: loaded when first used
+
         corpus = self._writable_corpus()
         settings = self.settings
         chunking = (settings.passage_sentences, settings.passage_overlap)
-        try:
-            return save_link(corpus, url, settings.fetch_limits(), chunking)
-        except FetchError as error:
-            raise ModerationError(str(error)) from None
+        return save_link(corpus, url, settings.fetch_limits(), chunking)
 
     def refresh_links(self) -> RefreshReport:
+        from quoth.web.links import refresh_links
+
         settings = self.settings
         chunking = (settings.passage_sentences, settings.passage_overlap)
         return refresh_links(self._writable_corpus(), settings.fetch_limits(), chunking)
@@ -242,9 +240,11 @@ class Library:
             await asyncio.sleep(hours * 3600)
             try:
                 report = await asyncio.to_thread(self.refresh_links)
-            except (ModerationError, OSError) as error:
+            except (QuothError, OSError) as error:
                 log.error("refreshing linked articles failed: %s", error)
                 continue
+            from quoth.web.links import describe_refresh
+
             log.info("%s", describe_refresh(report).replace("\n", "; "))
             if report.changed and not self.reindexing:
                 log.info("%s", await self.reindex_and_describe())

@@ -16,6 +16,8 @@ import yaml
 from markdown_it import MarkdownIt
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
+from quoth.errors import QuothError
+
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 META_FIELDS = ("title", "url", "published", "source")
 _DROP_TAGS = (
@@ -28,7 +30,7 @@ _BLOCK_TAGS = (
 )  # fmt: skip
 
 
-class ArticleFormatError(ValueError):
+class ArticleFormatError(QuothError, ValueError):
     """The file is not a usable article; the message says why, for the person who added it."""
 
 

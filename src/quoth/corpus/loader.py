@@ -17,6 +17,7 @@ from quoth.corpus.cleaning import clean_page
 from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError, parse_article
 from quoth.corpus.models import Article, ArticleMeta, LoadedCorpus, SkippedFile
 from quoth.corpus.splitting import sentence_spans
+from quoth.errors import QuothError
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +26,7 @@ TITLE_MAX_CHARS = 90
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
-class CorpusError(Exception):
+class CorpusError(QuothError):
     """The corpus as a whole cannot be used (missing folder, nothing readable)."""
 
 

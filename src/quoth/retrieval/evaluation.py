@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from quoth.errors import QuothError
 from quoth.index.reader import article_text
 from quoth.retrieval.answer import Answer
 from quoth.retrieval.answer_type import QuestionType, question_type
@@ -27,7 +28,7 @@ RANKS = (1, 3, 5)
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"', "`": "'"})
 
 
-class EvalFileError(ValueError):
+class EvalFileError(QuothError, ValueError):
     """The question file cannot be read; the message names the line."""
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from quoth.errors import QuothError
 from quoth.retrieval.logistic import LinearModel, fit_logistic
 
 SIGNALS = ("answer_score", "window_score")
@@ -28,7 +29,7 @@ STORED_NAME = "refusal.json"
 DEFAULT_NAME = "refusal_default.json"
 
 
-class CalibrationError(ValueError):
+class CalibrationError(QuothError, ValueError):
     """The probe questions cannot be used to fit a refusal decision; the message says why."""
 
 

@@ -13,13 +13,14 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from quoth.errors import QuothError
 from quoth.onnx_model import OnnxBert
 
 DEFAULT_RERANKER = "ms-marco-MiniLM-L-12-v2"
 MAX_TOKENS = 256
 
 
-class RerankerError(Exception):
+class RerankerError(QuothError):
     """The configured reranker cannot be loaded; the message names the setting."""
 
 

@@ -18,12 +18,14 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from quoth.errors import QuothError
+
 MAX_REDIRECTS = 5
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 USER_AGENT = "quoth/0.1 (+https://github.com/quoth; article fetcher)"
 
 
-class FetchError(Exception):
+class FetchError(QuothError):
     """The link cannot be added as it is; the message says why, in one line."""
 
 
