@@ -530,7 +530,12 @@ async def test_articles_added_by_link_from_the_chat(
             await server.wait_for(lambda s: "1 new" in s.text)
             answer = await harness.ask("How much will the new bridge in Port Meridian cost?")
             assert "48 million euros" in answer.text
-            assert answer.params["link_preview_options"]["url"] == BRIDGE_URL
+            assert answer.params["link_preview_options"] == {  # as sent, after PTB's defaults
+                "is_disabled": False,
+                "url": BRIDGE_URL,
+                "prefer_small_media": True,
+                "show_above_text": False,
+            }
 
             again = await harness.ask(url, chat=MODERATOR, user=MODERATOR)  # just the link
             assert again.text.startswith("Already in my sources, unchanged")

@@ -126,7 +126,9 @@ def link_preview(answer: Answer) -> LinkPreviewOptions:
     url = safe_url(answer.quotes[0].url) if answer.answered and answer.quotes else None
     if url is None:
         return NO_PREVIEW
-    return LinkPreviewOptions(url=url, prefer_small_media=True, show_above_text=False)
+    return LinkPreviewOptions(
+        is_disabled=False, url=url, prefer_small_media=True, show_above_text=False
+    )
 
 
 MORE = re.compile(r"^m:([\w-]+)$")
