@@ -27,7 +27,7 @@ from quoth.feedback import (
     question_key,
 )
 from quoth.feedback.postgres import PostgresFeedback
-from quoth.feedback.sqlite import SCHEMA, SqliteFeedback
+from quoth.feedback.sqlite import SqliteFeedback
 from quoth.retrieval import AnsweringService
 
 from .conftest import fresh_database, settings_for
@@ -161,8 +161,14 @@ def test_votes_one_per_voter_changeable_and_counted(store: tuple[FeedbackStore, 
 
 def test_a_feedback_file_from_before_votes_is_upgraded(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite3"
-    with sqlite3.connect(path) as db:
-        db.executescript(SCHEMA[0])
+    with sqlite3.connect(path) as db:  # the log as the first quoth with one wrote it
+        db.executescript(
+            "CREATE TABLE gaps (key text NOT NULL, reason text NOT NULL, platform text NOT NULL, "
+            "chat_kind text NOT NULL, question text NOT NULL, count integer NOT NULL, "
+            "first_seen text NOT NULL, last_seen text NOT NULL, "
+            "PRIMARY KEY (key, reason, platform, chat_kind));"
+            "CREATE INDEX gaps_last_seen ON gaps (last_seen);"
+        )
         db.execute(
             "INSERT INTO gaps VALUES ('k', 'refused', 'telegram', 'private', 'Why?', 3, "
             "'2026-11-29T10:00:00+00:00', '2026-11-29T10:00:00+00:00')"

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from quoth.feedback.sql import schema as feedback_schema
 from quoth.index.errors import IndexStoreError
 
 if TYPE_CHECKING:
@@ -146,46 +147,15 @@ def _step_vector_search(conn: Connection[Any]) -> None:
 
 def _step_feedback(conn: Connection[Any]) -> None:
     """The unanswered-questions log (quoth.feedback): no user ids."""
-    conn.execute(
-        """CREATE TABLE IF NOT EXISTS quoth_gaps (
-            key text NOT NULL,
-            reason text NOT NULL,
-            platform text NOT NULL,
-            chat_kind text NOT NULL,
-            question text NOT NULL,
-            count integer NOT NULL,
-            first_seen timestamptz NOT NULL,
-            last_seen timestamptz NOT NULL,
-            PRIMARY KEY (key, reason, platform, chat_kind))"""
-    )
-    conn.execute("CREATE INDEX IF NOT EXISTS quoth_gaps_last_seen ON quoth_gaps (last_seen)")
+    for statement in feedback_schema("timestamptz")["quoth_gaps"]:
+        conn.execute(statement)
 
 
 def _step_votes(conn: Connection[Any]) -> None:
     """Answers shown (their buttons refer to them) and votes on them (quoth.feedback)."""
-    conn.execute(
-        """CREATE TABLE IF NOT EXISTS quoth_answers (
-            id text PRIMARY KEY,
-            key text NOT NULL,
-            question text NOT NULL,
-            quotes text NOT NULL,
-            index_version text NOT NULL,
-            platform text NOT NULL,
-            chat_kind text NOT NULL,
-            next_offset integer,
-            shown_at timestamptz NOT NULL)"""
-    )
-    conn.execute("CREATE INDEX IF NOT EXISTS quoth_answers_shown_at ON quoth_answers (shown_at)")
-    conn.execute(
-        """CREATE TABLE IF NOT EXISTS quoth_votes (
-            answer_id text NOT NULL REFERENCES quoth_answers (id),
-            voter text NOT NULL,
-            vote text NOT NULL,
-            reason text,
-            voted_at timestamptz NOT NULL,
-            PRIMARY KEY (answer_id, voter))"""
-    )
-    conn.execute("CREATE INDEX IF NOT EXISTS quoth_votes_voted_at ON quoth_votes (voted_at)")
+    tables = feedback_schema("timestamptz")
+    for statement in tables["quoth_answers"] + tables["quoth_votes"]:
+        conn.execute(statement)
 
 
 STEPS: list[Callable[[Connection[Any]], None]] = [

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from telegram import (
@@ -42,7 +43,14 @@ from telegram.ext import (
 )
 
 from quoth.bot import telegram_html as th
-from quoth.bot.conversation import EXPIRED, SOMETHING_WRONG, Conversation, Person, Reply
+from quoth.bot.conversation import (
+    EXPIRED,
+    SOMETHING_WRONG,
+    Conversation,
+    Person,
+    Reply,
+    Report,
+)
 from quoth.bot.library import Library, ModerationError
 from quoth.bot.logs import redact_secrets
 from quoth.bot.telegram_retry import RetryingRateLimiter
@@ -528,19 +536,23 @@ class TelegramBot:
         await message.reply_text(reply.text)
 
     async def add_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        message = update.effective_message
-        if message is not None:
-            person = self._person(update.effective_user, message.chat.id)
-            url = context.args[0] if context.args else ""
-            reply = await self.conversation.add_link(person, url, message.reply_text)
-            await message.reply_text(reply.text)
+        await self._moderate(update, context, self.conversation.add_link)
 
     async def remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._moderate(update, context, self.conversation.remove)
+
+    async def _moderate(
+        self,
+        update: Update,
+        context: ContextTypes.DEFAULT_TYPE,
+        action: Callable[[Person, str, Report], Awaitable[Reply]],
+    ) -> None:
+        """A moderator command with one argument (``/remove ID``, ``/add URL``)."""
         message = update.effective_message
         if message is not None:
             person = self._person(update.effective_user, message.chat.id)
-            doc_id = context.args[0] if context.args else ""
-            reply = await self.conversation.remove(person, doc_id, message.reply_text)
+            argument = context.args[0] if context.args else ""
+            reply = await action(person, argument, message.reply_text)
             await message.reply_text(reply.text)
 
     async def gaps(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

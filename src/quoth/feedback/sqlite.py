@@ -10,50 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from quoth.feedback import FeedbackStoreError
-from quoth.feedback.sql import SqlFeedback, Statement
+from quoth.feedback.sql import SqlFeedback, Statement, schema
 
-SCHEMA = [
-    # 1: the unanswered-questions log (named "gaps" before the answers and votes came)
-    """
-    CREATE TABLE IF NOT EXISTS gaps (
-        key text NOT NULL,
-        reason text NOT NULL,
-        platform text NOT NULL,
-        chat_kind text NOT NULL,
-        question text NOT NULL,
-        count integer NOT NULL,
-        first_seen text NOT NULL,
-        last_seen text NOT NULL,
-        PRIMARY KEY (key, reason, platform, chat_kind)
-    );
-    CREATE INDEX IF NOT EXISTS gaps_last_seen ON gaps (last_seen);
-    """,
-    # 2: answers shown and votes on them; the same table names as in PostgreSQL
-    """
-    ALTER TABLE gaps RENAME TO quoth_gaps;
-    CREATE TABLE quoth_answers (
-        id text PRIMARY KEY,
-        key text NOT NULL,
-        question text NOT NULL,
-        quotes text NOT NULL,
-        index_version text NOT NULL,
-        platform text NOT NULL,
-        chat_kind text NOT NULL,
-        next_offset integer,
-        shown_at text NOT NULL
-    );
-    CREATE INDEX quoth_answers_shown_at ON quoth_answers (shown_at);
-    CREATE TABLE quoth_votes (
-        answer_id text NOT NULL REFERENCES quoth_answers (id),
-        voter text NOT NULL,
-        vote text NOT NULL,
-        reason text,
-        voted_at text NOT NULL,
-        PRIMARY KEY (answer_id, voter)
-    );
-    CREATE INDEX quoth_votes_voted_at ON quoth_votes (voted_at);
-    """,
-]
+SCHEMA_VERSION = 1
 
 
 class SqliteFeedback(SqlFeedback):
@@ -71,10 +30,14 @@ class SqliteFeedback(SqlFeedback):
         self._lock = threading.Lock()  # one connection, used from answering threads
 
     def _migrate(self) -> None:
-        """Numbered steps, the step reached kept in SQLite's own ``user_version``."""
-        current = int(self._db.execute("PRAGMA user_version").fetchone()[0])
-        for number, step in enumerate(SCHEMA[current:], start=current + 1):
-            self._db.executescript(f"BEGIN; {step} PRAGMA user_version = {number}; COMMIT;")
+        """Create the tables (the same as PostgreSQL's); a file from before votes existed
+        has its log under an older name, renamed here."""
+        tables = {row[0] for row in self._db.execute("SELECT name FROM sqlite_master")}
+        statements = [s for group in schema("text").values() for s in group]
+        if "gaps" in tables and "quoth_gaps" not in tables:
+            statements[:0] = ["ALTER TABLE gaps RENAME TO quoth_gaps", "DROP INDEX gaps_last_seen"]
+        body = ";\n".join(statements)
+        self._db.executescript(f"BEGIN; {body}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
     def _run(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
         with self._lock:
