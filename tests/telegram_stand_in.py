@@ -548,12 +548,14 @@ class BotApiStandIn:
 
     async def callback_answer(self, query_id: str, timeout: float = 30.0) -> dict[str, Any]:
         """What the bot told the person who pressed a button (a toast only they see)."""
-        await self._until(
-            lambda: query_id in self.callback_answers,
-            timeout,
-            lambda: f"callback query {query_id} was not answered",
-        )
-        return self.callback_answers[query_id]
+        return await self._answer(self.callback_answers, query_id, timeout)
+
+    async def _answer(
+        self, answers: dict[str, dict[str, Any]], query_id: str, timeout: float
+    ) -> dict[str, Any]:
+        failure = f"query {query_id} was not answered"
+        await self._until(lambda: query_id in answers, timeout, lambda: failure)
+        return answers[query_id]
 
     def buttons(self, sent: SentMessage) -> list[list[str]]:
         """The labels of a message's buttons as it is now."""
@@ -577,12 +579,7 @@ class BotApiStandIn:
         return query_id
 
     async def inline_answer(self, query_id: str, timeout: float = 30.0) -> dict[str, Any]:
-        await self._until(
-            lambda: query_id in self.inline_answers,
-            timeout,
-            lambda: f"inline query {query_id} was not answered",
-        )
-        return self.inline_answers[query_id]
+        return await self._answer(self.inline_answers, query_id, timeout)
 
     def _push(self, payload: dict[str, Any]) -> None:
         self._push_update({"update_id": next(self._update_ids), **payload})
