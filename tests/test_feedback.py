@@ -230,10 +230,18 @@ async def test_refusals_reach_the_moderators_gaps(
     assert "No unanswered questions" in (await conversation.gaps(moderator, 7, 2)).text
 
 
-def test_exported_gaps_are_a_question_file_for_eval(tmp_path: Path, shared_index_dir: Path) -> None:
+def test_exported_gaps_are_a_question_file_for_eval(
+    tmp_path: Path, shared_index_dir: Path, service: AnsweringService
+) -> None:
     feedback_file = tmp_path / "f.sqlite3"
     store = SqliteFeedback(feedback_file)
     store.record_gap("What is the recipe for lemon cake?", REFUSED, "discord", "dm")
+    liked = service.answer("Which Turkish naval ship arrived in Karachi?")
+    sentences = tuple(quote.sentence for quote in liked.quotes)
+    passages = tuple(quote.passage_id for quote in liked.quotes)
+    shown = ShownAnswer("a1", liked.question, passages, sentences, "1", "telegram", "group", None)
+    store.record_answer(shown)
+    store.vote("a1", "someone", UP, None)
     store.close()
     env = {"QUOTH_FEEDBACK_FILE": str(feedback_file), "QUOTH_INDEX_DIR": str(shared_index_dir)}
     runner = CliRunner()
@@ -241,9 +249,10 @@ def test_exported_gaps_are_a_question_file_for_eval(tmp_path: Path, shared_index
     assert listed.exit_code == 0, listed.output
     assert json.loads(listed.stdout)[0]["question"] == "What is the recipe for lemon cake?"
     exported = runner.invoke(app, ["gaps", "--export", str(tmp_path / "gaps.jsonl")], env=env)
-    assert exported.exit_code == 0 and "Wrote 1 questions" in exported.stdout
+    assert exported.exit_code == 0 and "Wrote 2 questions" in exported.stdout
     evaluated = runner.invoke(app, ["eval", str(tmp_path / "gaps.jsonl"), "--json"], env=env)
     assert evaluated.exit_code == 0, evaluated.output
-    assert json.loads(evaluated.stdout)["metrics"]["refusal_accuracy"] == 1.0
+    metrics = json.loads(evaluated.stdout)["metrics"]
+    assert metrics["refusal_accuracy"] == 1.0 and metrics["quote_hit"] == 1.0
     unwritable = runner.invoke(app, ["gaps"], env={**env, "QUOTH_FEEDBACK_FILE": "/proc/x/f"})
     assert unwritable.exit_code == 1 and "QUOTH_FEEDBACK_FILE" in unwritable.stderr

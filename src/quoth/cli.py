@@ -276,10 +276,13 @@ def gaps(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     export: Annotated[
         Path | None,
-        typer.Option(help="Write refused questions as unanswerable ones, in quoth eval format."),
+        typer.Option(
+            help="Write a question file in quoth eval format: refused questions as "
+            "unanswerable, 👍'd answers as answerable with the sentence shown as evidence."
+        ),
     ] = None,
 ) -> None:
-    """What users asked that the articles could not answer, most asked first."""
+    """What users asked that the articles could not answer (or voted 👎), most asked first."""
     from quoth.feedback import as_eval_questions, describe_gaps
 
     settings = settings_for(None)
@@ -287,10 +290,11 @@ def gaps(
     try:
         guarded(lambda: store.prune(settings.gaps_retention_days))
         found = guarded(lambda: store.gaps(days, limit))
+        liked = guarded(lambda: store.liked(days, limit)) if export is not None else []
     finally:
         store.close()
     if export is not None:
-        questions = as_eval_questions(found)
+        questions = as_eval_questions(found, liked)
         lines = "".join(json.dumps(q, ensure_ascii=False) + "\n" for q in questions)
         guarded(lambda: export.write_text(lines, encoding="utf-8"))
         out.print(f"Wrote {len(questions)} questions to {export}.", highlight=False)
