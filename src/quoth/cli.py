@@ -129,7 +129,11 @@ def _reindex(settings: Settings, corpus: Path) -> None:
     def build() -> None:
         embedder = runtime.embedder_for(settings)
         with progress_bar("Embedding") as progress:
-            _, report = runtime.reindex(settings, embedder, corpus, progress=progress)
+            index, report = runtime.reindex(settings, embedder, corpus, progress=progress)
+        crosslingual = runtime.crosslingual_for(settings)
+        if crosslingual is not None:  # ready for other languages before serving starts
+            out.print("Embedding for questions in other languages…")
+            crosslingual.prepare(index)
         for skipped in report.skipped:
             err.print(f"[yellow]Skipped[/yellow] {skipped.path}: {skipped.reason}", highlight=False)
         out.print(describe_build(report), highlight=False)

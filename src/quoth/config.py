@@ -120,6 +120,11 @@ class Settings(BaseSettings):
         default=False,
         description="Let links reach private, loopback and link-local addresses (an intranet).",
     )
+    other_languages: bool = Field(
+        default=False,
+        description="Answer questions in other languages than English with the multilingual "
+        "embedder (embeds every passage and sentence once more when indexing).",
+    )
     refresh_hours: float = Field(
         default=0,
         ge=0,

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from quoth.config import Settings
 from quoth.corpus import load_corpus
@@ -38,6 +39,9 @@ from quoth.state import SharedState
 from quoth.state.local import LocalState
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+if TYPE_CHECKING:
+    from quoth.retrieval.crosslingual import CrossLingual
+
 log = logging.getLogger(__name__)
 FIRST_BUILD_WAIT_S = 3600.0
 
@@ -121,9 +125,23 @@ def serving(settings: Settings, index: IndexReader, embedder: Embedder) -> Answe
         retrieval_options(settings),
         reranker_for(settings),
         load_refusal(settings.index_dir),
+        crosslingual_for(settings),
     )
+    service.prepare(index)
     release_free_memory()
     return service
+
+
+def crosslingual_for(settings: Settings) -> CrossLingual | None:
+    """Questions in other languages (QUOTH_OTHER_LANGUAGES): the multilingual embedder and
+    its vector cache, kept in the index folder (on each replica, like the build cache)."""
+    if not settings.other_languages:
+        return None
+    from quoth.index.multilingual_embedder import MODEL_NAME, MultilingualEmbedder
+    from quoth.retrieval.crosslingual import CrossLingual, VectorCache
+
+    cache = VectorCache(settings.index_dir / "crosslingual", MODEL_NAME)
+    return CrossLingual(MultilingualEmbedder(settings.threads), cache)
 
 
 def embedder_for(settings: Settings) -> Embedder:

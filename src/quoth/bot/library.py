@@ -172,6 +172,7 @@ class Library:
             index, report = await asyncio.to_thread(
                 runtime.reindex, self.settings, self.service.embedder, None, self.service.index
             )
+            await asyncio.to_thread(self.service.prepare, index)
             self.service.swap(index)
             self.service.refusal = load_refusal(self.settings.index_dir)  # a new calibration too
             release_free_memory()  # the build's arrays, freed once the old index is dropped
@@ -192,6 +193,7 @@ class Library:
             log.error("cannot serve index version %d: %s", version, error)
             return
         if getattr(index, "version", 0) > getattr(self.service.index, "version", 0):
+            await asyncio.to_thread(self.service.prepare, index)
             self.service.swap(index)
             log.info("now serving index version %d", getattr(index, "version", version))
 

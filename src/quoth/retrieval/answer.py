@@ -46,6 +46,8 @@ class Answer:
     """Where the next page of quotes starts ("More"), or None when there are no more."""
     timings: dict[str, float] = field(default_factory=dict, compare=False)
     """Milliseconds per stage (encode, search, rerank, quote), for logs and benchmarks."""
+    language: str = "en"
+    """The question's language as detected (the quotes keep the articles' own)."""
 
     def to_json(self) -> dict[str, Any]:
         """The stable document printed by ``quoth ask --json``."""

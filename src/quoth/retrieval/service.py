@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from quoth.index.embedder import Embedder
 from quoth.index.reader import IndexReader
 from quoth.index.vectors import search_on_one_thread
+from quoth.language import detect
 from quoth.retrieval.answer import Answer
 from quoth.retrieval.question import clean_question
 from quoth.retrieval.quotes import build_quote, group_hits
@@ -30,6 +32,12 @@ from quoth.retrieval.ranking import (
 )
 from quoth.retrieval.refusal import RefusalModel, default_refusal
 from quoth.retrieval.rerank import Reranker
+
+if TYPE_CHECKING:
+    from quoth.retrieval.crosslingual import CrossLingual
+
+SECONDARY_MARGIN = 0.2
+"""Across languages, further first-page quotes must be this close to the best confidence."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,13 +63,21 @@ class AnsweringService:
         options: RetrievalOptions,
         reranker: Reranker | None = None,
         refusal: RefusalModel | None = None,
+        crosslingual: CrossLingual | None = None,
     ) -> None:
         self._index = index
         self._embedder = embedder
         self.reranker = reranker
         self.refusal = refusal or default_refusal()
         self.options = options
+        self.crosslingual = crosslingual
         search_on_one_thread()
+
+    def prepare(self, index: IndexReader) -> None:
+        """Get ``index`` ready for questions in other languages (embeds what the cache
+        lacks): before :meth:`swap`, in a worker thread."""
+        if self.crosslingual is not None:
+            self.crosslingual.prepare(index)
 
     @property
     def index(self) -> IndexReader:
@@ -149,6 +165,13 @@ class AnsweringService:
         index = self._index  # one snapshot for the whole answer, even if swapped meanwhile
         calibration = self.calibration(mode)
         cleaned = clean_question(question, self.options.max_question_chars)
+        crosslingual = self.crosslingual
+        if crosslingual is not None and crosslingual.ready(index):
+            language = detect(cleaned)
+            if not language.english:
+                return self._answer_across(
+                    crosslingual, index, cleaned, language.code, limit, offset
+                )
         timings: dict[str, float] = {}
         ranked = self.rank(cleaned, mode, index, timings)
         hits = ranked.hits
@@ -172,6 +195,40 @@ class AnsweringService:
             top_score=confidence,
             next_offset=next_offset if len(groups) > next_offset else None,
             timings=timings,
+        )
+
+    def _answer_across(
+        self,
+        crosslingual: CrossLingual,
+        index: IndexReader,
+        question: str,
+        language: str,
+        limit: int | None,
+        offset: int,
+    ) -> Answer:
+        """A question in another language than English: see :mod:`quoth.retrieval.crosslingual`."""
+        timings: dict[str, float] = {}
+        clock = _Stopwatch(timings)
+        hits, confidence = crosslingual.rank(index, question, language, self.options.candidates)
+        clock.lap("search")
+        if not hits or confidence < crosslingual.threshold:
+            return Answer(question, False, top_score=confidence, timings=timings, language=language)
+        groups = group_hits(index, hits, crosslingual.threshold)
+        chosen = groups[offset : offset + (limit or self.options.top_k)]
+        if offset == 0:
+            floor = hits[0].score - SECONDARY_MARGIN
+            chosen = [chosen[0], *(g for g in chosen[1:] if g.score >= floor)]
+        next_offset = offset + len(chosen)
+        quotes = [build_quote(index, group) for group in chosen]
+        clock.lap("quote")
+        return Answer(
+            question,
+            True,
+            quotes,
+            confidence,
+            next_offset if len(groups) > next_offset else None,
+            timings,
+            language,
         )
 
 

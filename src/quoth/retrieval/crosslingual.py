@@ -1,0 +1,207 @@
+"""Answering a question asked in another language from English articles, with the quotes
+left as they are.
+
+The English pipeline cannot: its embedder, BM25 and cross-encoder know English only. Here
+the multilingual embedder (:mod:`quoth.index.multilingual_embedder`) puts the question and
+every passage and sentence in one space; a passage ranks by its own similarity plus its best
+sentence's, and that sentence is the one marked.
+
+Whether to answer at all needs a score that means the same in every language, and raw
+cross-lingual similarities do not: a Russian question scores its English answer higher than
+an Azerbaijani one does. Two fixed sets of sentences, written for quoth and shipped with it
+(``crosslingual.json``), put them on one scale. *Background* sentences about unrelated
+things give, per question, the level an irrelevant sentence reaches (mean and spread); the
+best sentence's distance above it, in spreads, is its z. *Anchors* (a question in each
+language with the English sentence that answers it) give, per language, the z a true answer
+reaches; the confidence is z divided by that. A language without anchors takes the median
+of those with them.
+
+The multilingual vectors of an index are kept in a cache keyed by each text's hash (as
+simonw/llm skips re-embedding unchanged content), so a rebuild embeds only new text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from quoth.index.embedder import Vectors
+from quoth.index.multilingual_embedder import MultilingualEmbedder
+from quoth.index.reader import IndexReader
+from quoth.retrieval.ranking import Hit
+
+log = logging.getLogger("quoth.crosslingual")
+
+THRESHOLD = 1.15
+"""Least confidence to answer; fitted by scripts/fit_crosslingual.py (see the README)."""
+SHORTLIST = 50
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    index: IndexReader
+    passages: Vectors
+    sentences: Vectors
+    first: npt.NDArray[np.int64]
+    last: npt.NDArray[np.int64]
+
+
+def _key(text: str) -> bytes:
+    return hashlib.sha256(text.encode()).digest()[:16]
+
+
+class VectorCache:
+    """Multilingual vectors by text hash, in one ``.npz`` file beside the index."""
+
+    def __init__(self, folder: Path, model: str) -> None:
+        self.path = folder / f"{model}.npz"
+
+    def vectors(self, texts: list[str], embedder: MultilingualEmbedder) -> Vectors:
+        keys = [_key(text) for text in texts]
+        known: dict[bytes, Vectors] = {}
+        if self.path.is_file():
+            try:
+                with np.load(self.path) as stored:
+                    known = dict(zip(map(bytes, stored["keys"]), stored["vectors"], strict=True))
+            except (OSError, ValueError, KeyError) as error:
+                log.warning("ignoring a damaged cross-lingual cache %s: %s", self.path, error)
+        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
+        if missing:
+            log.info("embedding %d new texts for questions in other languages", len(missing))
+            fresh = embedder.encode([text for _, text in missing])
+            known.update(zip((k for k, _ in missing), fresh.astype(np.float16), strict=True))
+        vectors = np.stack([known[k] for k in keys]).astype(np.float32) if keys else None
+        if missing:
+            self._save(keys, known)
+        if vectors is None:
+            return np.zeros((0, embedder.dimension), dtype=np.float32)
+        return vectors
+
+    def _save(self, keys: list[bytes], known: dict[bytes, Vectors]) -> None:
+        """Only the texts of the current index are kept; written whole, then renamed."""
+        current = list(dict.fromkeys(keys))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp.npz")
+        np.savez(
+            temporary,
+            keys=np.array(current, dtype="S16"),
+            vectors=np.stack([known[k] for k in current]).astype(np.float16),
+        )
+        temporary.replace(self.path)
+
+
+class CrossLingual:
+    def __init__(self, embedder: MultilingualEmbedder, cache: VectorCache) -> None:
+        self.embedder = embedder
+        self.cache = cache
+        self.threshold = THRESHOLD
+        data = json.loads(
+            resources.files("quoth.retrieval").joinpath("crosslingual.json").read_text("utf-8")
+        )
+        self._background = embedder.encode(data["background"])
+        self._anchors: list[dict[str, str]] = data["anchors"]
+        self._anchor_passages = embedder.encode([a["passage"] for a in self._anchors])
+        self._scales: dict[str, float] = {}
+        self._prepared: list[_Prepared] = []
+        self._lock = threading.Lock()
+
+    # -- the index's vectors -----------------------------------------------------------------
+
+    def prepare(self, index: IndexReader) -> None:
+        """Embed (or take from the cache) every passage and sentence of ``index``; call it
+        before serving the index, off the event loop: a first build embeds the corpus."""
+        if self.ready(index):
+            return
+        articles = index.articles
+        passage_texts, first, last = [], [], []
+        for row in range(index.passage_count):
+            span = index.passage_span(row)
+            passage_texts.append(articles[span.doc].text[span.start : span.end])
+            first.append(span.first)
+            last.append(span.last)
+        sentence_texts = []
+        for row in range(index.sentence_count):
+            doc, start, end = index.sentence_span(row)
+            sentence_texts.append(articles[doc].text[start:end])
+        vectors = self.cache.vectors(passage_texts + sentence_texts, self.embedder)
+        prepared = _Prepared(
+            index,
+            vectors[: len(passage_texts)],
+            vectors[len(passage_texts) :],
+            np.array(first, dtype=np.int64),
+            np.array(last, dtype=np.int64),
+        )
+        with self._lock:
+            self._prepared = [*self._prepared[-1:], prepared]  # the one served, and the new one
+
+    def ready(self, index: IndexReader) -> bool:
+        return self._for(index) is not None
+
+    def _for(self, index: IndexReader) -> _Prepared | None:
+        with self._lock:
+            return next((p for p in self._prepared if p.index is index), None)
+
+    # -- the confidence scale ------------------------------------------------------------------
+
+    def _z(self, vector: Vectors, scores: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        level = self._background @ vector
+        z: npt.NDArray[np.float32] = (scores - level.mean()) / max(float(level.std()), 1e-6)
+        return z
+
+    def scale(self, language: str) -> float:
+        """The z a true answer reaches for questions in ``language`` (median over anchors)."""
+        with self._lock:
+            if language in self._scales:
+                return self._scales[language]
+        known = [lang for lang in self._anchors[0] if lang != "passage"]
+        if language not in known:
+            others = [self.scale(lang) for lang in known if lang != "en"]
+            value = float(np.median(others))
+        else:
+            questions = self.embedder.encode_queries([a[language] for a in self._anchors])
+            zs = [
+                float(self._z(q, np.array([self._anchor_passages[i] @ q]))[0])
+                for i, q in enumerate(questions)
+            ]
+            value = float(np.median(zs))
+        with self._lock:
+            self._scales[language] = value
+        return value
+
+    # -- asking -----------------------------------------------------------------------------------
+
+    def rank(
+        self, index: IndexReader, question: str, language: str, n: int
+    ) -> tuple[list[Hit], float]:
+        """The best ``n`` passages with their marked sentences, and the confidence that the
+        best sentence answers (comparable with :attr:`threshold`)."""
+        prepared = self._for(index)
+        if prepared is None:
+            raise LookupError("the index was not prepared for other languages")
+        vector = self.embedder.encode_queries([question])[0]
+        passage_scores = prepared.passages @ vector
+        sentence_scores = prepared.sentences @ vector
+        shortlist = np.argsort(-passage_scores)[:SHORTLIST]
+        scale = self.scale(language)
+        ranked = []
+        for row in shortlist:
+            first, last = int(prepared.first[row]), int(prepared.last[row])
+            best = first + int(np.argmax(sentence_scores[first : last + 1]))
+            ranked.append((float(passage_scores[row] + sentence_scores[best]), int(row), best))
+        ranked.sort(reverse=True)
+        chosen = ranked[:n]
+        confidences = self._z(vector, sentence_scores[[b for _, _, b in chosen]]) / scale
+        hits = [
+            Hit(row, float(c), best) for (_, row, best), c in zip(chosen, confidences, strict=True)
+        ]
+        best_anywhere = float(self._z(vector, np.array([sentence_scores.max()]))[0]) / scale
+        return hits, best_anywhere
