@@ -565,6 +565,7 @@ class DiscordStandIn:
         attachment: tuple[str, bytes] | None = None,
         kind: int = 2,
         focused: str | None = None,
+        locale: str = "en-US",
     ) -> int:
         """An application command (or autocomplete, kind 4) from a user; returns its id."""
         interaction_id = self.next_id()
@@ -598,7 +599,9 @@ class DiscordStandIn:
                     }
                 }
             }
-        await self._interact(interaction_id, token, kind, data, user_id, roles, direct)
+        await self._interact(
+            interaction_id, token, kind, data, user_id, roles, direct, locale=locale
+        )
         return interaction_id
 
     async def push_click(
@@ -627,6 +630,7 @@ class DiscordStandIn:
         roles: list[int] | None,
         direct: bool,
         message: dict[str, Any] | None = None,
+        locale: str = "en-US",
     ) -> None:
         payload: dict[str, Any] = {
             "id": str(interaction_id),
@@ -635,7 +639,7 @@ class DiscordStandIn:
             "data": data,
             "token": token,
             "version": 1,
-            "locale": "en-US",
+            "locale": locale,
             "entitlements": [],
             "authorizing_integration_owners": {},
             "attachment_size_limit": ATTACHMENT_LIMIT,

@@ -166,6 +166,7 @@ class BotApiStandIn:
     holds: dict[str, tuple[asyncio.Event, asyncio.Event]] = field(default_factory=dict)
     inline_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     callback_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    languages: dict[int, str] = field(default_factory=dict)  # user id -> app language
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(1)
@@ -473,7 +474,10 @@ class BotApiStandIn:
     # -- driving the bot --------------------------------------------------------------------
 
     def user(self, user_id: int, name: str = "Ann") -> dict[str, Any]:
-        return {"id": user_id, "is_bot": False, "first_name": name}
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": name}
+        if user_id in self.languages:
+            user["language_code"] = self.languages[user_id]
+        return user
 
     def push_message(
         self, chat_id: int, user_id: int, text: str | None = None, **parts: Any

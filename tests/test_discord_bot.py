@@ -18,6 +18,7 @@ from quoth.bot.discord_bot import DiscordBot
 from quoth.bot.library import Library
 from quoth.config import Settings, load_settings
 from quoth.index import Embedder
+from quoth.messages import NOT_IN_SOURCES
 from quoth.retrieval import AnsweringService
 from quoth.retrieval.question import EMPTY_QUESTION
 
@@ -211,7 +212,7 @@ async def test_refusal(bot: DiscordBot, server: DiscordStandIn) -> None:
         "ask", {"question": "Who won the 2022 FIFA World Cup?"}, user_id=USER
     )
     reply = await server.reply(asked)
-    assert reply.content == dr.escape(dr.NOT_IN_SOURCES) and not reply.embed
+    assert reply.content == dr.escape(NOT_IN_SOURCES) and not reply.embed
 
 
 async def test_hostile_question_is_rendered_safely(bot: DiscordBot, server: DiscordStandIn) -> None:
@@ -414,3 +415,10 @@ async def test_votes_reasons_and_more_as_buttons_that_survive_a_restart(
         assert "What did Aliyev say about Pakistan? — 👎 outdated" in gaps.shown
     assert not error_log.records, [r.getMessage() for r in error_log.records]
     assert not server.rejected, server.rejected
+
+
+async def test_replies_follow_the_discord_locale(bot: DiscordBot, server: DiscordStandIn) -> None:
+    asked = await server.push_command(
+        "ask", {"question": "What is the recipe for lemon cake?"}, user_id=USER, locale="tr"
+    )
+    assert (await server.reply(asked)).shown.startswith("Bunu kaynaklarımda bulamadım.")

@@ -7,6 +7,7 @@ import pytest
 from quoth.bot import discord_render as dr
 from quoth.bot.text import visible_length
 from quoth.index import ArticleRecord
+from quoth.messages import NOT_IN_SOURCES
 from quoth.retrieval import Answer, AnsweringService
 
 from .conftest import make_quote
@@ -52,7 +53,7 @@ def test_long_hostile_quotes_fit_the_embed(count: int) -> None:
 
 def test_refusal_is_plain_text() -> None:
     reply = dr.render_answer(Answer("q", False))
-    assert reply.embed is None and reply.content == dr.escape(dr.NOT_IN_SOURCES)
+    assert reply.embed is None and reply.content == dr.escape(NOT_IN_SOURCES)
 
 
 def test_article_and_sources_fit() -> None:

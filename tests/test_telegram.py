@@ -21,12 +21,12 @@ import httpx
 import pytest
 
 from quoth import runtime
-from quoth.bot import telegram_html as th
 from quoth.bot.conversation import NOT_A_MODERATOR
 from quoth.bot.library import Library
 from quoth.bot.telegram import TelegramBot
 from quoth.config import Settings, load_settings
 from quoth.index import Embedder
+from quoth.messages import NOT_IN_SOURCES
 from quoth.retrieval import AnsweringService
 
 from .conftest import settings_for
@@ -165,7 +165,7 @@ async def test_quick_answers_skip_the_typing_action(harness: Harness) -> None:
 
 async def test_refusal(harness: Harness) -> None:
     reply = await harness.ask("Who won the 2022 FIFA World Cup?")
-    assert reply.text == th.NOT_IN_SOURCES
+    assert reply.text == NOT_IN_SOURCES
 
 
 async def test_group_answers_only_when_addressed(harness: Harness) -> None:
@@ -215,7 +215,7 @@ async def test_empty_and_overlong_questions_explained(harness: Harness) -> None:
     assert "Please type a question" in (await harness.ask("/ask")).text
     assert "Please type a question" in (await harness.ask("\u200b\u200d\ufeff\u200e\u202e")).text
     marked_up = await harness.ask(f"@{harness.server.username} **who** met in ||Lachin||?")
-    assert marked_up.text != th.NOT_IN_SOURCES and "Lachin" in marked_up.text
+    assert marked_up.text != NOT_IN_SOURCES and "Lachin" in marked_up.text
     reply = await harness.ask("Why " * 1250)
     assert "5000 characters long" in reply.text or "characters long" in reply.text
 
@@ -383,7 +383,7 @@ async def test_upload_stats_and_remove(
         assert not (corpus_copy / "gull-island.md").exists()
         assert (
             await harness.ask("When did the lighthouse on Gull Island open?")
-        ).text == th.NOT_IN_SOURCES
+        ).text == NOT_IN_SOURCES
         missing = await harness.ask("/remove ../../etc/passwd", chat=MODERATOR, user=MODERATOR)
         assert "No article with id" in missing.text
 
@@ -547,3 +547,20 @@ async def test_articles_added_by_link_from_the_chat(
             asked = await harness.ask(url)  # anyone else's link is a question
             assert "couldn't find" in asked.text
         assert site.downloads["/news/bridge"] == 2
+
+
+async def test_quoth_speaks_the_users_language_and_quotes_verbatim(harness: Harness) -> None:
+    server = harness.server
+    server.languages[USER + 7] = "ru"
+    refused = await harness.ask("What is the recipe for lemon cake?", USER + 7, USER + 7)
+    assert refused.text.startswith("В моих источниках об этом ничего нет.")
+    answer = await harness.ask("What did Aliyev say about Pakistan?", USER + 7, USER + 7)
+    assert "Aliyev" in answer.text  # the quote, verbatim
+    assert server.buttons(answer) == [["👍", "👎", "Ещё"]]
+    told = await server.callback_answer(server.push_button(USER + 7, answer, "👎"))
+    assert told["text"] == "Ваш 👎 учтён. Что было не так?"
+    await server.wait_for(lambda s: len(server.buttons(answer)) == 2)
+    assert server.buttons(answer)[1] == ["Неверная цитата", "Нет в источниках", "Устарело"]
+    server.languages[USER + 8] = "ur"
+    urdu = await harness.ask("/start", USER + 8, USER + 8)
+    assert urdu.text.startswith("السلام علیکم!")

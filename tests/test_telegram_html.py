@@ -7,6 +7,7 @@ import pytest
 from quoth.bot import telegram_html as th
 from quoth.bot.text import visible_length
 from quoth.index import IndexData
+from quoth.messages import NOT_IN_SOURCES
 from quoth.retrieval import Answer, AnsweringService
 
 from .conftest import make_quote as quote
@@ -65,7 +66,7 @@ def test_article_and_sources_fit() -> None:
 
 
 def test_refusal_text() -> None:
-    assert th.render_answer(Answer("q", False), "bot") == th.escape(th.NOT_IN_SOURCES)
+    assert th.render_answer(Answer("q", False), "bot") == th.escape(NOT_IN_SOURCES)
 
 
 def test_only_the_first_quote_is_unfolded() -> None:

@@ -22,17 +22,21 @@ from quoth.bot.library import Library, ModerationError
 from quoth.errors import QuothError
 from quoth.feedback import DOWN, REASONS, REFUSED, UP, ShownAnswer, VoteOutcome, describe_gaps
 from quoth.index.store import ArticleRecord
+from quoth.language import detect
+from quoth.messages import N_, Translate, choose, translator
 from quoth.retrieval import Answer, QuestionError
 
 log = logging.getLogger("quoth.conversation")
 
-SOMETHING_WRONG = "Sorry, something went wrong on my side. Please try again in a moment."
-NOT_A_MODERATOR = "Sorry, only moderators can do that."
+SOMETHING_WRONG = N_("Sorry, something went wrong on my side. Please try again in a moment.")
+NOT_A_MODERATOR = N_("Sorry, only moderators can do that.")
 REINDEX_STARTED = "Reindexing in the background; I keep answering meanwhile."
 REINDEX_RUNNING = "A reindex is already running; I'll report when it ends."
-EXPIRED = "That button belongs to an answer I no longer have on record. Please ask again."
-VOTED = {UP: "Thanks! Noted your 👍.", DOWN: "Noted your 👎. What was wrong with it?"}
-VOTE_SAME = "You already voted that on this answer."
+EXPIRED = N_("That button belongs to an answer I no longer have on record. Please ask again.")
+VOTED = {UP: N_("Thanks! Noted your 👍."), DOWN: N_("Noted your 👎. What was wrong with it?")}
+VOTE_SAME = N_("You already voted that on this answer.")
+NOTED = N_("Thanks — noted: {reason}.")
+ASKING_QUICKLY = N_("You're asking quickly! Please wait {seconds} s and ask again.")
 
 LONE_LINK = re.compile(r"<?https?://\S+>?", re.IGNORECASE)
 DEFAULT_GAP_DAYS = 7
@@ -51,6 +55,8 @@ class Person:
     platform: str
     user_id: int
     moderator: bool = False
+    language: str | None = None
+    """The language the person's chat app is set to, as the platform names it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +71,29 @@ class Reply:
     """The stored answer its buttons refer to (votes, "More"); None: no buttons."""
     reasons: tuple[tuple[str, str], ...] = ()
     """Reasons (code, label) the person may pick next, after a 👎."""
+    language: str = "en"
+    """What quoth speaks in this reply (:mod:`quoth.messages`); quotes keep their own."""
+    alert: bool = False
+    """Something went wrong with what the person pressed: show it so they notice."""
+
+    @property
+    def translate(self) -> Translate:
+        return translator(self.language)
+
+
+def speaks(person: Person, question: str | None = None) -> str:
+    """The language of quoth's replies to ``person``: their app's, when quoth speaks it,
+    else the question's (when it is surely not English), else English."""
+    asked = None
+    if question:
+        found = detect(question)
+        asked = None if found.english else found.code
+    return choose(person.language, asked)
+
+
+def _expired(person: Person) -> Reply:
+    language = speaks(person)
+    return Reply(translator(language)(EXPIRED), private=True, language=language, alert=True)
 
 
 class Conversation:
@@ -85,18 +114,19 @@ class Conversation:
         ``as_typed``: the question arrives while it is being typed (Telegram's inline mode
         sends a query at each pause), so it has a budget of its own and a refusal is not
         logged as a gap (half a question is no gap in the corpus)."""
+        language = speaks(person, question)
+        translate = translator(language)
         budget = f"{person.platform}{'-typed' if as_typed else ''}:{person.user_id}"
         wait = await asyncio.to_thread(self.library.state.acquire, budget)
         if wait:
-            return Reply(
-                f"You're asking quickly! Please wait {max(1, round(wait))} s and ask again.",
-                private=True,
-            )
+            text = translate(ASKING_QUICKLY).format(seconds=max(1, round(wait)))
+            return Reply(text, private=True, language=language)
         started = time.perf_counter()
         try:
             answer = await asyncio.to_thread(self.library.service.answer, question)
         except QuestionError as error:
-            return Reply(str(error), private=True)
+            text = translate(error.template).format(**error.values)
+            return Reply(text, private=True, language=language)
         self.library.record(answer)
         if not answer.answered and not as_typed:
             await self._log_gap(answer.question, REFUSED, person.platform, via)
@@ -109,7 +139,7 @@ class Conversation:
             answer.answered,
             answer.top_score,
         )
-        return Reply(answer=answer, answer_id=answer_id)
+        return Reply(answer=answer, answer_id=answer_id, language=language)
 
     async def _remember(self, answer: Answer, platform: str, via: str) -> str | None:
         """Store an answer with quotes so its buttons work on any replica and after a
@@ -146,33 +176,37 @@ class Conversation:
         """The next quotes of an answer already given (its "More" button)."""
         shown = await asyncio.to_thread(self.library.feedback.shown_answer, answer_id)
         if shown is None or shown.next_offset is None:
-            return Reply(EXPIRED, private=True)
+            return _expired(person)
+        language = speaks(person, shown.question)
         answer = await asyncio.to_thread(
             self.library.service.answer, shown.question, None, shown.next_offset
         )
         following = await self._remember(answer, person.platform, shown.chat_kind)
-        return Reply(answer=answer, answer_id=following)
+        return Reply(answer=answer, answer_id=following, language=language)
 
     async def vote(
         self, person: Person, answer_id: str, vote: str, reason: str | None = None
     ) -> Reply:
         """👍 or 👎 (with a reason, or asked for one next); one per person per answer, and a
         new one replaces the old. Always private: a group shares the buttons, not the votes."""
+        language = speaks(person)
+        translate = translator(language)
         if vote not in VOTED or (reason is not None and (vote != DOWN or reason not in REASONS)):
-            return Reply(EXPIRED, private=True)
+            return _expired(person)
         voter = hashlib.sha256(f"{person.platform}:{person.user_id}:{answer_id}".encode())
         outcome = await asyncio.to_thread(
             self.library.feedback.vote, answer_id, voter.hexdigest()[:32], vote, reason
         )
         log.info("vote %s reason=%s outcome=%s", vote, reason, outcome.value)
         if outcome is VoteOutcome.UNKNOWN_ANSWER:
-            return Reply(EXPIRED, private=True)
+            return _expired(person)
         if reason is not None:
-            return Reply(f"Thanks — noted: {REASONS[reason]}.", private=True)
+            text = translate(NOTED).format(reason=translate(REASONS[reason]))
+            return Reply(text, private=True, language=language)
         if outcome is VoteOutcome.SAME and vote == UP:
-            return Reply(VOTE_SAME, private=True)
+            return Reply(translate(VOTE_SAME), private=True, language=language)
         choices = tuple(REASONS.items()) if vote == DOWN else ()
-        return Reply(VOTED[vote], private=True, reasons=choices)
+        return Reply(translate(VOTED[vote]), private=True, reasons=choices, language=language)
 
     def article(self, doc_id: str) -> ArticleRecord | None:
         return next((a for a in self.library.service.index.articles if a.id == doc_id), None)
@@ -188,7 +222,8 @@ class Conversation:
             person.platform,
             person.user_id,
         )
-        return Reply(NOT_A_MODERATOR, private=True)
+        language = speaks(person)
+        return Reply(translator(language)(NOT_A_MODERATOR), private=True, language=language)
 
     async def gaps(self, person: Person, days: int | None = None, page: int = 1) -> Reply:
         """The most asked unanswered questions of the last ``days``, a page at a time."""

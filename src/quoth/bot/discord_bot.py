@@ -33,6 +33,7 @@ from quoth.bot.logs import redact_secrets
 from quoth.bot.text import shorten
 from quoth.config import ConfigError, Settings
 from quoth.feedback import DOWN
+from quoth.messages import N_, choose, translator
 from quoth.retrieval.question import normalise_question
 
 log = logging.getLogger("quoth.discord")
@@ -40,7 +41,7 @@ log = logging.getLogger("quoth.discord")
 DEFER_AFTER_SECONDS = 2.0
 QUESTION_OPTION_MAX = 4000  # Discord's own cap; QUOTH_MAX_QUESTION_CHARS is checked later
 SOURCES_PER_PAGE = 20
-HELP = (
+HELP = N_(
     "Ask me with /ask, mention me with your question, or message me directly: I answer with "
     "exact quotes from my articles and their sources, or tell you plainly that my sources "
     "don't cover it. /sources lists the articles."
@@ -196,7 +197,7 @@ class DiscordBot:
         @tree.command(name="gaps", description="Moderators: questions I could not answer")
         @app_commands.describe(days="Of the last how many days (7)", page="Page of the list")
         async def gaps(interaction: discord.Interaction, days: int = 7, page: int = 1) -> None:
-            reply = await self.conversation.gaps(self.person(interaction.user), days, page)
+            reply = await self.conversation.gaps(self.asker(interaction), days, page)
             await self._answer(interaction, reply)
 
         @tree.command(name="add", description="Moderators: add or update an article")
@@ -222,23 +223,32 @@ class DiscordBot:
 
     # -- questions ----------------------------------------------------------------------------
 
-    def person(self, user: discord.User | discord.Member) -> Person:
-        return Person(self.platform, user.id, self.is_moderator(user))
+    def asker(self, interaction: discord.Interaction) -> Person:
+        return self.person(interaction.user, interaction.locale)
+
+    def person(
+        self, user: discord.User | discord.Member, locale: discord.Locale | None = None
+    ) -> Person:
+        """Who asks; ``locale`` is the Discord client's language (interactions carry it,
+        messages do not: then the question's language decides)."""
+        language = str(locale) if locale is not None else None
+        return Person(self.platform, user.id, self.is_moderator(user), language)
 
     @staticmethod
     def render(reply: Reply) -> dr.Reply:
         """The message, with the answer's buttons when it has a stored answer."""
         if reply.answer is None:
             return dr.text_reply(reply.text)
-        rendered = dr.render_answer(reply.answer)
+        rendered = dr.render_answer(reply.answer, translate=reply.translate)
         if reply.answer_id is None:
             return rendered
-        view = db.answer_view(reply.answer_id, reply.answer.next_offset is not None)
+        more = reply.answer.next_offset is not None
+        view = db.answer_view(reply.answer_id, more, reply.translate)
         return replace(rendered, view=view)
 
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
         work = asyncio.create_task(
-            self.conversation.ask(self.person(interaction.user), question, "slash")
+            self.conversation.ask(self.asker(interaction), question, "slash")
         )
         done, _ = await asyncio.wait([work], timeout=self.defer_after)
         if not done:
@@ -311,7 +321,7 @@ class DiscordBot:
     ) -> None:
         """A click on an answer's buttons: votes and reasons are acknowledged to the clicker
         alone; "More" sends the next quotes and takes itself off the answer."""
-        person = self.person(interaction.user)
+        person = self.asker(interaction)
         if kind == db.MORE:
             await self.more(interaction, person, answer_id)
             return
@@ -320,7 +330,9 @@ class DiscordBot:
             await interaction.response.edit_message(content=reply.text, view=None)
             return
         reply = await self.conversation.vote(person, answer_id, arg)
-        view = db.reasons_view(answer_id, reply.reasons) if reply.reasons else MISSING
+        view = (
+            db.reasons_view(answer_id, reply.reasons, reply.translate) if reply.reasons else MISSING
+        )
         await interaction.response.send_message(
             reply.text, view=view, ephemeral=True, allowed_mentions=dr.NO_MENTIONS
         )
@@ -378,10 +390,10 @@ class DiscordBot:
         await self._send(interaction, self.render(reply), ephemeral=reply.private)
 
     async def stats(self, interaction: discord.Interaction) -> None:
-        await self._answer(interaction, self.conversation.stats(self.person(interaction.user)))
+        await self._answer(interaction, self.conversation.stats(self.asker(interaction)))
 
     async def reindex(self, interaction: discord.Interaction) -> None:
-        person = self.person(interaction.user)
+        person = self.asker(interaction)
         await self._answer(
             interaction, await self.conversation.reindex(person, self._report_to(interaction))
         )
@@ -395,7 +407,7 @@ class DiscordBot:
                 raise ModerationError("Could not fetch the file.") from None
 
         reply = await self.conversation.add_file(
-            self.person(interaction.user),
+            self.asker(interaction),
             file.filename,
             file.size,
             fetch,
@@ -404,7 +416,7 @@ class DiscordBot:
         await self._answer(interaction, reply)
 
     async def add_link(self, interaction: discord.Interaction, url: str) -> None:
-        person = self.person(interaction.user)
+        person = self.asker(interaction)
         if person.moderator and url:
             await interaction.response.defer(thinking=True)  # fetching can take seconds
         reply = await self.conversation.add_link(person, url, self._report_to(interaction))
@@ -412,7 +424,7 @@ class DiscordBot:
 
     async def remove(self, interaction: discord.Interaction, doc_id: str) -> None:
         reply = await self.conversation.remove(
-            self.person(interaction.user), doc_id, self._report_to(interaction)
+            self.asker(interaction), doc_id, self._report_to(interaction)
         )
         await self._answer(interaction, reply)
 
@@ -423,6 +435,8 @@ class DiscordBot:
     ) -> None:
         log.error("error in a slash command", exc_info=error)
         try:
-            await self._send(interaction, dr.text_reply(SOMETHING_WRONG), ephemeral=True)
+            language = choose(str(interaction.locale))
+            text = translator(language)(SOMETHING_WRONG)
+            await self._send(interaction, dr.text_reply(text), ephemeral=True)
         except discord.HTTPException:
             log.warning("could not tell the user about the error")

@@ -14,6 +14,8 @@ from typing import Any
 
 import discord
 
+from quoth.messages import MORE_LABEL, Translate
+
 VOTE, REASON, MORE = "v", "r", "m"
 Handler = Callable[[discord.Interaction[Any], str, str, str], Awaitable[None]]
 """What a click calls: (interaction, kind, answer id, argument)."""
@@ -48,19 +50,21 @@ class AnswerButton(discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]], t
             await handler(interaction, self.kind, self.answer_id, self.arg)
 
 
-def answer_view(answer_id: str, more: bool) -> discord.ui.View:
+def answer_view(answer_id: str, more: bool, translate: Translate = str) -> discord.ui.View:
     """👍 / 👎 under an answer, and "More" when more quotes wait."""
     view = discord.ui.View(timeout=None)
     view.add_item(AnswerButton(VOTE, answer_id, "up", "👍"))
     view.add_item(AnswerButton(VOTE, answer_id, "down", "👎"))
     if more:
-        view.add_item(AnswerButton(MORE, answer_id, "", "More"))
+        view.add_item(AnswerButton(MORE, answer_id, "", translate(MORE_LABEL)))
     return view
 
 
-def reasons_view(answer_id: str, reasons: tuple[tuple[str, str], ...]) -> discord.ui.View:
+def reasons_view(
+    answer_id: str, reasons: tuple[tuple[str, str], ...], translate: Translate = str
+) -> discord.ui.View:
     """The reasons offered to a 👎 voter alone (in an ephemeral message)."""
     view = discord.ui.View(timeout=None)
     for code, label in reasons:
-        view.add_item(AnswerButton(REASON, answer_id, code, label.capitalize()))
+        view.add_item(AnswerButton(REASON, answer_id, code, translate(label).capitalize()))
     return view

@@ -20,6 +20,7 @@ from discord.utils import escape_mentions
 
 from quoth.bot.text import NO_TEXT, UNTITLED, fit_escaped, safe_url, shorten, visible_length
 from quoth.index.store import ArticleRecord
+from quoth.messages import NOT_IN_SOURCES, Translate
 from quoth.retrieval import Answer, Quote
 
 MESSAGE_LIMIT = 2000
@@ -30,9 +31,6 @@ COLOUR = discord.Colour(0x3B7DD8)
 MIN_SHARE = 120  # below this a quote block is mostly its source line
 NO_MENTIONS = discord.AllowedMentions.none()
 
-NOT_IN_SOURCES = (
-    "I couldn't find that in my sources. Try other words, or see /sources for what I have."
-)
 _MARKDOWN = re.compile(r"([\\*_~|`\[\]<])")
 _LINE_START = re.compile(r"^(\s*)([>#+-])", re.MULTILINE)  # quotes, headings, lists
 _NUMBERED = re.compile(r"^(\s*\d+)\.", re.MULTILINE)
@@ -97,10 +95,13 @@ def _quote_block(quote: Quote, budget: int, context: bool) -> str:
     return f"> {body}\n{source}"
 
 
-def render_answer(answer: Answer, limit: int = DESCRIPTION_LIMIT) -> Reply:
-    """Quotes with the answering sentence in bold and a linked source under each."""
+def render_answer(
+    answer: Answer, limit: int = DESCRIPTION_LIMIT, translate: Translate = str
+) -> Reply:
+    """Quotes with the answering sentence in bold and a linked source under each; the
+    refusal in the asker's language (``translate``)."""
     if not answer.answered or not answer.quotes:
-        return text_reply(NOT_IN_SOURCES)
+        return text_reply(translate(NOT_IN_SOURCES))
     separator = "\n\n"
     count = len(answer.quotes)
     for context in (True, False):

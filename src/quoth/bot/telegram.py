@@ -58,6 +58,7 @@ from quoth.bot.telegram_webhook import WebhookServer
 from quoth.bot.text import safe_url, shorten
 from quoth.config import ConfigError, Settings
 from quoth.feedback import DOWN
+from quoth.messages import MORE_LABEL, N_, NOT_IN_SOURCES, Translate, choose, translator
 from quoth.retrieval import Answer
 from quoth.retrieval.question import normalise_question
 
@@ -82,7 +83,7 @@ MODERATOR_COMMANDS = [
     BotCommand("stats", "Articles, passages, index age, questions"),
     BotCommand("gaps", "Questions I could not answer: /gaps [DAYS] [PAGE]"),
 ]
-WELCOME = (
+WELCOME = N_(
     "Hi! Ask me a question and I answer with exact quotes from my articles, each with its "
     "source — or I tell you plainly that my sources don't cover it.\n\n"
     "In a private chat, just type your question. In a group, use /ask, mention me, or "
@@ -101,20 +102,25 @@ INLINE_CACHE_S = 10
 """Short: the articles change, and a refusal should not outlive a reindex by much."""
 
 
+NOT_IN_SOURCES_TITLE = N_("Not in my sources")
+NOT_NOW_TITLE = N_("Not now")
+
+
 def inline_results(reply: Reply, username: str) -> list[InlineQueryResultArticle]:
     """One result per quote (title as the heading, the sentence as the description), each
     sending that quote with its source; a refusal or a wait is one result saying so."""
     answer = reply.answer
+    translate = reply.translate
     if answer is None or not answer.answered or not answer.quotes:
-        text = reply.text or th.NOT_IN_SOURCES
-        title = "Not in my sources" if answer is not None else "Not now"
+        text = reply.text or translate(NOT_IN_SOURCES)
+        title = translate(NOT_IN_SOURCES_TITLE if answer is not None else NOT_NOW_TITLE)
         content = InputTextMessageContent(text, link_preview_options=NO_PREVIEW)
         return [InlineQueryResultArticle("0", title, content, description=shorten(text, 200))]
     results = []
     for number, quote in enumerate(answer.quotes[:INLINE_RESULTS]):
         single = Answer(answer.question, True, [quote], answer.top_score)
         content = InputTextMessageContent(
-            th.render_answer(single, username),
+            th.render_answer(single, username, translate=translate),
             parse_mode=ParseMode.HTML,
             link_preview_options=link_preview(single),
         )
@@ -148,7 +154,10 @@ PTB's in-memory callback cache: buttons keep working after a restart and on ever
 
 
 def answer_buttons(
-    answer_id: str, more: bool, reasons: tuple[tuple[str, str], ...] = ()
+    answer_id: str,
+    more: bool,
+    reasons: tuple[tuple[str, str], ...] = (),
+    translate: Translate = str,
 ) -> InlineKeyboardMarkup:
     """👍 / 👎 (and "More" when there are more quotes); after a 👎, the reasons too. The
     buttons show no counts and no names: in a group everyone sees the same message."""
@@ -157,12 +166,14 @@ def answer_buttons(
         InlineKeyboardButton("👎", callback_data=f"v:{answer_id}:down"),
     ]
     if more:
-        row.append(InlineKeyboardButton("More", callback_data=f"m:{answer_id}"))
+        row.append(InlineKeyboardButton(translate(MORE_LABEL), callback_data=f"m:{answer_id}"))
     rows = [row]
     if reasons:
         rows.append(
             [
-                InlineKeyboardButton(label.capitalize(), callback_data=f"r:{answer_id}:{code}")
+                InlineKeyboardButton(
+                    translate(label).capitalize(), callback_data=f"r:{answer_id}:{code}"
+                )
                 for code, label in reasons
             ]
         )
@@ -374,7 +385,9 @@ class TelegramBot:
     def _person(self, user: User | None, chat_id: int) -> Person:
         """Who asks: the user, or the chat for messages without one (channel posts)."""
         user_id = user.id if user is not None else chat_id
-        return Person(self.platform, user_id, user_id in self.moderators and user is not None)
+        moderator = user_id in self.moderators and user is not None
+        language = user.language_code if user is not None else None
+        return Person(self.platform, user_id, moderator, language)
 
     async def _send(self, message: Message, reply: Reply, username: str) -> None:
         answer = reply.answer
@@ -383,9 +396,10 @@ class TelegramBot:
             return
         markup = None
         if reply.answer_id is not None:
-            markup = answer_buttons(reply.answer_id, answer.next_offset is not None)
+            more = answer.next_offset is not None
+            markup = answer_buttons(reply.answer_id, more, translate=reply.translate)
         await message.reply_html(
-            th.render_answer(answer, username),
+            th.render_answer(answer, username, translate=reply.translate),
             reply_markup=markup,
             link_preview_options=link_preview(answer),
         )
@@ -429,13 +443,14 @@ class TelegramBot:
             return
         person = self._person(query.from_user, query.from_user.id)
         reply = await self.conversation.vote(person, match[1], match[2])
-        await query.answer(reply.text, show_alert=not reply.reasons and reply.text == EXPIRED)
+        await query.answer(reply.text, show_alert=reply.alert)
         message = query.message
         if reply.reasons and isinstance(message, Message) and message.reply_markup is not None:
             rows = message.reply_markup.inline_keyboard
             if len(rows) == 1:
                 more = any(str(b.callback_data).startswith("m:") for b in rows[0])
-                await message.edit_reply_markup(answer_buttons(match[1], more, reply.reasons))
+                buttons = answer_buttons(match[1], more, reply.reasons, reply.translate)
+                await message.edit_reply_markup(buttons)
 
     async def reason(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -443,9 +458,14 @@ class TelegramBot:
             return
         person = self._person(query.from_user, query.from_user.id)
         reply = await self.conversation.vote(person, match[1], DOWN, match[2])
-        await query.answer(reply.text, show_alert=reply.text == EXPIRED)
+        await query.answer(reply.text, show_alert=reply.alert)
 
     # -- information ------------------------------------------------------------------------
+
+    @staticmethod
+    def _translator(update: Update) -> Translate:
+        user = update.effective_user
+        return translator(choose(user.language_code if user is not None else None))
 
     def _is_moderator(self, update: Update) -> bool:
         user = update.effective_user
@@ -471,7 +491,7 @@ class TelegramBot:
         message = update.effective_message
         if message is not None:
             extra = MODERATOR_HELP if self._is_moderator(update) else ""
-            await message.reply_text(WELCOME + extra)
+            await message.reply_text(self._translator(update)(WELCOME) + extra)
 
     def _sources_message(self, page: int, username: str) -> tuple[str, InlineKeyboardMarkup | None]:
         articles = self.library.service.index.articles
@@ -502,7 +522,7 @@ class TelegramBot:
 
     async def expired(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
-            await update.callback_query.answer(EXPIRED, show_alert=True)
+            await update.callback_query.answer(self._translator(update)(EXPIRED), show_alert=True)
 
     # -- moderators -------------------------------------------------------------------------
 
@@ -578,6 +598,6 @@ class TelegramBot:
         log.error("error while handling an update", exc_info=context.error)
         if isinstance(update, Update) and update.effective_message is not None:
             try:
-                await update.effective_message.reply_text(SOMETHING_WRONG)
+                await update.effective_message.reply_text(self._translator(update)(SOMETHING_WRONG))
             except TelegramError:
                 log.warning("could not tell the user about the error")

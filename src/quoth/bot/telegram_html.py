@@ -15,15 +15,12 @@ from dataclasses import dataclass, field
 
 from quoth.bot.text import NO_TEXT, UNTITLED, safe_url, shorten, visible_length
 from quoth.index.store import ArticleRecord
+from quoth.messages import NOT_IN_SOURCES, Translate
 from quoth.retrieval import Answer, Quote
 
 MESSAGE_LIMIT = 4096
 _DEEP_LINK_SAFE = re.compile(r"[A-Za-z0-9_-]{1,60}")
 SOURCE_PREFIX = "src_"
-
-NOT_IN_SOURCES = (
-    "I couldn't find that in my sources. Try other words, or see /sources for what I have."
-)
 
 
 def escape(text: str) -> str:
@@ -100,11 +97,14 @@ def _quote_block(
     return block
 
 
-def render_answer(answer: Answer, bot_username: str, limit: int = MESSAGE_LIMIT) -> str:
+def render_answer(
+    answer: Answer, bot_username: str, limit: int = MESSAGE_LIMIT, translate: Translate = str
+) -> str:
     """Quotes as blockquotes with the answering sentence in bold, each with its source. The
-    first is shown in full; the others are folded (expandable), so a group is not flooded."""
+    first is shown in full; the others are folded (expandable), so a group is not flooded.
+    ``translate`` says quoth's own words (the refusal) in the asker's language."""
     if not answer.answered or not answer.quotes:
-        return escape(NOT_IN_SOURCES)
+        return escape(translate(NOT_IN_SOURCES))
     separator = "\n\n"
     for context in (True, False):
         blocks = [

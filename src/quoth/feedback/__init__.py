@@ -21,10 +21,15 @@ from enum import Enum
 from typing import Protocol
 
 from quoth.errors import QuothError
+from quoth.messages import N_
 
 REFUSED = "refused"
 UP, DOWN = "up", "down"
-REASONS = {"wrong_quote": "wrong quote", "not_covered": "not covered", "outdated": "outdated"}
+REASONS = {
+    "wrong_quote": N_("wrong quote"),
+    "not_covered": N_("not covered"),
+    "outdated": N_("outdated"),
+}
 """Why an answer was voted down: codes (stored, and in button data) and what people read."""
 
 

@@ -11,7 +11,15 @@ JSON_SCHEMA_VERSION = 1
 
 
 class QuestionError(QuothError, ValueError):
-    """The question cannot be answered as asked (empty, too long); the message says why."""
+    """The question cannot be answered as asked (empty, too long); the message says why.
+
+    ``template`` and ``values`` keep the message apart from its numbers, so a chat can say
+    it in the asker's language (:mod:`quoth.messages`)."""
+
+    def __init__(self, template: str, **values: object) -> None:
+        super().__init__(template.format(**values))
+        self.template = template
+        self.values = values
 
 
 @dataclass(frozen=True, slots=True)

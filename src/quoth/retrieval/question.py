@@ -13,9 +13,11 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from quoth.messages import N_
 from quoth.retrieval.answer import QuestionError
 
-EMPTY_QUESTION = "Please type a question."
+EMPTY_QUESTION = N_("Please type a question.")
+TOO_LONG = N_("That question is {length} characters long; please keep it under {limit}.")
 _DROPPED_CATEGORIES = frozenset({"Cf", "Cc", "Co", "Cs"})
 _VARIATION_SELECTORS = (range(0xFE00, 0xFE10), range(0xE0100, 0xE01F0), range(0x180B, 0x1810))
 
@@ -64,7 +66,5 @@ def clean_question(question: str, max_chars: int, own_names: Iterable[str] = ())
     if not any(char.isalnum() for char in cleaned):
         raise QuestionError(EMPTY_QUESTION)
     if len(cleaned) > max_chars:
-        raise QuestionError(
-            f"That question is {len(cleaned)} characters long; please keep it under {max_chars}."
-        )
+        raise QuestionError(TOO_LONG, length=len(cleaned), limit=max_chars)
     return cleaned
