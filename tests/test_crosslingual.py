@@ -91,3 +91,38 @@ def test_a_rebuild_embeds_only_new_text(
     crosslingual.prepare(again)
     assert crosslingual.ready(again)
     assert not [r for r in caplog.records if "embedding" in r.getMessage()]  # all cached
+
+
+RUSSIAN_ARTICLE = """Новый мост в Порт-Меридиане
+
+Городской совет Порт-Меридиана во вторник проголосовал за замену старого разводного моста \
+через канал Велл. Новый мост обойдётся в 48 млн евро, сообщила председатель совета \
+Ингрид Сольванг. Строительство начнётся в мае, а открыть мост планируют весной 2029 г. \
+На время работ между причалами будет каждые двадцать минут ходить бесплатный паром.
+"""
+URDU_ARTICLE = """پورٹ میریڈین میں نیا پل
+
+پورٹ میریڈین کی کونسل نے منگل کو پرانے پل کی جگہ نیا پل بنانے کی منظوری دی۔ \
+نئے پل پر چار کروڑ اسی لاکھ یورو لاگت آئے گی۔ تعمیر مئی میں شروع ہو گی۔ \
+کام کے دوران ہر بیس منٹ بعد ایک مفت فیری چلے گی۔
+"""
+
+
+def test_articles_in_other_languages_are_split_and_quoted_in_their_language(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "most.txt").write_text(RUSSIAN_ARTICLE, encoding="utf-8")
+    (corpus / "pul.txt").write_text(URDU_ARTICLE, encoding="utf-8")
+    settings = settings_for(tmp_path / "index", corpus, other_languages=True)
+    runtime.reindex(settings, embedder)
+    service = runtime.open_service(settings, embedder)
+    sentences = {
+        service.index.articles[doc].text[start:end]
+        for doc, start, end in map(service.index.sentence_span, range(service.index.sentence_count))
+    }
+    assert "کام کے دوران ہر بیس منٹ بعد ایک مفت فیری چلے گی۔" in sentences  # split at "۔"
+    assert any(s.startswith("Строительство начнётся в мае") for s in sentences)  # not at "г."
+    answer = service.answer("Сколько будет стоить новый мост?")
+    assert answer.answered and "48 млн евро" in answer.quotes[0].sentence

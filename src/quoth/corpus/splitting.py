@@ -10,13 +10,27 @@ import hashlib
 from functools import lru_cache
 
 import pysbd
+from pysbd.languages import LANGUAGE_CODES
 
 from quoth.corpus.models import Passage, Sentence
+from quoth.language import detect, latin_share
 
 
-@lru_cache(maxsize=1)
-def _segmenter() -> pysbd.Segmenter:
-    return pysbd.Segmenter(language="en", clean=False, char_span=False)
+@lru_cache(maxsize=8)
+def _segmenter(language: str = "en") -> pysbd.Segmenter:
+    return pysbd.Segmenter(language=language, clean=False, char_span=False)
+
+
+def segmenter_language(text: str) -> str:
+    """Which sentence rules to split ``text`` with. Latin-script text keeps the English ones
+    (English articles split exactly as before; pysbd has no Turkish or Azerbaijani rules,
+    and the English ones serve them well). Other scripts take their language's rules when
+    pysbd has them: Urdu ends sentences with "۔", Russian abbreviates "г." and "т.е."."""
+    sample = text[:500]
+    if latin_share(sample) >= 0.5:
+        return "en"
+    code = detect(sample).code
+    return code if code in LANGUAGE_CODES else "en"
 
 
 def _glued(previous: tuple[int, int], following: tuple[int, int], text: str) -> bool:
@@ -31,11 +45,12 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     """Sentence spans within ``text``; paragraphs (lines) never share a sentence."""
     spans: list[tuple[int, int]] = []
     offset = 0
+    segmenter = _segmenter(segmenter_language(text))
     for paragraph in text.split("\n"):
         cursor = 0
         pieces: list[tuple[int, int]] = []
         if paragraph.strip():
-            for piece in _segmenter().segment(paragraph):
+            for piece in segmenter.segment(paragraph):
                 sentence = piece.strip()
                 if not sentence:
                     continue
