@@ -84,11 +84,11 @@ class Reply:
 def speaks(person: Person, question: str | None = None) -> str:
     """The language of quoth's replies to ``person``: their app's, when quoth speaks it,
     else the question's (when it is surely not English), else English."""
-    asked = None
-    if question:
-        found = detect(question)
-        asked = None if found.english else found.code
-    return choose(person.language, asked)
+    own = choose(person.language)
+    if person.language and (own != "en" or person.language.lower().startswith("en")):
+        return own  # the detector (and its memory) is needed only when the app's is unknown
+    found = detect(question) if question else None
+    return choose(None if found is None or found.english else found.code)
 
 
 def _expired(person: Person) -> Reply:

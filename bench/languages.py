@@ -1,0 +1,123 @@
+"""What answering in other languages costs, measured against English in the same run.
+
+    python -m bench.languages [--shared ../shared] [--work /tmp/quoth-bench-languages] [--rounds 3]
+
+Indexes the reference articles with QUOTH_OTHER_LANGUAGES on (the multilingual vectors are
+embedded once and timed), then answers every question of ``eval/multilingual.jsonl`` and of
+the English seed file ``--rounds`` times, one at a time. Prints one JSON document: answer
+latency p50/p95 per language, each language's p50 minus English's (the latency a
+non-English question adds), the time to embed the corpus for other languages against the
+English index build, and the resident memory the multilingual model and language detection
+add to a serving process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import statistics
+import time
+from pathlib import Path
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from quoth import runtime
+from quoth.config import load_settings
+from quoth.language import detect
+from quoth.memory import release_free_memory
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def resident_mb() -> float:
+    status = Path("/proc/self/status").read_text()
+    found = re.search(r"VmRSS:\s+(\d+)", status)
+    return int(found.group(1)) / 1024 if found else 0.0
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/quoth-bench-languages"))
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    corpus = args.shared / "corpus" / "articles"
+    english = load_settings(corpus_dir=corpus, index_dir=args.work / "index")
+    started = time.perf_counter()
+    embedder = runtime.embedder_for(english)
+    runtime.reindex(english, embedder)
+    english_build_s = time.perf_counter() - started
+
+    service = runtime.open_service(english, embedder)
+    release_free_memory()
+    before = resident_mb()
+    detect("warm up")
+    after_detection = resident_mb()
+    cache = args.work / "index" / "crosslingual"
+    for stale in cache.glob("*.npz"):
+        stale.unlink()  # embed from nothing, to time it
+    settings = english.model_copy(update={"other_languages": True})
+    crosslingual = runtime.crosslingual_for(settings)
+    assert crosslingual is not None
+    started = time.perf_counter()
+    crosslingual.prepare(service.index)
+    prepare_s = time.perf_counter() - started
+    service.crosslingual = crosslingual
+    release_free_memory()
+    after_model = resident_mb()
+
+    questions: list[tuple[str, str]] = []
+    for line in (REPO / "eval" / "multilingual.jsonl").read_text("utf-8").splitlines():
+        item = json.loads(line)
+        questions.append((item["language"], item["question"]))
+    seed = args.shared / "eval" / "seed_questions.jsonl"
+    for line in seed.read_text("utf-8").splitlines():
+        questions.append(("en", json.loads(line)["question"]))
+    for _, question in questions[:5]:
+        service.answer(question)  # warm-up
+    times: dict[str, list[float]] = {}
+    for _ in range(args.rounds):
+        for language, question in questions:
+            started = time.perf_counter()
+            service.answer(question)
+            times.setdefault(language, []).append((time.perf_counter() - started) * 1000)
+    english_p50 = statistics.median(times["en"])
+    print(
+        json.dumps(
+            {
+                "answer_ms": {
+                    lang: {"p50": percentile(t, 0.5), "p95": percentile(t, 0.95), "n": len(t)}
+                    for lang, t in times.items()
+                },
+                "added_p50_ms_vs_english": {
+                    lang: round(statistics.median(t) - english_p50, 2)
+                    for lang, t in times.items()
+                    if lang != "en"
+                },
+                "corpus": {
+                    "passages": service.index.passage_count,
+                    "sentences": service.index.sentence_count,
+                    "english_build_s": round(english_build_s, 2),
+                    "other_languages_embed_s": round(prepare_s, 2),
+                    "embed_to_build": round(prepare_s / english_build_s, 2),
+                },
+                "resident_mb_added": {
+                    "language_detection": round(after_detection - before, 1),
+                    "multilingual_model_and_vectors": round(after_model - after_detection, 1),
+                },
+            },
+            indent=1,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
