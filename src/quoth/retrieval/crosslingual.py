@@ -81,7 +81,10 @@ class VectorCache:
             known.update(zip((k for k, _ in missing), fresh.astype(np.float16), strict=True))
         vectors = np.stack([known[k] for k in keys]).astype(np.float32) if keys else None
         if missing:
-            self._save(keys, known)
+            try:
+                self._save(keys, known)
+            except OSError as error:  # a full or read-only disk costs time next start, not answers
+                log.warning("could not keep the cross-lingual vectors in %s: %s", self.path, error)
         if vectors is None:
             return np.zeros((0, embedder.dimension), dtype=np.float32)
         return vectors
