@@ -11,7 +11,6 @@ import pytest
 
 from quoth import runtime
 from quoth.index import Embedder
-from quoth.index.reader import IndexReader
 from quoth.language import detect
 from quoth.retrieval import AnsweringService
 from quoth.retrieval.evaluation import contains_evidence
@@ -127,28 +126,3 @@ def test_articles_in_other_languages_are_split_and_quoted_in_their_language(
     assert any(s.startswith("Строительство начнётся в мае") for s in sentences)  # not at "г."
     answer = service.answer("Сколько будет стоить новый мост?")
     assert answer.answered and "48 млн евро" in answer.quotes[0].sentence
-
-
-def test_the_database_backend_answers_other_languages_the_same(
-    multilingual_service: AnsweringService,
-    postgres_index: IndexReader,
-    shared_index_dir: Path,
-    embedder: Embedder,
-) -> None:
-    """The multilingual vectors come from any index reader (and from the same cache)."""
-    settings = settings_for(shared_index_dir, other_languages=True)
-    crosslingual = runtime.crosslingual_for(settings)
-    assert crosslingual is not None
-    crosslingual.prepare(postgres_index)
-    service = multilingual_service
-    from_db = AnsweringService(
-        postgres_index, embedder, service.options, service.reranker, service.refusal, crosslingual
-    )
-    for question in (
-        "Какой турецкий военный корабль прибыл в Карачи?",
-        "باکو کی آبادی کتنی ہے؟",
-        "Hindistan hangi su anlaşmasını askıya aldı?",
-    ):
-        files, db = service.answer(question), from_db.answer(question)
-        assert (db.answered, db.language) == (files.answered, files.language), question
-        assert [q.sentence for q in db.quotes] == [q.sentence for q in files.quotes], question

@@ -130,3 +130,31 @@ def test_larger_indexes_are_searched_through_ivfflat(
     assert ("ivfflat",) in kinds and f"Index Scan using quoth_v{version}_passages_vector" in plan
     for row in range(0, shared_index.passage_count, 97):
         assert served.dense_search(shared_index.passage_vectors_at([row]), 1) == [row]
+
+
+def test_the_database_backend_answers_other_languages_the_same(
+    service: AnsweringService,
+    postgres_index: IndexReader,
+    shared_index_dir: Path,
+    embedder: Embedder,
+) -> None:
+    """The multilingual vectors come from any index reader (and from the same cache)."""
+    settings = settings_for(shared_index_dir, other_languages=True)
+    crosslingual = runtime.crosslingual_for(settings)
+    assert crosslingual is not None
+    crosslingual.prepare(service.index)
+    crosslingual.prepare(postgres_index)
+    files_service = AnsweringService(
+        service.index, embedder, service.options, service.reranker, service.refusal, crosslingual
+    )
+    from_db = AnsweringService(
+        postgres_index, embedder, service.options, service.reranker, service.refusal, crosslingual
+    )
+    for question in (
+        "Какой турецкий военный корабль прибыл в Карачи?",
+        "باکو کی آبادی کتنی ہے؟",
+        "Hindistan hangi su anlaşmasını askıya aldı?",
+    ):
+        files, db = files_service.answer(question), from_db.answer(question)
+        assert (db.answered, db.language) == (files.answered, files.language), question
+        assert [q.sentence for q in db.quotes] == [q.sentence for q in files.quotes], question
