@@ -14,6 +14,7 @@ import quoth.bot.discord_bot
 import quoth.bot.telegram
 from quoth.bot.conversation import Conversation, Person
 from quoth.bot.library import Library
+from quoth.language import script_language
 from quoth.messages import LANGUAGES, MARKED, NOT_IN_SOURCES, choose, translator
 from quoth.retrieval import AnsweringService
 
@@ -62,3 +63,13 @@ async def test_replies_speak_the_app_setting_first_then_the_question(
     assert "Indus Waters Treaty" in turkish.answer.quotes[0].sentence  # the quote stays English
     blank = await conversation.ask(Person("telegram", 3, language="ur"), "  ", "private")
     assert blank.text == "براہ کرم کوئی سوال لکھیں۔"
+    turkish_question = await conversation.ask(
+        Person("telegram", 4), "Hindistan hangi su anlaşmasını askıya aldı?", "private"
+    )
+    assert turkish_question.language == "en"  # Latin script tells nothing; no detector loaded
+
+
+def test_the_script_alone_names_russian_and_urdu() -> None:
+    assert script_language("Какая погода в Лиссабоне?") == "ru"
+    assert script_language("باکو کی آبادی کتنی ہے؟") == "ur"
+    assert script_language("Bakının əhalisi nə qədərdir?") is None

@@ -49,3 +49,21 @@ def latin_share(text: str) -> float:
 def detect(text: str) -> Language:
     code, probability = _identifier().classify(text)
     return Language(str(code), float(probability), latin_share(text) >= 0.5)
+
+
+_URDU_LETTERS = frozenset("ٹڈڑںےۓہھ")
+
+
+def script_language(text: str) -> str | None:
+    """The language a question's script alone gives away, without loading the detector:
+    Cyrillic is read as Russian, Arabic script with Urdu's own letters as Urdu; anything
+    else (Latin above all: English, Turkish, Azerbaijani) is left undecided."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return None
+    cyrillic = sum("CYRILLIC" in unicodedata.name(c, "") for c in letters)
+    if cyrillic * 2 > len(letters):
+        return "ru"
+    if any(c in _URDU_LETTERS for c in letters):
+        return "ur"
+    return None

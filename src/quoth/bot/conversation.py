@@ -22,7 +22,7 @@ from quoth.bot.library import Library, ModerationError
 from quoth.errors import QuothError
 from quoth.feedback import DOWN, REASONS, REFUSED, UP, ShownAnswer, VoteOutcome, describe_gaps
 from quoth.index.store import ArticleRecord
-from quoth.language import detect
+from quoth.language import detect, script_language
 from quoth.messages import N_, Translate, choose, translator
 from quoth.retrieval import Answer, QuestionError
 
@@ -81,14 +81,22 @@ class Reply:
         return translator(self.language)
 
 
-def speaks(person: Person, question: str | None = None) -> str:
+def speaks(person: Person, question: str | None = None, detector: bool = False) -> str:
     """The language of quoth's replies to ``person``: their app's, when quoth speaks it,
-    else the question's (when it is surely not English), else English."""
+    else the question's (when it is surely not English), else English.
+
+    The question's language comes from the detector only where it is loaded anyway
+    (``detector``: questions in other languages are answered, so each one is routed by it);
+    otherwise from its script, which costs nothing (the detector holds ~80 MB)."""
     own = choose(person.language)
     if person.language and (own != "en" or person.language.lower().startswith("en")):
-        return own  # the detector (and its memory) is needed only when the app's is unknown
-    found = detect(question) if question else None
-    return choose(None if found is None or found.english else found.code)
+        return own
+    if not question:
+        return "en"
+    if not detector:
+        return choose(script_language(question))
+    found = detect(question)
+    return choose(None if found.english else found.code)
 
 
 def _expired(person: Person) -> Reply:
@@ -114,7 +122,7 @@ class Conversation:
         ``as_typed``: the question arrives while it is being typed (Telegram's inline mode
         sends a query at each pause), so it has a budget of its own and a refusal is not
         logged as a gap (half a question is no gap in the corpus)."""
-        language = speaks(person, question)
+        language = speaks(person, question, self.library.settings.other_languages)
         translate = translator(language)
         budget = f"{person.platform}{'-typed' if as_typed else ''}:{person.user_id}"
         wait = await asyncio.to_thread(self.library.state.acquire, budget)
@@ -177,7 +185,7 @@ class Conversation:
         shown = await asyncio.to_thread(self.library.feedback.shown_answer, answer_id)
         if shown is None or shown.next_offset is None:
             return _expired(person)
-        language = speaks(person, shown.question)
+        language = speaks(person, shown.question, self.library.settings.other_languages)
         answer = await asyncio.to_thread(
             self.library.service.answer, shown.question, None, shown.next_offset
         )
