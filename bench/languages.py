@@ -8,7 +8,9 @@ the English seed file ``--rounds`` times, one at a time. Prints one JSON documen
 latency p50/p95 per language, each language's p50 minus English's (the latency a
 non-English question adds), the time to embed the corpus for other languages against the
 English index build, and the resident memory the multilingual model and language detection
-add to a serving process.
+add to a serving process. Then the English and the other questions are asked at once from two
+threads, as two chat users would, to see whether the multilingual engine's threads and ONNX
+Runtime's pool slow each other down: each side's p50 beside the other, over its p50 alone.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import os
 import re
 import statistics
+import threading
 import time
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from quoth import runtime
 from quoth.config import load_settings
 from quoth.language import detect
 from quoth.memory import release_free_memory
+from quoth.retrieval import AnsweringService
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -41,6 +45,31 @@ def resident_mb() -> float:
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))], 2)
+
+
+def timed(service: AnsweringService, questions: list[str], out: list[float]) -> None:
+    for question in questions:
+        started = time.perf_counter()
+        service.answer(question)
+        out.append((time.perf_counter() - started) * 1000)
+
+
+def side_by_side(
+    service: AnsweringService, english: list[str], other: list[str], rounds: int
+) -> dict[str, float]:
+    """Both streams at once; the shorter is repeated so that it overlaps the longer."""
+    english_ms: list[float] = []
+    other_ms: list[float] = []
+    longest = max(len(english), len(other)) * rounds
+    streams = [
+        threading.Thread(target=timed, args=(service, (english * longest)[:longest], english_ms)),
+        threading.Thread(target=timed, args=(service, (other * longest)[:longest], other_ms)),
+    ]
+    for stream in streams:
+        stream.start()
+    for stream in streams:
+        stream.join()
+    return {"en_p50": percentile(english_ms, 0.5), "other_p50": percentile(other_ms, 0.5)}
 
 
 def main() -> None:
@@ -90,6 +119,13 @@ def main() -> None:
             service.answer(question)
             times.setdefault(language, []).append((time.perf_counter() - started) * 1000)
     english_p50 = statistics.median(times["en"])
+    other_p50 = statistics.median([t for lang, ts in times.items() if lang != "en" for t in ts])
+    together = side_by_side(
+        service,
+        [q for lang, q in questions if lang == "en"],
+        [q for lang, q in questions if lang != "en"],
+        args.rounds,
+    )
     print(
         json.dumps(
             {
@@ -101,6 +137,11 @@ def main() -> None:
                     lang: round(statistics.median(t) - english_p50, 2)
                     for lang, t in times.items()
                     if lang != "en"
+                },
+                "at_once_vs_alone": {
+                    "en": round(together["en_p50"] / english_p50, 2),
+                    "other": round(together["other_p50"] / other_p50, 2),
+                    "p50_ms": together,
                 },
                 "corpus": {
                     "passages": service.index.passage_count,

@@ -12,10 +12,10 @@ import pytest
 
 from quoth import runtime
 from quoth.index import Embedder
+from quoth.index.multilingual_cache import VectorCache
 from quoth.index.multilingual_embedder import MODEL_NAME
 from quoth.language import detect
 from quoth.retrieval import AnsweringService
-from quoth.retrieval.crosslingual import VectorCache
 from quoth.retrieval.evaluation import contains_evidence
 
 from .conftest import settings_for
@@ -131,7 +131,7 @@ def test_articles_in_other_languages_are_split_and_quoted_in_their_language(
     assert answer.answered and "48 млн евро" in answer.quotes[0].sentence
 
 
-def test_the_cache_keeps_both_views_and_replaces_an_older_format(
+def test_the_cache_keeps_both_views_and_forgets_an_older_format(
     multilingual_service: AnsweringService, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     crosslingual = multilingual_service.crosslingual
@@ -140,13 +140,20 @@ def test_the_cache_keeps_both_views_and_replaces_an_older_format(
     np.savez(older, keys=np.array([b"x" * 16], dtype="S16"), vectors=np.zeros((1, 384)))
     cache = VectorCache(tmp_path, MODEL_NAME)
     texts = ["Baku is the capital of Azerbaijan.", "The bridge opens in 2029."]
-    first = cache.embedded(texts, crosslingual.embedder)
-    assert not older.exists() and cache.path.is_file()
+    vectors, terms = (
+        cache.vectors(texts, crosslingual.embedder),
+        cache.terms(texts, crosslingual.embedder),
+    )
+    assert not older.exists() and len(list(tmp_path.glob("*.npz"))) == 2
     caplog.set_level(logging.INFO, "quoth.crosslingual")
-    again = cache.embedded([*texts, "A third sentence."], crosslingual.embedder)
+    more = [*texts, "A third sentence."]
+    again_vectors, again_terms = (
+        cache.vectors(more, crosslingual.embedder),
+        cache.terms(more, crosslingual.embedder),
+    )
     assert [r.getMessage() for r in caplog.records] == [
         "embedding 1 new texts for questions in other languages"
-    ]
-    np.testing.assert_allclose(again.vectors[:2], first.vectors, atol=1e-3)  # kept as float16
-    assert (again.terms.indices[:2] == first.terms.indices).all()
-    assert np.count_nonzero(again.terms.weights, axis=1).min() > 0
+    ] * 2
+    np.testing.assert_allclose(again_vectors[:2], vectors, atol=1e-3)  # kept as float16
+    assert (again_terms.indices[:2] == terms.indices).all()
+    assert np.count_nonzero(again_terms.weights, axis=1).min() > 0

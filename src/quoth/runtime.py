@@ -137,8 +137,9 @@ def crosslingual_for(settings: Settings) -> CrossLingual | None:
     its vector cache, kept in the index folder (on each replica, like the build cache)."""
     if not settings.other_languages:
         return None
+    from quoth.index.multilingual_cache import VectorCache
     from quoth.index.multilingual_embedder import MODEL_NAME, MultilingualEmbedder
-    from quoth.retrieval.crosslingual import CrossLingual, VectorCache
+    from quoth.retrieval.crosslingual import CrossLingual
 
     cache = VectorCache(settings.index_dir / "crosslingual", MODEL_NAME)
     return CrossLingual(MultilingualEmbedder(settings.threads), cache)

@@ -54,12 +54,6 @@ class LatentTerms:
         out[self.indices[row]] = self.weights[row]
         return out
 
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    def take(self, rows: Sequence[int]) -> LatentTerms:
-        return LatentTerms(self.indices[list(rows)], self.weights[list(rows)])
-
     @staticmethod
     def stack(parts: Sequence[LatentTerms]) -> LatentTerms:
         if not parts:

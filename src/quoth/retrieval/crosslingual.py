@@ -4,10 +4,10 @@ left as they are.
 The English pipeline cannot: its embedder, BM25 and cross-encoder know English only. Here
 the multilingual embedder (:mod:`quoth.index.multilingual_embedder`) puts the question and
 every passage and sentence in one space; a passage ranks by its own similarity plus its best
-sentence's, and that sentence is the one marked. Similarity reads both of the model's views:
-the pooled vectors, and the latent terms at half weight (they catch the names, numbers and
-rare words the pooled vector blurs, and lifted every language of the development file, English
-included, without costing any).
+sentence's, and that sentence is the one marked. A sentence's similarity reads both of the
+model's views: the pooled vectors, and the latent terms at half weight (they catch the names,
+numbers and rare words the pooled vector blurs; they lifted the sentence choice of every
+language in development, English included, and lowered none).
 
 Whether to answer at all needs a score that means the same in every language, and raw
 cross-lingual similarities do not: a Russian question scores its English answer higher than
@@ -19,25 +19,23 @@ language with the English sentence that answers it) give, per language, the z a 
 reaches; the confidence is z divided by that. A language without anchors takes the median
 of those with them.
 
-Both views of an index are kept in a cache keyed by each text's hash (as
-simonw/llm skips re-embedding unchanged content), so a rebuild embeds only new text.
+What the model makes of an index is cached beside it
+(:mod:`quoth.index.multilingual_cache`), so a rebuild embeds only new text.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import threading
 from dataclasses import dataclass
 from importlib import resources
-from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
 from quoth.index.embedder import Vectors
+from quoth.index.multilingual_cache import VectorCache
 from quoth.index.multilingual_embedder import LatentTerms, MultilingualEmbedder
 from quoth.index.reader import IndexReader
 from quoth.retrieval.ranking import Hit
@@ -49,34 +47,6 @@ THRESHOLD = 1.11
 SHORTLIST = 50
 TERMS_WEIGHT = 0.5
 """How much the latent terms' cosine counts beside the pooled vectors' (which counts 1)."""
-CACHE_FORMAT = "v2"
-"""Bumped when what the cache holds changes: an older file is left alone and rebuilt."""
-
-_Entry = tuple[npt.NDArray[np.float16], npt.NDArray[np.uint16], npt.NDArray[np.float16]]
-
-
-@dataclass(frozen=True, slots=True)
-class Embedded:
-    """Texts as both views of the multilingual model: pooled vectors and latent terms."""
-
-    vectors: Vectors
-    terms: LatentTerms
-
-    def __len__(self) -> int:
-        return len(self.vectors)
-
-    def scores(self, question: Question) -> npt.NDArray[np.float32]:
-        """Similarity with ``question``: the pooled vectors' cosine plus the latent terms',
-        weighted by :data:`TERMS_WEIGHT`."""
-        dense: npt.NDArray[np.float32] = self.vectors @ question.vector
-        return dense + TERMS_WEIGHT * self.terms.scores(question.terms)
-
-    def split(self, at: int) -> tuple[Embedded, Embedded]:
-        head, tail = range(at), range(at, len(self))
-        return (
-            Embedded(self.vectors[:at], self.terms.take(head)),
-            Embedded(self.vectors[at:], self.terms.take(tail)),
-        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +56,25 @@ class Question:
     """Latent terms as a dense vector over the sparse space, to index into."""
 
 
-def embed(embedder: MultilingualEmbedder, texts: list[str]) -> Embedded:
+@dataclass(frozen=True, slots=True)
+class Embedded:
+    """Texts as the multilingual model sees them: pooled vectors, and for sentences the latent
+    terms too (they lift sentence choice most, and sentences are the cheapest texts to run
+    through the sparse head a second time)."""
+
+    vectors: Vectors
+    terms: LatentTerms | None = None
+
+    def scores(self, question: Question) -> npt.NDArray[np.float32]:
+        """Similarity with ``question``: the pooled vectors' cosine, plus the latent terms'
+        weighted by :data:`TERMS_WEIGHT` where there are terms."""
+        dense: npt.NDArray[np.float32] = self.vectors @ question.vector
+        if self.terms is None:
+            return dense
+        return dense + TERMS_WEIGHT * self.terms.scores(question.terms)
+
+
+def embed_sentences(embedder: MultilingualEmbedder, texts: list[str]) -> Embedded:
     return Embedded(embedder.encode(texts), embedder.latent_terms(texts))
 
 
@@ -104,81 +92,6 @@ class _Prepared:
     last: npt.NDArray[np.int64]
 
 
-def _key(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()[:16]
-
-
-class VectorCache:
-    """Both views of every text by its hash, in one ``.npz`` file beside the index."""
-
-    def __init__(self, folder: Path, model: str) -> None:
-        self.path = folder / f"{model}-{CACHE_FORMAT}.npz"
-        self._model = model
-
-    def embedded(self, texts: list[str], embedder: MultilingualEmbedder) -> Embedded:
-        keys = [_key(text) for text in texts]
-        known = self._load()
-        missing = sorted({k: t for k, t in zip(keys, texts, strict=True) if k not in known}.items())
-        if missing:
-            log.info("embedding %d new texts for questions in other languages", len(missing))
-            fresh = embed(embedder, [text for _, text in missing])
-            for row, (key, _) in enumerate(missing):
-                known[key] = (
-                    fresh.vectors[row].astype(np.float16),
-                    fresh.terms.indices[row],
-                    fresh.terms.weights[row].astype(np.float16),
-                )
-            try:
-                self._save(keys, known)
-            except OSError as error:  # a full or read-only disk costs time next start, not answers
-                log.warning("could not keep the cross-lingual vectors in %s: %s", self.path, error)
-        if not keys:
-            return embed(embedder, [])
-        rows = [known[k] for k in keys]
-        return Embedded(
-            np.stack([r[0] for r in rows]).astype(np.float32),
-            LatentTerms(
-                np.stack([r[1] for r in rows]), np.stack([r[2] for r in rows]).astype(np.float32)
-            ),
-        )
-
-    def _load(self) -> dict[bytes, _Entry]:
-        if not self.path.is_file():
-            return {}
-        try:
-            with np.load(self.path) as stored:
-                return {
-                    bytes(key): (vector, indices, weights)
-                    for key, vector, indices, weights in zip(
-                        stored["keys"],
-                        stored["vectors"],
-                        stored["indices"],
-                        stored["weights"],
-                        strict=True,
-                    )
-                }
-        except (OSError, ValueError, KeyError) as error:
-            log.warning("ignoring a damaged cross-lingual cache %s: %s", self.path, error)
-            return {}
-
-    def _save(self, keys: list[bytes], known: dict[bytes, _Entry]) -> None:
-        """Only the texts of the current index are kept; written whole, then renamed."""
-        current = list(dict.fromkeys(keys))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp.npz")
-        np.savez(
-            temporary,
-            keys=np.array(current, dtype="S16"),
-            vectors=np.stack([known[k][0] for k in current]),
-            indices=np.stack([known[k][1] for k in current]),
-            weights=np.stack([known[k][2] for k in current]),
-        )
-        temporary.replace(self.path)
-        for stale in self.path.parent.glob(f"{self._model}*.npz"):
-            if stale != self.path:  # an older format's file
-                stale.unlink(missing_ok=True)
-
-
 class CrossLingual:
     def __init__(self, embedder: MultilingualEmbedder, cache: VectorCache) -> None:
         self.embedder = embedder
@@ -188,8 +101,8 @@ class CrossLingual:
             resources.files("quoth.retrieval").joinpath("crosslingual.json").read_text("utf-8")
         )
         self._anchors: list[dict[str, str]] = data["anchors"]
-        self._background = embed(embedder, data["background"])
-        self._anchor_passages = embed(embedder, [a["passage"] for a in self._anchors])
+        self._background = embed_sentences(embedder, data["background"])
+        self._anchor_passages = embed_sentences(embedder, [a["passage"] for a in self._anchors])
         self._scales: dict[str, float] = {}
         self._prepared: list[_Prepared] = []
         self._lock = threading.Lock()
@@ -212,10 +125,16 @@ class CrossLingual:
         for row in range(index.sentence_count):
             doc, start, end = index.sentence_span(row)
             sentence_texts.append(articles[doc].text[start:end])
-        embedded = self.cache.embedded(passage_texts + sentence_texts, self.embedder)
-        passages, sentences = embedded.split(len(passage_texts))
+        vectors = self.cache.vectors(passage_texts + sentence_texts, self.embedder)
+        sentences = Embedded(
+            vectors[len(passage_texts) :], self.cache.terms(sentence_texts, self.embedder)
+        )
         prepared = _Prepared(
-            index, passages, sentences, np.array(first, np.int64), np.array(last, np.int64)
+            index,
+            Embedded(vectors[: len(passage_texts)]),
+            sentences,
+            np.array(first, np.int64),
+            np.array(last, np.int64),
         )
         with self._lock:
             self._prepared = [*self._prepared[-1:], prepared]  # the one served, and the new one
