@@ -12,9 +12,9 @@ import pytest
 
 import quoth.bot.discord_bot
 import quoth.bot.telegram
-from quoth.bot.conversation import Conversation, Person
+from quoth.bot.conversation import Conversation, Person, speaks
 from quoth.bot.library import Library
-from quoth.language import script_language
+from quoth.language import detect, script_language
 from quoth.messages import LANGUAGES, MARKED, NOT_IN_SOURCES, choose, translator
 from quoth.retrieval import AnsweringService
 
@@ -67,6 +67,12 @@ async def test_replies_speak_the_app_setting_first_then_the_question(
         Person("telegram", 4), "Hindistan hangi su anlaşmasını askıya aldı?", "private"
     )
     assert turkish_question.language == "en"  # Latin script tells nothing; no detector loaded
+
+
+def test_a_language_quoth_does_not_speak_falls_back_to_the_script() -> None:
+    question = "Кто посол Азербайджана в Пакистане?"
+    assert detect(question).code != "ru"  # the detector's guess is Bulgarian
+    assert speaks(Person("telegram", 1), question, detector=True) == "ru"
 
 
 def test_the_script_alone_names_russian_and_urdu() -> None:

@@ -95,8 +95,8 @@ def speaks(person: Person, question: str | None = None, detector: bool = False) 
         return "en"
     if not detector:
         return choose(script_language(question))
-    found = detect(question)
-    return choose(None if found.english else found.code)
+    found = detect(question)  # short Russian can read as Bulgarian: then the script decides
+    return choose(None if found.english else found.code, script_language(question))
 
 
 def _expired(person: Person) -> Reply:
