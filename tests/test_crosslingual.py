@@ -3,6 +3,7 @@ original sentences quoted: real multilingual model, real index, one preparation 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from quoth.index.multilingual_cache import VectorCache
 from quoth.index.multilingual_embedder import MODEL_NAME
 from quoth.language import detect
 from quoth.retrieval import AnsweringService
-from quoth.retrieval.evaluation import contains_evidence
+from quoth.retrieval.evaluation import contains_evidence, evaluate, load_questions
 
 from .conftest import settings_for
 
@@ -157,3 +158,36 @@ def test_the_cache_keeps_both_views_and_forgets_an_older_format(
     np.testing.assert_allclose(again_vectors[:2], vectors, atol=1e-3)  # kept as float16
     assert (again_terms.indices[:2] == terms.indices).all()
     assert np.count_nonzero(again_terms.weights, axis=1).min() > 0
+
+
+def test_evaluation_breaks_figures_down_by_language(
+    multilingual_service: AnsweringService, tmp_path: Path
+) -> None:
+    questions = tmp_path / "questions.jsonl"
+    questions.write_text(
+        "\n".join(
+            json.dumps(item, ensure_ascii=False)
+            for item in (
+                {
+                    "id": "a",
+                    "question": "Какой турецкий военный корабль прибыл в Карачи?",
+                    "answerable": True,
+                    "evidence": ["TCG Büyükada"],
+                    "language": "ru",
+                },
+                {"id": "b", "question": "Кто выиграл чемпионат мира 2022?", "answerable": False},
+                {
+                    "id": "c",
+                    "question": "Which water treaty did India suspend?",
+                    "answerable": True,
+                },
+            )
+        ),
+        encoding="utf-8",
+    )
+    report = evaluate(multilingual_service, load_questions(questions))
+    languages = report.by_language()
+    assert list(languages) == ["ru", "en"]  # the file's label, else the detected language
+    assert (languages["ru"].questions, languages["ru"].quote_hit) == (2, 1.0)
+    assert languages["ru"].refusal_accuracy == 1.0
+    assert report.to_json()["by_language"]["en"]["answerable"] == 1

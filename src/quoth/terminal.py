@@ -11,7 +11,7 @@ from rich.text import Text
 
 from quoth.index import BuildReport
 from quoth.retrieval import Answer
-from quoth.retrieval.evaluation import EvalReport
+from quoth.retrieval.evaluation import Breakdown, EvalReport
 from quoth.retrieval.explain import Explanation
 from quoth.retrieval.ranking import NOT_RERANKED
 
@@ -81,19 +81,8 @@ def render_eval(report: EvalReport) -> RenderableType:
     table.add_column("value", justify="right")
     for key, value in report.metrics().items():
         table.add_row(key, f"{value:.3f}" if isinstance(value, float) else str(value))
-    kinds = Table(title="By question type")
-    for column in ("type", "questions", "marked", "first page", "wrongly refused", "refused"):
-        kinds.add_column(column, justify="left" if column == "type" else "right")
-    for kind, b in report.by_type().items():
-        refused = "-" if b.refusal_accuracy is None else f"{b.refusal_accuracy:.2f}"
-        kinds.add_row(
-            kind,
-            str(b.questions),
-            f"{b.quote_hit:.2f}",
-            f"{b.answer_on_first_page:.2f}",
-            f"{b.false_refusal_rate:.2f}",
-            refused,
-        )
+    kinds = _breakdown_table("By question type", "type", report.by_type())
+    languages = report.by_language()
     misses = Table(title="Questions answered wrongly")
     for column in ("id", "question", "expected", "got", "score", "evidence rank"):
         misses.add_column(column)
@@ -108,7 +97,29 @@ def render_eval(report: EvalReport) -> RenderableType:
                 f"{r.top_score:.3f}",
                 str(r.evidence_rank or "-"),
             )
-    return Group(table, kinds, misses) if misses.row_count else Group(table, kinds)
+    parts: list[RenderableType] = [table, kinds]
+    if len(languages) > 1:
+        parts.append(_breakdown_table("By language", "language", languages))
+    if misses.row_count:
+        parts.append(misses)
+    return Group(*parts)
+
+
+def _breakdown_table(title: str, name: str, groups: dict[str, Breakdown]) -> Table:
+    table = Table(title=title)
+    for column in (name, "questions", "marked", "first page", "wrongly refused", "refused"):
+        table.add_column(column, justify="left" if column == name else "right")
+    for group, b in groups.items():
+        refused = "-" if b.refusal_accuracy is None else f"{b.refusal_accuracy:.2f}"
+        table.add_row(
+            group,
+            str(b.questions),
+            f"{b.quote_hit:.2f}",
+            f"{b.answer_on_first_page:.2f}",
+            f"{b.false_refusal_rate:.2f}",
+            refused,
+        )
+    return table
 
 
 def render_calibration(document: dict[str, Any]) -> RenderableType:

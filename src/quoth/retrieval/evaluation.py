@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import statistics
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,9 @@ class EvalQuestion(BaseModel):
     answerable: bool
     docs: list[str] = []
     evidence: list[str] = []
+    language: str | None = None
+    """The language the question is written in, for the breakdown by language; without it,
+    the language quoth detects."""
 
 
 def normalise_text(text: str) -> str:
@@ -88,6 +92,7 @@ class QuestionResult:
     id: str
     question: str
     question_type: str
+    language: str
     answerable: bool
     answered: bool
     top_score: float
@@ -102,8 +107,8 @@ class QuestionResult:
 
 
 @dataclass(frozen=True, slots=True)
-class TypeBreakdown:
-    """The user-facing figures for the questions of one type."""
+class Breakdown:
+    """The user-facing figures for the questions of one type, or of one language."""
 
     questions: int
     answerable: int
@@ -135,7 +140,7 @@ class EvalReport:
         data.pop("results")
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in data.items()}
 
-    def by_type(self) -> dict[str, TypeBreakdown]:
+    def by_type(self) -> dict[str, Breakdown]:
         """The figures per question type, in a fixed order; types with no question are left out."""
         breakdown = {}
         for kind in QuestionType:
@@ -144,14 +149,25 @@ class EvalReport:
                 breakdown[kind.value] = _breakdown(chosen)
         return breakdown
 
-    def to_json(self) -> dict[str, Any]:
-        by_type = {
-            kind: {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(b).items()}
-            for kind, b in self.by_type().items()
+    def by_language(self) -> dict[str, Breakdown]:
+        """The figures per question language, the most frequent first."""
+        counts = Counter(r.language for r in self.results)
+        return {
+            language: _breakdown([r for r in self.results if r.language == language])
+            for language, _ in counts.most_common()
         }
+
+    def to_json(self) -> dict[str, Any]:
+        def rounded(groups: dict[str, Breakdown]) -> dict[str, dict[str, Any]]:
+            return {
+                name: {k: round(v, 4) if isinstance(v, float) else v for k, v in asdict(b).items()}
+                for name, b in groups.items()
+            }
+
         return {
             "metrics": self.metrics(),
-            "by_type": by_type,
+            "by_type": rounded(self.by_type()),
+            "by_language": rounded(self.by_language()),
             "results": [asdict(r) for r in self.results],
         }
 
@@ -160,11 +176,11 @@ def _ratio(part: float, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
-def _breakdown(results: list[QuestionResult]) -> TypeBreakdown:
+def _breakdown(results: list[QuestionResult]) -> Breakdown:
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     n = len(answerable)
-    return TypeBreakdown(
+    return Breakdown(
         questions=len(results),
         answerable=n,
         quote_hit=_ratio(sum(r.quote_hit for r in answerable), n),
@@ -209,6 +225,7 @@ def evaluate_question(
         id=item.id,
         question=answer.question,
         question_type=question_type(answer.question).value,
+        language=item.language or answer.language,
         answerable=item.answerable,
         answered=answer.answered,
         top_score=round(answer.top_score, 4),
