@@ -55,3 +55,22 @@ def test_answer_type_held_by_a_sentence(
     kind: QuestionType, sentence: str, question: str, expected: bool | None
 ) -> None:
     assert holds_answer_type(kind, sentence, question) is expected
+
+
+@pytest.mark.parametrize(
+    ("question", "language", "kind"),
+    [
+        ("Когда родился Ильхам Алиев?", "ru", QuestionType.when),
+        ("Сколько людей живёт в Лачине?", "ru", QuestionType.quantity),
+        ("Pakistan'ın küresel heyetine kim liderlik edecek?", "tr", QuestionType.who),
+        ("Hindistan-Pakistan ateşkesi kaç yılında sağlandı?", "tr", QuestionType.when),
+        ("Bayraqlar hansı rayonda qaldırıldı?", "az", QuestionType.where),
+        ("آرمینیا کا صدر کون ہے؟", "ur", QuestionType.who),
+        ("Hindistan hangi su anlaşmasını askıya aldı?", "tr", QuestionType.what),
+        ("Wann wurde Baku gegründet?", "de", QuestionType.what),  # no question words for German
+    ],
+)
+def test_other_languages_name_the_answer_type_with_their_own_words(
+    question: str, language: str, kind: QuestionType
+) -> None:
+    assert question_type(question, language) is kind

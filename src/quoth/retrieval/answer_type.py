@@ -5,12 +5,18 @@ a date, a *how many* question by one with a number. The cross-encoder judges top
 wording well but often marks the sentence beside the answer (the headline before the byline);
 this cheap, corpus-independent check is one of the signals that choose the sentence, and it
 gives evaluation its breakdown by question type.
+
+Questions in other languages name their answer type with their own words, listed per
+language in ``question_words.json``; the sentences checked are English (the articles').
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from enum import StrEnum
+from importlib import resources
 
 
 class QuestionType(StrEnum):
@@ -24,6 +30,7 @@ class QuestionType(StrEnum):
 
 
 _WORDS = re.compile(r"[A-Za-z]+")
+_ANY_WORD = re.compile(r"\w+")
 _AUXILIARIES = frozenset((
     "is", "are", "was", "were", "am", "do", "does", "did", "can", "could", "will", "would",
     "shall", "should", "may", "might", "must", "has", "have", "had",
@@ -62,8 +69,27 @@ _NUMBER = re.compile(
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+(?:[-' ][A-Z][a-z]+)*")
 
 
-def question_type(question: str) -> QuestionType:
-    """The answer type from the question's first wh-word (or its leading auxiliary)."""
+@functools.cache
+def _question_words() -> dict[str, list[tuple[QuestionType, tuple[str, ...]]]]:
+    table = json.loads(
+        resources.files("quoth.retrieval").joinpath("question_words.json").read_text("utf-8")
+    )
+    return {
+        language: [(QuestionType(kind), tuple(phrases)) for kind, phrases in kinds.items()]
+        for language, kinds in table.items()
+        if language != "about"
+    }
+
+
+def question_type(question: str, language: str = "en") -> QuestionType:
+    """The answer type from the question's first wh-word (or its leading auxiliary); in
+    another language, from its question words (``what`` where quoth knows none)."""
+    if language != "en":
+        text = " " + " ".join(_ANY_WORD.findall(question.lower())) + " "
+        for kind, phrases in _question_words().get(language, []):
+            if any(f" {phrase} " in text for phrase in phrases):
+                return kind
+        return QuestionType.what
     words = [word.lower() for word in _WORDS.findall(question)]
     for position, word in enumerate(words):
         following = words[position + 1] if position + 1 < len(words) else ""

@@ -38,6 +38,8 @@ from quoth.index.embedder import Vectors
 from quoth.index.multilingual_cache import VectorCache
 from quoth.index.multilingual_embedder import LatentTerms, MultilingualEmbedder
 from quoth.index.reader import IndexReader
+from quoth.language import latin_share
+from quoth.retrieval.answer_type import holds_answer_type, question_type
 from quoth.retrieval.ranking import Hit
 
 log = logging.getLogger("quoth.crosslingual")
@@ -47,6 +49,10 @@ THRESHOLD = 1.11
 SHORTLIST = 50
 TERMS_WEIGHT = 0.5
 """How much the latent terms' cosine counts beside the pooled vectors' (which counts 1)."""
+TYPE_PENALTY = 0.05
+"""Taken off the similarity of an English sentence without the kind of thing the question
+asks for (a date for *when*, a number for *how many*, a name for *who* and *where*), as the
+English pipeline does when it marks: enough that such a sentence seldom wins or answers."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +96,7 @@ class _Prepared:
     sentences: Embedded
     first: npt.NDArray[np.int64]
     last: npt.NDArray[np.int64]
+    sentence_texts: list[str]
 
 
 class CrossLingual:
@@ -135,6 +142,7 @@ class CrossLingual:
             sentences,
             np.array(first, np.int64),
             np.array(last, np.int64),
+            sentence_texts,
         )
         with self._lock:
             self._prepared = [*self._prepared[-1:], prepared]  # the one served, and the new one
@@ -187,6 +195,13 @@ class CrossLingual:
         passage_scores = prepared.passages.scores(asked)
         sentence_scores = prepared.sentences.scores(asked)
         shortlist = np.argsort(-passage_scores)[:SHORTLIST]
+        kind = question_type(question, language)
+        for row in shortlist:
+            for sentence in range(int(prepared.first[row]), int(prepared.last[row]) + 1):
+                text = prepared.sentence_texts[sentence]
+                english = latin_share(text) >= 0.5  # the check reads English dates and names
+                if english and holds_answer_type(kind, text, question) is False:
+                    sentence_scores[sentence] -= TYPE_PENALTY
         scale = self.scale(language)
         ranked = []
         for row in shortlist:
