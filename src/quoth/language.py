@@ -67,3 +67,14 @@ def script_language(text: str) -> str | None:
     if any(c in _URDU_LETTERS for c in letters):
         return "ur"
     return None
+
+
+def article_language(text: str) -> str:
+    """An article's language: its script's where that tells (Cyrillic, Urdu), else the
+    detector's over its opening where it is sure, else English."""
+    opening = text[:2000]
+    by_script = script_language(opening)
+    if by_script is not None:
+        return by_script
+    found = detect(opening)
+    return ENGLISH if found.english else found.code
