@@ -1,10 +1,11 @@
 """The multilingual model's output for an index's texts, kept beside the index by each text's
 hash (as simonw/llm skips re-embedding unchanged content), so a rebuild embeds only new text.
 
-Two files: the pooled vectors of every passage and sentence, and the latent terms of the
-sentences. Each holds only the texts of the index last prepared, written whole and renamed
-into place; a damaged file is ignored (and rebuilt), a file that cannot be written costs time
-at the next start, never answers.
+Three files: the pooled vectors of the sentences (embedded as passages), of the passages
+(embedded as questions: see :mod:`quoth.retrieval.crosslingual_vectors`), and the latent
+terms of the sentences. Each holds only the texts of the index last prepared, written whole
+and renamed into place; a damaged file is ignored (and rebuilt), a file that cannot be
+written costs time at the next start, never answers.
 """
 
 from __future__ import annotations
@@ -82,13 +83,20 @@ class VectorCache:
         self.folder = folder
         self.model = model
         self._vectors = _Store(folder / f"{model}-vectors.npz", ("vectors",))
+        self._query_vectors = _Store(folder / f"{model}-query-vectors.npz", ("vectors",))
         self._terms = _Store(folder / f"{model}-terms.npz", ("indices", "weights"))
 
-    def vectors(self, texts: list[str], embedder: MultilingualEmbedder) -> Vectors:
-        def compute(missing: list[str]) -> list[_Row]:
-            return [(row,) for row in embedder.encode(missing).astype(np.float16)]
+    def vectors(
+        self, texts: list[str], embedder: MultilingualEmbedder, *, as_queries: bool = False
+    ) -> Vectors:
+        """Pooled vectors, embedded as passages or (``as_queries``) with the query prefix."""
 
-        rows = self._vectors.rows(texts, compute)
+        def compute(missing: list[str]) -> list[_Row]:
+            found = embedder.encode_queries(missing) if as_queries else embedder.encode(missing)
+            return [(row,) for row in found.astype(np.float16)]
+
+        store = self._query_vectors if as_queries else self._vectors
+        rows = store.rows(texts, compute)
         self._forget_older_formats()
         if not rows:
             return np.zeros((0, embedder.dimension), dtype=np.float32)
@@ -109,7 +117,7 @@ class VectorCache:
         )
 
     def _forget_older_formats(self) -> None:
-        current = {self._vectors.path, self._terms.path}
+        current = {self._vectors.path, self._query_vectors.path, self._terms.path}
         for stale in self.folder.glob(f"{self.model}*.npz"):
             if stale not in current:
                 stale.unlink(missing_ok=True)

@@ -89,21 +89,24 @@ class MultilingualEmbedder:
         return int(self._model.dim)
 
     def encode(self, texts: Sequence[str], progress: ProgressCallback | None = None) -> Vectors:
+        return self._embed(texts, query=False, progress=progress)
+
+    def encode_queries(self, texts: Sequence[str]) -> Vectors:
+        return self._embed(texts, query=True)
+
+    def _embed(
+        self, texts: Sequence[str], query: bool, progress: ProgressCallback | None = None
+    ) -> Vectors:
         chunks = []
         for start in range(0, len(texts), BATCH):
             batch = list(texts[start : start + BATCH])
             with self._lock:
-                chunks.append(self._model.passage(batch).reshape(len(batch), -1))
+                chunks.append(self._model.encode(batch, query).reshape(len(batch), -1))
             if progress is not None:
                 progress(len(batch))
         if not chunks:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return normalise(np.concatenate(chunks))
-
-    def encode_queries(self, texts: Sequence[str]) -> Vectors:
-        with self._lock:
-            vectors = self._model.query(list(texts)).reshape(len(texts), -1)
-        return normalise(vectors)
 
     @property
     def sparse_dimension(self) -> int:

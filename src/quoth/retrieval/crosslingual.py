@@ -84,13 +84,14 @@ class CrossLingual:
             doc, start, end = index.sentence_span(row)
             sentence_texts.append(articles[doc].text[start:end])
             sentence_languages.append(written_in[doc])
-        vectors = self.cache.vectors(passage_texts + sentence_texts, self.embedder)
         sentences = Embedded(
-            vectors[len(passage_texts) :], self.cache.terms(sentence_texts, self.embedder)
+            self.cache.vectors(sentence_texts, self.embedder),
+            self.cache.terms(sentence_texts, self.embedder),
         )
+        passages = Embedded(self.cache.vectors(passage_texts, self.embedder, as_queries=True))
         prepared = _Prepared(
             index,
-            Embedded(vectors[: len(passage_texts)]),
+            passages,
             sentences,
             np.array(first, np.int64),
             np.array(last, np.int64),

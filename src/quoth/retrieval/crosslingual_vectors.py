@@ -4,6 +4,11 @@ A sentence's similarity to a question is the pooled vectors' cosine plus the lat
 at :data:`TERMS_WEIGHT` (they catch the names, numbers and rare words the pooled vector
 blurs). Passages are compared by their pooled vectors only: running the sparse head over
 every passage too would double the indexing cost for no gain seen in development.
+
+Passages are embedded with E5's ``query: `` prefix, like the question, sentences with
+``passage: ``. The model card keeps ``query: `` on both sides for symmetric tasks (bitext
+mining among them); for questions in Turkish and Azerbaijani it ranked the right passage
+first more often in development, and changed nothing for English questions.
 """
 
 from __future__ import annotations
