@@ -16,7 +16,6 @@ What the model makes of an index is cached beside it
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import dataclass
 
@@ -31,8 +30,6 @@ from quoth.retrieval.answer_type import holds_answer_type, question_type
 from quoth.retrieval.crosslingual_scale import ConfidenceScale
 from quoth.retrieval.crosslingual_vectors import Embedded, embed_question
 from quoth.retrieval.ranking import Hit
-
-log = logging.getLogger("quoth.crosslingual")
 
 THRESHOLD = 1.11
 """Least confidence to answer; fitted by scripts/fit_crosslingual.py (see the README)."""
@@ -128,12 +125,16 @@ class CrossLingual:
         sentence_scores = prepared.sentences.scores(asked)
         shortlist = np.argsort(-passage_scores)[:SHORTLIST]
         kind = question_type(question, language)
-        for row in shortlist:
-            for sentence in range(int(prepared.first[row]), int(prepared.last[row]) + 1):
-                english = prepared.languages[sentence] == ENGLISH  # the check reads English
-                text = prepared.sentence_texts[sentence]
-                if english and holds_answer_type(kind, text, question) is False:
-                    sentence_scores[sentence] -= TYPE_PENALTY
+        candidates = {  # passages overlap: each sentence once
+            sentence
+            for row in shortlist
+            for sentence in range(int(prepared.first[row]), int(prepared.last[row]) + 1)
+            if prepared.languages[sentence] == ENGLISH  # the check reads English
+        }
+        for sentence in candidates:
+            text = prepared.sentence_texts[sentence]
+            if holds_answer_type(kind, text, question) is False:
+                sentence_scores[sentence] -= TYPE_PENALTY
         confidences = self.scale.confidences(asked, language, sentence_scores, prepared.languages)
         ranked = []
         for row in shortlist:
