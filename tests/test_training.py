@@ -1,0 +1,172 @@
+"""The answer model's training room: pairs from a hand-made SQuAD file; a tiny run end to end."""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quoth.retrieval.answer_input import SEPARATOR, candidate_text
+from quoth.retrieval.rerank import OnnxCrossEncoder, packaged_reranker_dir
+from quoth.training.base_model import float_weights
+from quoth.training.examples import (
+    TrainingDataError,
+    build_pairs,
+    load_articles,
+    perturb,
+    validation_cases,
+)
+from quoth.training.train import roc_auc
+
+REPO = Path(__file__).resolve().parent.parent
+
+FIRST = (
+    "The river Wend rises in the Kessel hills. It flows east for 212 kilometres. "
+    "Its largest town is Marrow, founded in 1154."
+)
+SECOND = "Ferries crossed the Wend at Lusk until 1931. A bridge replaced them."
+
+
+def _squad(path: Path) -> Path:
+    """Two paragraphs, three answerable questions and one unanswerable one."""
+    data = {
+        "version": "v2.0",
+        "data": [
+            {
+                "title": "Wend",
+                "paragraphs": [
+                    {
+                        "context": FIRST,
+                        "qas": [
+                            {
+                                "id": "a",
+                                "question": "How long is the Wend?",
+                                "answers": [{"text": "212 kilometres", "answer_start": 60}],
+                            },
+                            {
+                                "id": "b",
+                                "question": "When was Marrow founded?",
+                                "answers": [{"text": "1154", "answer_start": FIRST.index("1154")}],
+                            },
+                            {
+                                "id": "c",
+                                "question": "How deep is the Wend at Marrow?",
+                                "answers": [],
+                                "is_impossible": True,
+                                "plausible_answers": [
+                                    {"text": "Marrow", "answer_start": FIRST.index("Marrow")}
+                                ],
+                            },
+                        ],
+                    },
+                    {
+                        "context": SECOND,
+                        "qas": [
+                            {
+                                "id": "d",
+                                "question": "Where did ferries cross the Wend?",
+                                "answers": [{"text": "Lusk", "answer_start": SECOND.index("Lusk")}],
+                            }
+                        ],
+                    },
+                ],
+            }
+        ],
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_pairs_from_a_hand_made_file(tmp_path: Path) -> None:
+    pairs = build_pairs(load_articles(_squad(tmp_path / "squad.json")), seed=1)
+    by = {(p.question, p.kind): p for p in pairs}
+    answer = by[("How long is the Wend?", "answer")]
+    assert answer.sentence == "It flows east for 212 kilometres."
+    assert answer.before == "The river Wend rises in the Kessel hills."
+    assert answer.after == "Its largest town is Marrow, founded in 1154."
+    assert answer.label == 1.0
+    # the answer taken out: the sentence before it now sits beside the one after it
+    removed = by[("How long is the Wend?", "removed")]
+    assert removed.label == 0.0 and "212" not in removed.sentence + removed.before + removed.after
+    # another paragraph's sentence, never one holding the answer text
+    article = by[("How long is the Wend?", "article")]
+    assert article.sentence in SECOND
+    negatives = [p for p in pairs if p.question == "How long is the Wend?" and p.label == 0.0]
+    assert all("212 kilometres" not in p.sentence for p in negatives)
+    # the unanswerable question is a negative against its plausible answer's sentence
+    impossible = by[("How deep is the Wend at Marrow?", "impossible")]
+    assert impossible.sentence == "Its largest town is Marrow, founded in 1154."
+    assert impossible.label == 0.0
+    # a question in a one-line-neighbourhood: no context from the other paragraph
+    lusk = by[("Where did ferries cross the Wend?", "answer")]
+    assert lusk.before == "" and lusk.after == "A bridge replaced them."
+    perturbed = [p for p in pairs if p.kind == "perturbed"]
+    assert perturbed and all(p.label == 0.0 for p in perturbed)
+    assert all(
+        p.question not in {q.question for q in pairs if q.kind == "answer"} for p in perturbed
+    )
+    assert build_pairs(load_articles(tmp_path / "squad.json"), seed=1) == pairs
+
+
+def test_perturb_swaps_a_shared_name_or_number() -> None:
+    rng = random.Random(0)
+    changed = perturb(
+        "When was Marrow founded?", "Marrow was founded in 1154.", FIRST + " Lusk.", rng
+    )
+    assert changed is not None and "Marrow" not in changed and changed.endswith(" founded?")
+    assert perturb("what is it", "Marrow was founded.", FIRST, rng) is None
+
+
+def test_validation_cases_and_auc(tmp_path: Path) -> None:
+    cases = validation_cases(load_articles(_squad(tmp_path / "squad.json")), 5, seed=1)
+    case = next(c for c in cases if c.question == "How long is the Wend?")
+    assert case.candidates[case.answer].sentence == "It flows east for 212 kilometres."
+    assert all("212" not in c.sentence + c.before + c.after for c in case.removed)
+    assert roc_auc([2.0, 3.0], [1.0, 0.0]) == 1.0 and roc_auc([1.0], [1.0]) == 0.5
+
+
+def test_a_bad_training_file_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "bad.json").write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(TrainingDataError, match="not a SQuAD-format file"):
+        load_articles(tmp_path / "bad.json")
+
+
+def test_candidate_text_keeps_the_sentence_whole() -> None:
+    long = "word " * 100
+    text = candidate_text("The sentence.", long, long)
+    assert text.startswith("The sentence." + SEPARATOR)
+    assert len(text) < len("The sentence.") + 2 * 130
+    assert candidate_text("Alone.") == "Alone."
+
+
+def test_the_packaged_cross_encoder_reads_back_to_float() -> None:
+    pytest.importorskip("torch")
+    state = float_weights(packaged_reranker_dir() / "model.onnx")
+    assert state["bert.encoder.layer.11.output.dense.weight"].shape == (384, 1536)
+    assert state["classifier.weight"].shape == (1, 384)
+    assert np.isfinite(state["bert.embeddings.word_embeddings.weight"]).all()
+
+
+def test_training_end_to_end_on_a_tiny_subset(tmp_path: Path) -> None:
+    """A one-layer model trained on a handful of pairs, exported, loaded like a shipped one."""
+    pytest.importorskip("torch")
+    sys.path.insert(0, str(REPO / "scripts"))
+    try:
+        import train_answer_model
+    finally:
+        sys.path.remove(str(REPO / "scripts"))
+    squad = _squad(tmp_path / "squad.json")
+    out = tmp_path / "model"
+    report = train_answer_model.main([
+        "--squad", str(squad), "--out", str(out), "--layers", "1", "--validation-articles", "0",
+        "--skip-baseline", "--batch", "4",
+    ])  # fmt: skip
+    assert report["training"]["pairs"] > 0  # type: ignore[index]
+    assert (out / "model.onnx").stat().st_size > 1_000_000
+    model = OnnxCrossEncoder(out, "tiny")
+    scores = model.score("How long is the Wend?", [candidate_text("It flows east.", "", "")])
+    assert scores.shape == (1,) and np.isfinite(scores).all()
