@@ -112,7 +112,7 @@ def fine_tune(
         schedule.step()
         optimizer.zero_grad()
         seen += len(labels)
-        running = 0.98 * running + 0.02 * float(loss) if step else float(loss)
+        running = 0.98 * running + 0.02 * loss.item() if step else loss.item()
         elapsed = time.monotonic() - started
         if step % 50 == 0:
             log(f"step {step}/{len(batches)} pairs {seen} loss {running:.4f} {elapsed:.0f}s")
