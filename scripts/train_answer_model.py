@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
@@ -28,7 +29,14 @@ from tokenizers import Tokenizer
 
 from quoth.retrieval.rerank import OnnxCrossEncoder, packaged_reranker_dir
 from quoth.training.base_model import load_base_model
-from quoth.training.examples import build_pairs, load_articles, split_articles, validation_cases
+from quoth.training.examples import (
+    Candidate,
+    ValidationCase,
+    build_pairs,
+    load_articles,
+    split_articles,
+    validation_cases,
+)
 from quoth.training.train import TrainingOptions, export_onnx, fine_tune, truncate_layers, validate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,11 +106,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     return report
 
 
-def _alone(cases: list) -> list:  # type: ignore[type-arg]
+def _alone(cases: list[ValidationCase]) -> list[ValidationCase]:
     """The same cases with each candidate shown alone, as the packaged model is used today."""
-    from dataclasses import replace
-
-    from quoth.training.examples import Candidate
 
     def bare(candidates: tuple[Candidate, ...]) -> tuple[Candidate, ...]:
         return tuple(Candidate(c.sentence, "", "") for c in candidates)

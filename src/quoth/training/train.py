@@ -134,7 +134,7 @@ def export_onnx(model: Any, tokenizer_file: Path, folder: Path) -> Path:
     model.eval()
     with torch.no_grad():
         torch.onnx.export(
-            _LogitsOnly(model),
+            _logits_only(model),
             (example, example, torch.zeros_like(example)),
             str(float_file),
             input_names=["input_ids", "attention_mask", "token_type_ids"],
@@ -154,21 +154,19 @@ def export_onnx(model: Any, tokenizer_file: Path, folder: Path) -> Path:
     return target
 
 
-class _LogitsOnly:
-    """Wraps a ``transformers`` classifier so export sees plain tensors in and out."""
+def _logits_only(model: Any) -> Any:
+    """The ``transformers`` classifier as a module with plain tensors in and out, for export."""
+    import torch
 
-    def __new__(cls, model: Any) -> Any:
-        import torch
+    class LogitsOnly(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
 
-        class Wrapper(torch.nn.Module):
-            def __init__(self) -> None:
-                super().__init__()
-                self.model = model
+        def forward(self, ids: Any, mask: Any, types: Any) -> Any:
+            return self.model(input_ids=ids, attention_mask=mask, token_type_ids=types).logits
 
-            def forward(self, ids: Any, mask: Any, types: Any) -> Any:
-                return self.model(input_ids=ids, attention_mask=mask, token_type_ids=types).logits
-
-        return Wrapper()
+    return LogitsOnly()
 
 
 def _texts(candidates: tuple[Candidate, ...]) -> list[str]:
