@@ -1,7 +1,7 @@
 """Train quoth's answer model from SQuAD training articles, export it, and measure it.
 
     .venv/bin/python scripts/train_answer_model.py [--squad FILE] [--out DIR]
-        [--questions-per-article N] [--time-budget-min M] [--layers L]
+        [--questions-per-article N] [--time-budget-min M] [--layers L] [--sentence-alone]
 
 One seeded run: read the SQuAD-format file, hold ``--validation-articles`` whole articles out,
 build training pairs from the rest (:mod:`quoth.training.examples`), fine-tune the packaged
@@ -58,6 +58,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--sentence-alone", action="store_true",
+        help="show the model each sentence without its neighbours, as the packaged one is used",
+    )  # fmt: skip
     args = parser.parse_args(argv)
 
     started = time.monotonic()
@@ -67,6 +71,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         training = training[: args.max_articles]
     pairs = build_pairs(training, args.seed, args.questions_per_article)
     cases = validation_cases(held, args.validation_per_article, args.seed)
+    if args.sentence_alone:
+        pairs = [replace(p, before="", after="") for p in pairs]
+        cases = _alone(cases)
     data = {
         "training_articles": len(training),
         "validation_articles": [a.title for a in held],
@@ -82,7 +89,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     if not args.skip_baseline:
         before = OnnxCrossEncoder(packaged, "packaged")
         report["packaged_sentence_alone"] = validate(before.score, _alone(cases))
-        report["packaged_with_context"] = validate(before.score, cases)
+        if not args.sentence_alone:
+            report["packaged_with_context"] = validate(before.score, cases)
         print(json.dumps(report), file=sys.stderr, flush=True)
 
     model = load_base_model(packaged / "model.onnx")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from quoth.retrieval.refusal import (
     load_refusal,
     threshold_for,
 )
+from quoth.retrieval.rerank import PASSAGE_MODEL, load_reranker, packaged_reranker_dir
 
 
 def sample(answer: float, window: float, answerable: bool, group: str = "a") -> Sample:
@@ -67,3 +69,26 @@ def test_stored_calibration_preferred_and_a_damaged_one_ignored(tmp_path: Path) 
     assert RefusalModel.from_json(json.loads((tmp_path / STORED_NAME).read_text())) == fitted
     (tmp_path / STORED_NAME).write_text("{not json")
     assert load_refusal(tmp_path) == default_refusal()
+
+
+def test_each_reranker_reads_the_fit_made_for_its_scores(tmp_path: Path) -> None:
+    """A fit reads one model's scores: a folder's own ``refusal.json`` beats the passage
+    model's default, and a stored calibration made with another reranker is set aside."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("model.onnx", "tokenizer.json"):
+        (folder / name).symlink_to(packaged_reranker_dir() / name)
+    reranker = load_reranker(str(folder))
+    assert reranker is not None
+    passage = default_refusal()
+    assert passage.reranker == PASSAGE_MODEL
+    assert default_refusal(reranker).threshold == passage.threshold
+    replace(passage, threshold=0.42).save(folder / STORED_NAME)
+    assert default_refusal(reranker) == replace(passage, threshold=0.42, reranker=str(folder))
+    index_dir = tmp_path / "index"
+    index_dir.mkdir()
+    replace(passage, threshold=0.9).save(index_dir / STORED_NAME)
+    assert load_refusal(index_dir, reranker).threshold == 0.42
+    assert load_refusal(index_dir).threshold == 0.9
+    replace(passage, threshold=0.7, reranker=str(folder)).save(index_dir / STORED_NAME)
+    assert load_refusal(index_dir, reranker).threshold == 0.7

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from quoth.retrieval.answer_input import SEPARATOR, candidate_text
+from quoth.retrieval.evaluation import load_questions
 from quoth.retrieval.rerank import OnnxCrossEncoder, packaged_reranker_dir
 from quoth.training.base_model import float_weights
 from quoth.training.examples import (
@@ -21,6 +22,7 @@ from quoth.training.examples import (
     validation_cases,
 )
 from quoth.training.train import roc_auc
+from quoth.training.validation_split import write_validation_split
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -127,6 +129,23 @@ def test_validation_cases_and_auc(tmp_path: Path) -> None:
     assert case.candidates[case.answer].sentence == "It flows east for 212 kilometres."
     assert all("212" not in c.sentence + c.before + c.after for c in case.removed)
     assert roc_auc([2.0, 3.0], [1.0, 0.0]) == 1.0 and roc_auc([1.0], [1.0]) == 0.5
+
+
+def test_the_validation_split_as_a_development_file(tmp_path: Path) -> None:
+    """The held-out article written as quoth indexes and evaluates it: paragraphs a blank line
+    apart, answer texts as evidence, SQuAD's unanswerable question kept."""
+    articles, questions = write_validation_split(
+        _squad(tmp_path / "squad.json"), tmp_path / "split", validation=1, per_article=2, seed=1
+    )
+    text = (articles / "wend.txt").read_text(encoding="utf-8")
+    assert text == f"Wend\n\n{FIRST}\n\n{SECOND}\n"
+    items = load_questions(questions)
+    assert len(items) == 3 and sum(not item.answerable for item in items) == 1
+    for item in items:
+        if item.answerable:
+            assert item.docs == ["wend"] and all(e in FIRST + SECOND for e in item.evidence)
+        else:
+            assert item.question == "How deep is the Wend at Marrow?"
 
 
 def test_a_bad_training_file_is_a_clear_error(tmp_path: Path) -> None:

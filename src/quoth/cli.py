@@ -176,7 +176,10 @@ def eval_command(
     questions: Annotated[Path, typer.Argument(help="Question file (JSON Lines).")],
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
     side_by_side: Annotated[
-        bool, typer.Option("--compare", help="Run every retrieval mode side by side.")
+        bool,
+        typer.Option(
+            "--compare", help="Every retrieval mode, and the other packaged reranker, side by side."
+        ),
     ] = False,
     index_dir: IndexDirOption = None,
 ) -> None:
@@ -187,7 +190,8 @@ def eval_command(
     items = guarded(lambda: load_questions(questions))
     service = guarded(lambda: runtime.open_service(settings))
     if side_by_side:
-        reports = guarded(lambda: compare(service, items))
+        others = guarded(lambda: runtime.other_rerankers(settings, service))
+        reports = guarded(lambda: compare(service, items, rerankers=others))
         document = comparison_json(reports)
         if as_json:
             sys.stdout.write(json.dumps(document, indent=2) + "\n")
@@ -231,7 +235,7 @@ def calibrate(
             progress(done, len(files))
             samples += guarded(partial(collect_samples, service, items, name))
     before = service.refusal
-    after = guarded(lambda: fit_refusal(samples, target))
+    after = guarded(lambda: fit_refusal(samples, target, reranker=service.refusal.reranker))
     after.save(settings.index_dir / STORED_NAME)
     groups = by_group(samples)
     document = {

@@ -34,7 +34,7 @@ from quoth.index.reader import IndexReader
 from quoth.memory import release_free_memory
 from quoth.retrieval import AnsweringService, RetrievalOptions
 from quoth.retrieval.refusal import load_refusal
-from quoth.retrieval.rerank import Reranker, load_reranker
+from quoth.retrieval.rerank import PACKAGED_RERANKERS, Reranker, load_reranker
 from quoth.state import SharedState
 from quoth.state.local import LocalState
 
@@ -119,12 +119,13 @@ async def follow_published(settings: Settings, serve: Callable[[int], Awaitable[
 
 def serving(settings: Settings, index: IndexReader, embedder: Embedder) -> AnsweringService:
     """The answering service over ``index``, with the reranker and refusal decision set."""
+    reranker = reranker_for(settings)
     service = AnsweringService(
         index,
         embedder,
         retrieval_options(settings),
-        reranker_for(settings),
-        load_refusal(settings.index_dir),
+        reranker,
+        load_refusal(settings.index_dir, reranker),
         crosslingual_for(settings),
     )
     service.prepare(index)
@@ -149,6 +150,21 @@ def embedder_for(settings: Settings) -> Embedder:
     return load_embedder(
         settings.model, settings.embedding_backend, settings.onnx_dir, settings.threads
     )
+
+
+def other_rerankers(settings: Settings, service: AnsweringService) -> dict[str, AnsweringService]:
+    """The packaged rerankers ``service`` does not use, each over the same index and with its
+    own refusal decision: what ``quoth eval --compare`` sets beside the configured one."""
+    current = service.reranker.name if service.reranker is not None else None
+    others = {}
+    for name in PACKAGED_RERANKERS:
+        if name != current:
+            reranker = load_reranker(name, settings.threads)
+            refusal = load_refusal(settings.index_dir, reranker)
+            others[name] = AnsweringService(
+                service.index, service.embedder, service.options, reranker, refusal
+            )
+    return others
 
 
 def reranker_for(settings: Settings) -> Reranker | None:

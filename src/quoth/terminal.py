@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from rich.console import Group, RenderableType
@@ -149,6 +150,7 @@ def render_explanation(explanation: Explanation) -> RenderableType:
     head = Text(
         f"Question: {explanation.question}\nType: {explanation.question_type}   "
         f"Mode: {explanation.mode}"
+        + (f"   Reranker: {explanation.reranker}" if explanation.reranker else "")
     )
     passages = Table(title="1. Passages found (hybrid search, then reordered by reranking)")
     for column in ("passage", "score", "marked sentence"):
@@ -158,8 +160,8 @@ def render_explanation(explanation: Explanation) -> RenderableType:
         passages.add_row(line.passage_id, score, line.marked[:90])
     parts: list[RenderableType] = [head, passages]
     if explanation.sentences:
-        sentences = Table(title="2. Sentences the cross-encoder read (best first)")
-        for column in ("sentence", "prescore", "alone", "terms", "type", "score"):
+        sentences = Table(title=f"2. Sentences {explanation.reranker} read (best first)")
+        for column in ("sentence", "prescore", "alone", "p(answers)", "terms", "type", "score"):
             sentences.add_column(column, justify="left" if column == "sentence" else "right")
         for read in explanation.sentences:
             j = read.judged
@@ -167,6 +169,7 @@ def render_explanation(explanation: Explanation) -> RenderableType:
                 read.sentence[:80],
                 f"{j.prescore:.2f}",
                 f"{j.answer_score:.2f}",
+                f"{1 / (1 + math.exp(-j.answer_score)):.2f}",
                 f"{j.lexical:.2f}",
                 f"{j.type_match:+.0f}",
                 f"{j.score:.2f}",

@@ -174,7 +174,8 @@ class Library:
             )
             await asyncio.to_thread(self.service.prepare, index)
             self.service.swap(index)
-            self.service.refusal = load_refusal(self.settings.index_dir)  # a new calibration too
+            # a calibration stored since the last start is read too
+            self.service.refusal = load_refusal(self.settings.index_dir, self.service.reranker)
             release_free_memory()  # the build's arrays, freed once the old index is dropped
             return report
 

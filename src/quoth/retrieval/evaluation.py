@@ -271,12 +271,20 @@ def evaluate(
 
 
 def compare(
-    service: AnsweringService, questions: list[EvalQuestion], modes: tuple[str, ...] = MODES
+    service: AnsweringService,
+    questions: list[EvalQuestion],
+    modes: tuple[str, ...] = MODES,
+    rerankers: dict[str, AnsweringService] | None = None,
 ) -> dict[str, EvalReport]:
-    """The same questions through every retrieval mode, for ``quoth eval --compare``."""
+    """The same questions through every retrieval mode, for ``quoth eval --compare``, and
+    through the reranking stage of each service in ``rerankers`` (the other packaged
+    reranker, each with its own refusal decision), keyed ``rerank:<name>``."""
     for item in questions[:3]:  # warm caches so the first mode's latency is not penalised
         service.answer(item.question, mode=modes[-1])
-    return {mode: evaluate(service, questions, mode) for mode in modes}
+    reports = {mode: evaluate(service, questions, mode) for mode in modes}
+    for name, other in (rerankers or {}).items():
+        reports[f"rerank:{name}"] = evaluate(other, questions, "rerank")
+    return reports
 
 
 def comparison_json(reports: dict[str, EvalReport]) -> dict[str, Any]:

@@ -37,6 +37,8 @@ class Explanation:
     question: str
     question_type: str
     mode: str
+    reranker: str | None
+    """The model that read the sentences (``QUOTH_RERANKER``), when reranking ran."""
     passages: list[PassageLine]
     sentences: list[SentenceLine]
     signals: dict[str, float]
@@ -90,6 +92,7 @@ def explain(service: AnsweringService, question: str, mode: str | None = None) -
         question=cleaned,
         question_type=question_type(cleaned).value,
         mode=service.effective_mode(mode),
+        reranker=service.reranker.name if ranked.judged and service.reranker else None,
         passages=passages,
         sentences=sentences,
         signals={name: round(value, 3) for name, value in ranked.signals.items()},

