@@ -174,13 +174,14 @@ def quality(url: str, work: Path, shared: Path) -> dict[str, Any]:
     """Every development question file through both backends: the metrics, and the largest
     difference between them."""
     sys.path.insert(0, str(REPO / "scripts"))
-    from fit_refusal import development_files
+    from development import development_files
 
     result: dict[str, Any] = {}
     services: dict[Path, tuple[AnsweringService, AnsweringService]] = {}
-    for name, corpus, questions in development_files(shared):
+    for name, corpus, questions in development_files(shared, work / "quality"):
         if corpus not in services:
-            settings = load_settings(index_dir=work / "quality" / corpus.name, corpus_dir=corpus)
+            index_dir = work / "quality" / corpus.parent.name / corpus.name
+            settings = load_settings(index_dir=index_dir, corpus_dir=corpus)
             embedder = runtime.embedder_for(settings)
             built, _ = runtime.reindex(settings, embedder)
             database = fresh_database(url, f"quoth_quality_{len(services)}")

@@ -78,6 +78,7 @@ class ReplayReranker:
     def __init__(self, real: Reranker) -> None:
         self.real = real
         self.name = real.name
+        self.folder = real.folder
         self.replay = Replay()
 
     def score(self, question: str, texts: list[str]) -> npt.NDArray[np.float32]:

@@ -98,7 +98,7 @@ def test_user_guide_questions_hold_the_measured_level(service_over_guide: Answer
     report = evaluate(service_over_guide, load_questions(GUIDE_QUESTIONS))
     assert report.answerable == 18 and report.unanswerable == 8
     assert report.quote_hit >= 0.65
-    assert report.answer_on_first_page >= 0.95
+    assert report.answer_on_first_page >= 0.94
     assert report.refusal_accuracy >= 0.7
     assert report.false_refusal_rate <= 0.05
 

@@ -1,4 +1,4 @@
-"""The packaged cross-encoder on ONNX Runtime."""
+"""The packaged cross-encoders on ONNX Runtime: quoth-answer and the passage model."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from quoth.retrieval.rerank import RerankerError, load_reranker
+from quoth.retrieval.refusal import default_refusal
+from quoth.retrieval.rerank import ANSWER_MODEL, RerankerError, answer_model_dir, load_reranker
 
 
 def test_cross_encoder_prefers_the_answer() -> None:
@@ -31,3 +32,24 @@ def test_reranker_setting_errors_are_clear(tmp_path: Path) -> None:
         load_reranker("no-such-model")
     with pytest.raises(RerankerError, match=r"model\.onnx"):
         load_reranker(str(tmp_path))
+
+
+def test_quoth_answer_ships_with_its_own_refusal_fit() -> None:
+    """The trained model loads from inside the package like the packaged one, tells the
+    sentence that states the answer from one on the same topic that does not, and carries
+    the refusal decision fitted on its own scores."""
+    reranker = load_reranker(ANSWER_MODEL)
+    assert reranker is not None and reranker.folder == answer_model_dir()
+    scores = reranker.score(
+        "When did Heydar Aliyev visit Pakistan?",
+        [
+            "The visit of President Heydar Aliyev to Pakistan on April 10, 1996, was historic.",
+            "President Heydar Aliyev spoke of Pakistan with great warmth.",
+            "The capital of France is Paris.",
+        ],
+    )
+    assert scores[0] > scores[1] + 4 > 0 > scores[2]
+    assert (answer_model_dir() / "model.onnx").stat().st_size < 40_000_000
+    refusal = default_refusal(reranker)
+    assert refusal.reranker == ANSWER_MODEL and refusal != default_refusal()
+    assert {"seed", "own", "topic", "squad-dev", "guide", "validation"} <= set(refusal.fitted_on)

@@ -85,8 +85,9 @@ class Settings(BaseSettings):
     )
     fusion: Literal["rrf", "convex"] = "rrf"
     reranker: str = Field(
-        default="ms-marco-MiniLM-L-12-v2",
-        description="Cross-encoder: the packaged one, 'none', or a folder with model.onnx.",
+        default="quoth-answer",
+        description="Cross-encoder: quoth-answer, ms-marco-MiniLM-L-12-v2, 'none', or a folder "
+        "with model.onnx and tokenizer.json.",
     )
     rerank_candidates: int = Field(
         default=4, ge=1, le=50, description="Sentences the cross-encoder reads per question."
