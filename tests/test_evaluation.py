@@ -28,6 +28,7 @@ from .conftest import REPO, SEED_QUESTIONS, SQUAD_QUESTIONS, settings_for
 
 OWN_QUESTIONS = REPO / "eval" / "questions.jsonl"
 GUIDE_QUESTIONS = REPO / "eval" / "guide_questions.jsonl"
+TOPIC_QUESTIONS = REPO / "eval" / "topic_questions.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +80,19 @@ def test_own_questions_hold_the_measured_level(
     assert report.answer_on_first_page >= 0.9
     assert report.refusal_accuracy >= 0.55
     assert report.false_refusal_rate <= 0.05
+
+
+def test_topic_questions_hold_the_measured_level(service: AnsweringService) -> None:
+    """Questions about the reference articles' own topic that they do not answer, beside
+    answerable paraphrases: every paraphrase answered and quoted; of the unanswerable ones
+    quoth-answer refuses the measured few (the issue's 0.90 is not reached yet)."""
+    report = evaluate(service, load_questions(TOPIC_QUESTIONS))
+    print(json.dumps(report.metrics()))
+    assert report.answerable == 15 and report.unanswerable == 32
+    assert report.quote_hit >= 0.93
+    assert report.answer_on_first_page >= 0.93
+    assert report.false_refusal_rate <= 0.05
+    assert report.refusal_accuracy >= 0.09  # measured 4 of 32; one may tip on another CPU
 
 
 def test_squad_dev_questions_hold_the_measured_level(
