@@ -168,6 +168,7 @@ def test_ask_explain_says_what_decided(shared_index_dir: Path) -> None:
         "ask", "Who won the 2022 FIFA World Cup?", "--explain", "--index-dir", index_dir
     )
     assert code == 0 and "Decision: refused" in stdout and "window_score" in stdout
+    assert "Reranker: quoth-answer" in stdout and "p(answers)" in stdout
     code, stdout, _ = run(
         "ask", "Where did Shehbaz Sharif meet Ilham Aliyev?", "--explain", "--json",
         "--index-dir", index_dir,
@@ -177,6 +178,18 @@ def test_ask_explain_says_what_decided(shared_index_dir: Path) -> None:
     assert explanation["confidence"] >= explanation["threshold"]
     assert "Lachin" in explanation["sentences"][0]["sentence"]
     assert set(explanation["signals"]) == {"answer_score", "window_score"}
+    assert explanation["reranker"] == "quoth-answer"
+
+
+def test_eval_compare_sets_the_other_reranker_beside(shared_index_dir: Path) -> None:
+    """The passage model, read with its own refusal fit, as a column beside the modes."""
+    code, stdout, _ = run(
+        "eval", str(SEED_QUESTIONS), "--compare", "--json", "--index-dir", str(shared_index_dir)
+    )
+    document = json.loads(stdout)
+    assert code == 0
+    assert {"dense", "bm25", "hybrid", "rerank", "rerank:ms-marco-MiniLM-L-12-v2"} <= set(document)
+    assert document["rerank:ms-marco-MiniLM-L-12-v2"]["questions"] == 30
 
 
 def test_calibrate_stores_a_fit_beside_the_index(shared_index_dir: Path, tmp_path: Path) -> None:
@@ -201,6 +214,7 @@ def test_calibrate_stores_a_fit_beside_the_index(shared_index_dir: Path, tmp_pat
     )
     document = json.loads(stdout)
     assert code == 0 and (index_dir / "refusal.json").is_file()
+    assert json.loads((index_dir / "refusal.json").read_text())["reranker"] == "quoth-answer"
     after = document["files"]["questions.jsonl"]["after"]
     assert after["false_refusal_rate"] <= 0.05
     assert after["refusal_rate"] >= document["files"]["questions.jsonl"]["before"]["refusal_rate"]
