@@ -133,8 +133,9 @@ async def test_reindex_takes_up_a_new_calibration(
     settings = settings_for(tmp_path / "idx", corpus_copy)
     runtime.reindex(settings, embedder)
     library = Library(settings, runtime.open_service(settings, embedder))
-    assert library.service.refusal == default_refusal()
-    calibrated = replace(default_refusal(), threshold=0.5, fitted_on={"probes.jsonl": 40})
+    packaged = default_refusal(library.service.reranker)
+    assert library.service.refusal == packaged and packaged.reranker == "quoth-answer"
+    calibrated = replace(packaged, threshold=0.5, fitted_on={"probes.jsonl": 40})
     calibrated.save(settings.index_dir / STORED_NAME)
     await library.reindex()
     assert library.service.refusal == calibrated
