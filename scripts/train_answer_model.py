@@ -2,6 +2,7 @@
 
     .venv/bin/python scripts/train_answer_model.py [--squad FILE] [--out DIR]
         [--questions-per-article N] [--time-budget-min M] [--layers L] [--sentence-alone]
+        [--perturbed K] [--init MODEL_DIR] [--seed S] [--pair-seed S]
 
 One seeded run: read the SQuAD-format file, hold ``--validation-articles`` whole articles out,
 build training pairs from the rest (:mod:`quoth.training.examples`), fine-tune the packaged
@@ -48,7 +49,12 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "--squad", type=Path, default=REPO.parent / "shared" / "train" / "squad" / "train-v2.0.json"
     )
     parser.add_argument("--out", type=Path, default=Path("/tmp/quoth-answer-model"))
-    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--seed", type=int, default=13, help="draws the validation split")
+    parser.add_argument(
+        "--pair-seed", type=int, default=None,
+        help="draws the pairs and their order (default: --seed); a continued run takes a new one "
+        "so that it sees other negatives, while the validation split stays the same",
+    )  # fmt: skip
     parser.add_argument("--validation-articles", type=int, default=20)
     parser.add_argument("--validation-per-article", type=int, default=15)
     parser.add_argument("--questions-per-article", type=int, default=None)
@@ -58,6 +64,14 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--learning-rate", type=float, default=2e-5)
     parser.add_argument("--skip-baseline", action="store_true")
+    parser.add_argument(
+        "--perturbed", type=int, default=1, help="perturbed questions per question, at most",
+    )  # fmt: skip
+    parser.add_argument(
+        "--init", type=Path, default=None,
+        help="start from this model folder (a quoth export, e.g. the shipped quoth-answer) "
+        "instead of the packaged passage model",
+    )  # fmt: skip
     parser.add_argument(
         "--sentence-alone", action="store_true",
         help="show the model each sentence without its neighbours, as the packaged one is used",
@@ -69,7 +83,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     training, held = split_articles(articles, args.validation_articles, args.seed)
     if args.max_articles is not None:
         training = training[: args.max_articles]
-    pairs = build_pairs(training, args.seed, args.questions_per_article)
+    pair_seed = args.seed if args.pair_seed is None else args.pair_seed
+    pairs = build_pairs(training, pair_seed, args.questions_per_article, args.perturbed)
     cases = validation_cases(held, args.validation_per_article, args.seed)
     if args.sentence_alone:
         pairs = [replace(p, before="", after="") for p in pairs]
@@ -93,13 +108,17 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
             report["packaged_with_context"] = validate(before.score, cases)
         print(json.dumps(report), file=sys.stderr, flush=True)
 
-    model = load_base_model(packaged / "model.onnx")
+    start = args.init or packaged
+    report["init"] = str(start)
+    if args.init is not None and not args.skip_baseline:
+        report["init_model"] = validate(OnnxCrossEncoder(start, "init").score, cases)
+    model = load_base_model(start / "model.onnx")
     if args.layers is not None:
         truncate_layers(model, args.layers)
     tokenizer = Tokenizer.from_file(str(packaged / "tokenizer.json"))
     budget = None if args.time_budget_min is None else args.time_budget_min * 60
     options = TrainingOptions(
-        batch=args.batch, learning_rate=args.learning_rate, seed=args.seed, time_budget_s=budget,
+        batch=args.batch, learning_rate=args.learning_rate, seed=pair_seed, time_budget_s=budget,
         threads=os.cpu_count() or 2,
     )  # fmt: skip
     report["training"] = fine_tune(

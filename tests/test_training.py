@@ -112,6 +112,15 @@ def test_pairs_from_a_hand_made_file(tmp_path: Path) -> None:
         p.question not in {q.question for q in pairs if q.kind == "answer"} for p in perturbed
     )
     assert build_pairs(load_articles(tmp_path / "squad.json"), seed=1) == pairs
+    several = build_pairs(load_articles(tmp_path / "squad.json"), seed=1, perturbed=3)
+    per_question: dict[str, set[str]] = {}
+    answers = {p.question: p.sentence for p in several if p.kind == "answer"}
+    for pair in several:
+        if pair.kind == "perturbed":
+            per_question.setdefault(pair.sentence, set()).add(pair.question)
+    assert sum(map(len, per_question.values())) > len(perturbed)  # more, and all distinct
+    assert all(len(questions) <= 3 * 2 for questions in per_question.values())
+    assert not set().union(*per_question.values()) & set(answers)
 
 
 def test_perturb_swaps_a_shared_name_or_number() -> None:
@@ -189,3 +198,16 @@ def test_training_end_to_end_on_a_tiny_subset(tmp_path: Path) -> None:
     model = OnnxCrossEncoder(out, "tiny")
     scores = model.score("How long is the Wend?", [candidate_text("It flows east.", "", "")])
     assert scores.shape == (1,) and np.isfinite(scores).all()
+    # quoth's own export reads back to float, so a shipped model can start the next run
+    state = float_weights(out / "model.onnx")
+    assert state["bert.encoder.layer.0.output.dense.weight"].shape == (384, 1536)
+    assert state["classifier.weight"].shape == (1, 384)
+    again = tmp_path / "again"
+    report = train_answer_model.main([
+        "--squad", str(squad), "--out", str(again), "--init", str(out), "--pair-seed", "2",
+        "--perturbed", "2", "--validation-articles", "0", "--skip-baseline", "--batch", "4",
+    ])  # fmt: skip
+    assert report["init"] == str(out) and report["training"]["pairs"] > 0  # type: ignore[index]
+    assert OnnxCrossEncoder(again, "continued").score(
+        "How long is the Wend?", ["It flows."]
+    ).shape == (1,)

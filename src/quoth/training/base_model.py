@@ -34,7 +34,11 @@ def float_weights(model_file: Path) -> dict[str, npt.NDArray[np.float32]]:
     import onnx
 
     graph = onnx.load(str(model_file)).graph
-    inits = {i.name: _array(i) for i in graph.initializer}
+    raw = {i.name: _array(i) for i in graph.initializer}
+    # quoth's own exports wrap the BERT (``model.`` names, ``/model/`` paths): read them alike,
+    # so a shipped answer model can be the starting point of the next run
+    wrapped = any(name.startswith("model.bert.") for name in raw)
+    inits = {name.removeprefix("model.") if wrapped else name: v for name, v in raw.items()}
 
     def dequantized(base: str, quantized: str | None = None) -> npt.NDArray[np.float32]:
         q = inits[quantized or f"{base}_quantized"].astype(np.float32)
@@ -54,11 +58,12 @@ def float_weights(model_file: Path) -> dict[str, npt.NDArray[np.float32]]:
     for node in graph.node:
         if node.op_type != "MatMulInteger":
             continue
-        weight = node.input[1]
+        weight = node.input[1].removeprefix("model.") if wrapped else node.input[1]
         base = weight.removesuffix("_quantized")
-        output = node.output[0]
+        output = node.output[0].removeprefix("/model") if wrapped else node.output[0]
         if weight.startswith(("bert.pooler", "classifier")):
-            module = weight.removesuffix(".weight_quantized")
+            module = weight.removesuffix("_quantized").removesuffix("_Transposed")
+            module = module.removesuffix(".weight")
         else:
             found = re.match(r"^/bert/encoder/(layer\.\d+)/([\w/]+)/MatMul_output", output)
             if not found:

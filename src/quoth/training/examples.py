@@ -198,9 +198,11 @@ def _pair(
 
 
 def article_pairs(
-    article: Article, rng: random.Random, questions_per_article: int | None = None
-) -> Iterator[Pair]:
-    """The pairs of one article (at most ``questions_per_article`` questions, drawn by ``rng``)."""
+    article: Article, rng: random.Random, questions_per_article: int | None = None,
+    perturbed: int = 1,
+) -> Iterator[Pair]:  # fmt: skip
+    """The pairs of one article (at most ``questions_per_article`` questions, drawn by ``rng``),
+    with up to ``perturbed`` distinct perturbed questions per question."""
     sentences = _sentences(article)
     if not sentences.spans:
         return
@@ -256,18 +258,24 @@ def article_pairs(
         if best_elsewhere is not None:
             yield _pair(question.text, sentences, article.text, best_elsewhere, 0.0, "article",
                         title)  # fmt: skip
-        changed = perturb(question.text, sentences.texts[home], article.text, rng)
-        if changed is not None:
-            yield _pair(changed, sentences, article.text, home, 0.0, "perturbed", title)
+        made: set[str] = set()
+        for _ in range(perturbed):  # several names or numbers swapped, one at a time
+            changed = perturb(question.text, sentences.texts[home], article.text, rng)
+            if changed is not None and changed not in made:
+                made.add(changed)
+                yield _pair(changed, sentences, article.text, home, 0.0, "perturbed", title)
 
 
 def build_pairs(
-    articles: list[Article], seed: int, questions_per_article: int | None = None
-) -> list[Pair]:
+    articles: list[Article], seed: int, questions_per_article: int | None = None,
+    perturbed: int = 1,
+) -> list[Pair]:  # fmt: skip
     """Every article's pairs, reproducibly (one seeded generator, articles in file order)."""
     rng = random.Random(seed)
     return [
-        pair for article in articles for pair in article_pairs(article, rng, questions_per_article)
+        pair
+        for article in articles
+        for pair in article_pairs(article, rng, questions_per_article, perturbed)
     ]
 
 
