@@ -158,3 +158,34 @@ def test_the_database_backend_answers_other_languages_the_same(
         files, db = files_service.answer(question), from_db.answer(question)
         assert (db.answered, db.language) == (files.answered, files.language), question
         assert [q.sentence for q in db.quotes] == [q.sentence for q in files.quotes], question
+
+
+def test_a_replica_reads_spans_on_demand_and_keeps_only_a_few(
+    postgres_index: PostgresIndex, shared_index: IndexData, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a version reads its settings only; spans and articles come per answer, and the
+    caches that keep them stay within their bounds however much is read."""
+    from quoth.index import postgres
+
+    monkeypatch.setattr(postgres, "PASSAGES_KEPT", 7)
+    monkeypatch.setattr(postgres, "SENTENCES_KEPT", 11)
+    monkeypatch.setattr(postgres, "ARTICLES_KEPT", 2)
+    reader = PostgresIndex(postgres_index.url, "all-MiniLM-L6-v2")
+    assert reader.passage_count == shared_index.passage_count
+    assert reader.sentence_count == shared_index.sentence_count
+    assert len(reader.articles) == len(shared_index.articles)
+    reader.prefetch(range(0, reader.passage_count, 3))
+    for row in reversed(range(reader.passage_count)):
+        assert reader.passage_span(row) == shared_index.passage_span(row)
+        assert reader.passage_id(row) == shared_index.passage_id(row)
+    for sentence in range(reader.sentence_count):
+        assert reader.sentence_span(sentence) == shared_index.sentence_span(sentence)
+    assert reader.articles[-1] == shared_index.articles[-1]
+    assert list(reader.articles) == list(shared_index.articles)
+    assert [a.id for a in reader.articles[1:3]] == [a.id for a in shared_index.articles[1:3]]
+    with pytest.raises(IndexError):
+        reader.articles[len(shared_index.articles)]
+    with pytest.raises(IndexError):
+        reader.passage_span(reader.passage_count)
+    sizes = (len(reader._passages), len(reader._sentences), len(reader._article_cache))
+    assert sizes[0] <= 7 and sizes[1] <= 11 and sizes[2] <= 2

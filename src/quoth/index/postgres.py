@@ -4,8 +4,10 @@ Each published version gets its own tables (``quoth_v<N>_...``), filled and made
 one transaction, so a reader sees the old version or the new one, never a mixture; readers
 still on the old version keep it until the next publication drops it. Inside a version:
 
-- articles, sentence and passage spans: small, read once into memory when a version is opened
-  (the text is needed to cut quotes anyway);
+- articles, sentence and passage spans: read per answer, the few dozen rows it needs (one
+  round trip for the passages a search found, their sentences and their articles), and kept
+  in bounded caches, so a replica holds no copy of the corpus and opening a version reads
+  only its settings;
 - passage and sentence vectors in pgvector ``halfvec`` columns (half the bytes of ``vector``,
   the same precision the file backend stores), passages under an IVFFlat index for inner
   product above :data:`EXACT_UP_TO` passages (searched exactly below);
@@ -25,10 +27,11 @@ import math
 import struct
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -328,6 +331,62 @@ def current_version(url: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+class _Bounded(OrderedDict[int, Any]):
+    """A least-recently-used map of rows already read: an answer's rows, and the popular ones."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def keep(self, key: int, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+    def get_recent(self, key: int) -> Any:
+        value = self.get(key)
+        if value is not None:
+            self.move_to_end(key)
+        return value
+
+
+PASSAGES_KEPT = 20_000
+SENTENCES_KEPT = 100_000
+ARTICLES_KEPT = 256
+"""Bounded caches of rows read per answer: a few MB at most, whatever the corpus size."""
+
+
+class _Articles(Sequence[ArticleRecord]):
+    """A version's articles, read by row when asked for: quoting needs two or three an answer,
+    and only a moderator's listing reads them all."""
+
+    def __init__(self, index: PostgresIndex, count: int) -> None:
+        self._index = index
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, row: int) -> ArticleRecord: ...
+
+    @overload
+    def __getitem__(self, row: slice) -> Sequence[ArticleRecord]: ...
+
+    def __getitem__(self, row: int | slice) -> ArticleRecord | Sequence[ArticleRecord]:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(self._count))]
+        if row < 0:
+            row += self._count
+        if not 0 <= row < self._count:
+            raise IndexError(row)
+        return self._index.article(row)
+
+    def __iter__(self) -> Iterator[ArticleRecord]:
+        yield from self._index.all_articles()
+
+
 class PostgresIndex:
     """A published version, read through the process's connection pool (an
     :class:`IndexReader`). Queries name the version's own tables, so a reader keeps
@@ -338,6 +397,10 @@ class PostgresIndex:
         self._pool = shared_pool(url)
         self._score_cache: dict[tuple[str, ...], Vectors] = {}
         self._cache_lock = threading.Lock()
+        self._passages: _Bounded = _Bounded(PASSAGES_KEPT)
+        self._sentences: _Bounded = _Bounded(SENTENCES_KEPT)
+        self._article_cache: _Bounded = _Bounded(ARTICLES_KEPT)
+        self._rows_lock = threading.Lock()
         with self._pool.connection() as conn:
             row = conn.execute(
                 "SELECT id, manifest, search FROM quoth_versions WHERE current"
@@ -363,10 +426,12 @@ class PostgresIndex:
                 )
             self._built_at = datetime.fromisoformat(manifest["built_at"])
             self._dimension = int(manifest["dimension"])
+            self._passage_count = int(manifest["passages"])
+            self._sentence_count = int(manifest["sentences"])
+            self._articles = _Articles(self, len(manifest["articles"]))
             self.search: dict[str, Any] = dict(row[2])
             probes = self.search.get("probes")
             self.probes: int | None = None if probes is None else int(probes)
-            self._load_spans(conn)
 
     def _fetch(
         self, query: str, params: Sequence[Any] = (), binary: bool = False
@@ -375,27 +440,84 @@ class PostgresIndex:
             rows: list[tuple[Any, ...]] = conn.execute(query, params, binary=binary).fetchall()
             return rows
 
-    def _load_spans(self, conn: Any) -> None:
+    def prefetch(self, rows: Sequence[int]) -> None:
+        """Read the passages at ``rows``, every sentence they hold and the one on each side
+        (a quote's and a window's neighbours), and their articles, in one round trip."""
+        with self._rows_lock:
+            wanted = [int(r) for r in rows if self._passages.get_recent(int(r)) is None]
+        if not wanted:
+            return
         v = self.version
-        self._articles = [
-            ArticleRecord.model_validate(record)
-            for (record,) in conn.execute(
-                f"SELECT record FROM {_table(v, 'articles')} ORDER BY row"
-            ).fetchall()
-        ]
-        self._sentences = np.array(
-            conn.execute(
-                f"SELECT doc, start_char, end_char FROM {_table(v, 'sentences')} ORDER BY row"
-            ).fetchall(),
-            dtype=np.int32,
-        ).reshape(-1, 3)
-        passages = conn.execute(
-            f"SELECT doc, start_char, end_char, first_sentence, last_sentence, passage_id "
-            f"FROM {_table(v, 'passages')} ORDER BY row"
-        ).fetchall()
-        self._passages = np.array([p[:5] for p in passages], dtype=np.int32).reshape(-1, 5)
-        # Fixed-width bytes: a million ids take 16 MB, not the 65 MB of as many str objects.
-        self._passage_ids = np.array([p[5] for p in passages], dtype="S")
+        passages_t, sentences_t = _table(v, "passages"), _table(v, "sentences")
+        with self._pool.connection() as conn, conn.pipeline():
+            found = conn.execute(
+                f"SELECT row, doc, start_char, end_char, first_sentence, last_sentence, "
+                f"passage_id FROM {passages_t} WHERE row = ANY(%s)",
+                (wanted,),
+            )
+            sentences = conn.execute(
+                f"SELECT s.row, s.doc, s.start_char, s.end_char FROM {passages_t} AS p "
+                f"JOIN {sentences_t} AS s ON s.row BETWEEN p.first_sentence - 1 "
+                "AND p.last_sentence + 1 WHERE p.row = ANY(%s)",
+                (wanted,),
+            )
+            articles = conn.execute(
+                f"SELECT a.row, a.record FROM {_table(v, 'articles')} AS a WHERE a.row IN "
+                f"(SELECT doc FROM {passages_t} WHERE row = ANY(%s))",
+                (wanted,),
+            )
+            found_rows = found.fetchall()
+            sentence_rows = sentences.fetchall()
+            article_rows = articles.fetchall()
+        with self._rows_lock:
+            for r, *span, pid in found_rows:
+                self._passages.keep(int(r), (PassageSpan(*span), str(pid)))
+            for r, *span in sentence_rows:
+                self._sentences.keep(int(r), SentenceSpan(*span))
+            for r, record in article_rows:
+                if self._article_cache.get_recent(int(r)) is None:
+                    self._article_cache.keep(int(r), ArticleRecord.model_validate(record))
+
+    def _passage(self, row: int) -> tuple[PassageSpan, str]:
+        with self._rows_lock:
+            known = self._passages.get_recent(row)
+        if known is None:
+            if not 0 <= row < self._passage_count:
+                raise IndexError(row)
+            self.prefetch([row])
+            with self._rows_lock:
+                known = self._passages.get_recent(row)
+        if known is None:
+            raise IndexStoreError(f"Passage {row} is missing from index version {self.version}.")
+        result: tuple[PassageSpan, str] = known
+        return result
+
+    def article(self, row: int) -> ArticleRecord:
+        with self._rows_lock:
+            known = self._article_cache.get_recent(row)
+        if known is None:
+            found = self._fetch(
+                f"SELECT record FROM {_table(self.version, 'articles')} WHERE row = %s", (row,)
+            )
+            if not found:
+                raise IndexError(row)
+            known = ArticleRecord.model_validate(found[0][0])
+            with self._rows_lock:
+                self._article_cache.keep(row, known)
+        record: ArticleRecord = known
+        return record
+
+    def all_articles(self) -> Iterator[ArticleRecord]:
+        """Every article in row order, streamed (a moderator's listing, not an answer)."""
+        with (
+            self._pool.connection() as conn,
+            conn.transaction(),  # a server-side cursor lives in a transaction
+            conn.cursor(name="quoth_articles") as cursor,
+        ):
+            cursor.itersize = 100
+            cursor.execute(f"SELECT record FROM {_table(self.version, 'articles')} ORDER BY row")
+            for (record,) in cursor:
+                yield ArticleRecord.model_validate(record)
 
     @property
     def articles(self) -> Sequence[ArticleRecord]:
@@ -407,20 +529,35 @@ class PostgresIndex:
 
     @property
     def sentence_count(self) -> int:
-        return len(self._sentences)
+        return self._sentence_count
 
     @property
     def passage_count(self) -> int:
-        return len(self._passages)
+        return self._passage_count
 
     def passage_span(self, row: int) -> PassageSpan:
-        return PassageSpan(*(int(v) for v in self._passages[row]))
+        return self._passage(int(row))[0]
 
     def sentence_span(self, sentence: int) -> SentenceSpan:
-        return SentenceSpan(*(int(v) for v in self._sentences[sentence]))
+        sentence = int(sentence)
+        with self._rows_lock:
+            known = self._sentences.get_recent(sentence)
+        if known is None:
+            found = self._fetch(
+                f"SELECT doc, start_char, end_char FROM {_table(self.version, 'sentences')} "
+                "WHERE row = %s",
+                (sentence,),
+            )
+            if not found:
+                raise IndexError(sentence)
+            known = SentenceSpan(*found[0])
+            with self._rows_lock:
+                self._sentences.keep(sentence, known)
+        span: SentenceSpan = known
+        return span
 
     def passage_id(self, row: int) -> str:
-        return bytes(self._passage_ids[row]).decode()
+        return self._passage(int(row))[1]
 
     def _vectors(self, table: str, rows: list[int]) -> Vectors:
         """Rows' vectors in pgvector's binary form (dimension, unused, big-endian float16s),

@@ -114,6 +114,9 @@ class IndexData:
     def passage_count(self) -> int:
         return len(self.passages)
 
+    def prefetch(self, rows: Sequence[int]) -> None:
+        """Nothing to do: every span is already in memory (mapped from the build's files)."""
+
     def passage_span(self, row: int) -> PassageSpan:
         return PassageSpan(*(int(v) for v in self.passages[row]))
 

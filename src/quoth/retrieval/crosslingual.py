@@ -40,6 +40,10 @@ asks for (a date for *when*, a number for *how many*, a name for *who* and *wher
 English pipeline does when it marks: enough that such a sentence seldom wins or answers."""
 
 
+PREPARE_CHUNK = 1000
+"""Passages read at a time when embedding an index's text for other languages."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     index: IndexReader
@@ -70,17 +74,24 @@ class CrossLingual:
             return
         articles = index.articles
         passage_texts, first, last = [], [], []
-        for row in range(index.passage_count):
-            span = index.passage_span(row)
-            passage_texts.append(articles[span.doc].text[span.start : span.end])
-            first.append(span.first)
-            last.append(span.last)
-        written_in = [self._written_in(article.text) for article in articles]
-        sentence_texts, sentence_languages = [], []
-        for row in range(index.sentence_count):
-            doc, start, end = index.sentence_span(row)
-            sentence_texts.append(articles[doc].text[start:end])
-            sentence_languages.append(written_in[doc])
+        sentence_texts = [""] * index.sentence_count
+        sentence_languages = [""] * index.sentence_count
+        written_in: dict[int, str] = {}
+        for chunk in range(0, index.passage_count, PREPARE_CHUNK):
+            rows = range(chunk, min(chunk + PREPARE_CHUNK, index.passage_count))
+            index.prefetch(rows)  # a database backend reads a chunk's rows in one trip
+            for row in rows:
+                span = index.passage_span(row)
+                article = articles[span.doc]
+                passage_texts.append(article.text[span.start : span.end])
+                first.append(span.first)
+                last.append(span.last)
+                if span.doc not in written_in:
+                    written_in[span.doc] = self._written_in(article.text)
+                for sentence in range(span.first, span.last + 1):  # passages cover them all
+                    doc, start, end = index.sentence_span(sentence)
+                    sentence_texts[sentence] = articles[doc].text[start:end]
+                    sentence_languages[sentence] = written_in[span.doc]
         sentences = Embedded(
             self.cache.vectors(sentence_texts, self.embedder),
             self.cache.terms(sentence_texts, self.embedder),

@@ -45,6 +45,7 @@ def group_hits(index: IndexReader, hits: list[Hit], min_score: float) -> list[_G
     """Merge touching passages of one article; a new quote must itself clear ``min_score``
     and must not repeat, near word for word, a better quote from another article."""
     groups: list[_Group] = []
+    index.prefetch([hit.row for hit in hits])  # spans and articles: one database trip
     marked = sorted({hit.best_sentence for hit in hits})  # read at once: one database trip
     vectors = dict(zip(marked, index.sentence_vectors_at(marked), strict=True)) if hits else {}
     for hit in hits:

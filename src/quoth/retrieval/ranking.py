@@ -80,6 +80,7 @@ def dense_scores(index: IndexReader, query: Query, rows: list[int]) -> list[Hit]
     where the index lives in a database."""
     if not rows:
         return []
+    index.prefetch(rows)
     spans = [index.passage_span(row) for row in rows]
     sentences = [s for span in spans for s in range(span.first, span.last + 1)]
     sentence_scores = index.sentence_vectors_at(sentences) @ query.vector
@@ -101,6 +102,7 @@ def dense_hits(index: IndexReader, query: Query, n: int) -> list[Hit]:
 
 def lexical_hits(index: IndexReader, query: Query, n: int) -> list[Hit]:
     top = index.bm25_top_passages(query.terms, n)
+    index.prefetch([row for row, _ in top])
     ranges = [_inclusive(index, row) for row, _ in top]
     sentences = [s for first, stop in ranges for s in range(first, stop)]
     scores = index.bm25_sentence_scores(query.terms, sentences).tolist()
