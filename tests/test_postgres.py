@@ -189,3 +189,22 @@ def test_a_replica_reads_spans_on_demand_and_keeps_only_a_few(
         reader.passage_span(reader.passage_count)
     sizes = (len(reader._passages), len(reader._sentences), len(reader._article_cache))
     assert sizes[0] <= 7 and sizes[1] <= 11 and sizes[2] <= 2
+
+
+def test_a_new_version_is_warmed_with_recent_questions_before_it_serves(
+    postgres_url: str, shared_index: IndexData, service: AnsweringService, embedder: Embedder
+) -> None:
+    url = fresh_database(postgres_url, "quoth_warm")
+    publish(url, shared_index)
+    first = PostgresIndex(url, embedder.name)
+    in_db = AnsweringService(first, embedder, service.options, service.reranker, service.refusal)
+    asked = "Where did Shehbaz Sharif meet Ilham Aliyev?"
+    before = in_db.answer(asked)
+    publish(url, shared_index)
+    second = PostgresIndex(url, embedder.name)
+    assert second.version > first.version and not second._passages  # opened: settings only
+    in_db.prepare(second)
+    assert second._passages and second._article_cache  # what the recent question reads
+    in_db.swap(second)
+    after = in_db.answer(asked)
+    assert [q.sentence for q in after.quotes] == [q.sentence for q in before.quotes]

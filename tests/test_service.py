@@ -111,3 +111,13 @@ def test_searches_run_on_the_answering_thread(service: AnsweringService) -> None
 
     assert faiss.omp_get_max_threads() == 1  # OpenMP threads would fight ONNX Runtime's
     assert service.answer("When did Heydar Aliyev visit Pakistan?").answered
+
+
+def test_warming_searches_the_recent_questions_on_the_new_index(
+    shared_index: IndexData, service: AnsweringService, embedder: Embedder
+) -> None:
+    fresh = AnsweringService(shared_index, embedder, service.options, service.reranker)
+    assert fresh.warm(shared_index) == 0
+    fresh.answer("Where did Shehbaz Sharif meet Ilham Aliyev?")
+    fresh.answer("Who is Armenia's foreign minister?")
+    assert fresh.warm(shared_index) == 2

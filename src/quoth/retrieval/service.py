@@ -7,7 +7,9 @@ from the old one.
 
 from __future__ import annotations
 
+import logging
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,6 +25,7 @@ from quoth.retrieval.ranking import (
     MODES,
     Calibration,
     Hit,
+    Query,
     Reranked,
     dense_hits,
     hybrid_hits,
@@ -36,6 +39,10 @@ from quoth.retrieval.rerank import Reranker
 if TYPE_CHECKING:
     from quoth.retrieval.crosslingual import CrossLingual
 
+log = logging.getLogger("quoth.retrieval")
+WARM_QUESTIONS = 16
+"""Recent questions searched on a new index before it serves: its pages are read then (a
+database's vector lists and postings, the files' mapped pages), not by the first askers."""
 SECONDARY_MARGIN = 0.5
 """Across languages, further first-page quotes must be this close to the best confidence."""
 
@@ -71,13 +78,28 @@ class AnsweringService:
         self.refusal = refusal or default_refusal(reranker)
         self.options = options
         self.crosslingual = crosslingual
+        self._recent: deque[Query] = deque(maxlen=WARM_QUESTIONS)
         search_on_one_thread()
 
     def prepare(self, index: IndexReader) -> None:
-        """Get ``index`` ready for questions in other languages (embeds what the cache
-        lacks): before :meth:`swap`, in a worker thread."""
+        """Get ``index`` ready to serve, before :meth:`swap`, in a worker thread: questions in
+        other languages (embeds what the cache lacks), and the recent questions' searches run
+        on it once, so that what answers read is warm when the first askers arrive."""
         if self.crosslingual is not None:
             self.crosslingual.prepare(index)
+        self.warm(index)
+
+    def warm(self, index: IndexReader) -> int:
+        """Search ``index`` with the recent questions (vectors and terms kept in memory, never
+        written anywhere); returns how many. A failure only loses the warming."""
+        recent = list(self._recent)
+        try:
+            for query in recent:
+                hybrid_hits(index, query, self.options.candidates, self.options.fusion)
+        except Exception as error:  # a database error too: the index still serves, colder
+            log.warning("warming the new index failed: %s", type(error).__name__)
+            return 0
+        return len(recent)
 
     @property
     def index(self) -> IndexReader:
@@ -127,6 +149,7 @@ class AnsweringService:
         clock = _Stopwatch(timings)
         cleaned = clean_question(question, self.options.max_question_chars)
         query = make_query(cleaned, self._embedder.encode([cleaned])[0])
+        self._recent.append(Query("", query.vector, query.terms))
         clock.lap("encode")
         n = self.options.candidates
         if mode == "dense":
