@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/train_answer_model.py [--squad FILE] [--out DIR]
         [--questions-per-article N] [--time-budget-min M] [--layers L] [--sentence-alone]
-        [--perturbed K] [--init MODEL_DIR] [--seed S] [--pair-seed S]
+        [--perturbed K] [--contrasts] [--init MODEL_DIR] [--seed S] [--pair-seed S]
 
 One seeded run: read the SQuAD-format file, hold ``--validation-articles`` whole articles out,
 build training pairs from the rest (:mod:`quoth.training.examples`), fine-tune the packaged
@@ -68,6 +68,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         "--perturbed", type=int, default=1, help="perturbed questions per question, at most",
     )  # fmt: skip
     parser.add_argument(
+        "--contrasts", action="store_true",
+        help="add each question's negated and opposite forms as negatives",
+    )  # fmt: skip
+    parser.add_argument(
         "--init", type=Path, default=None,
         help="start from this model folder (a quoth export, e.g. the shipped quoth-answer) "
         "instead of the packaged passage model",
@@ -84,7 +88,9 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     if args.max_articles is not None:
         training = training[: args.max_articles]
     pair_seed = args.seed if args.pair_seed is None else args.pair_seed
-    pairs = build_pairs(training, pair_seed, args.questions_per_article, args.perturbed)
+    pairs = build_pairs(
+        training, pair_seed, args.questions_per_article, args.perturbed, args.contrasts
+    )
     cases = validation_cases(held, args.validation_per_article, args.seed)
     if args.sentence_alone:
         pairs = [replace(p, before="", after="") for p in pairs]

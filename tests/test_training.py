@@ -18,6 +18,8 @@ from quoth.training.examples import (
     TrainingDataError,
     build_pairs,
     load_articles,
+    negate,
+    opposite,
     perturb,
     validation_cases,
 )
@@ -130,6 +132,39 @@ def test_perturb_swaps_a_shared_name_or_number() -> None:
     )
     assert changed is not None and "Marrow" not in changed and changed.endswith(" founded?")
     assert perturb("what is it", "Marrow was founded.", FIRST, rng) is None
+
+
+def test_negated_and_opposite_questions() -> None:
+    plain = "Ferries crossed the river at Lusk."
+    assert (
+        negate("Where did ferries cross the Wend?", plain) == "Where didn't ferries cross the Wend?"
+    )
+    assert negate("How many ferries were built at Lusk?", plain) == (
+        "How many ferries weren't built at Lusk?"
+    )
+    assert negate("Who built the bridge?", plain) is None  # no auxiliary to negate
+    assert negate("What did the ferries not carry?", plain) is None  # negated already
+    assert negate("Where did ferries cross?", "Ferries never crossed at Lusk.") is None
+    rng = random.Random(0)
+    first = "The first bridge at Lusk had two arches."
+    assert opposite("When was the first bridge built?", first, rng) == (
+        "When was the last bridge built?"
+    )
+    swapped = opposite("How many arches did the bridge have, two?", first, rng)
+    assert swapped is not None and "two" not in swapped.split(",")[1]
+    assert opposite("When was the last bridge built?", first, rng) is None  # not its word
+    assert opposite("When was the bridge built?", first, rng) is None
+
+
+def test_contrasts_add_negated_and_opposite_negatives(tmp_path: Path) -> None:
+    articles = load_articles(_squad(tmp_path / "squad.json"))
+    plain = build_pairs(articles, seed=1)
+    more = build_pairs(articles, seed=1, contrasts=True)
+    added = [p for p in more if p.kind in {"negated", "opposite"}]
+    assert added and all(p.label == 0.0 for p in added)
+    assert not any(p.kind in {"negated", "opposite"} for p in plain)
+    answers = {p.sentence: p.question for p in more if p.kind == "answer"}
+    assert all(p.question != answers.get(p.sentence) for p in added)
 
 
 def test_validation_cases_and_auc(tmp_path: Path) -> None:

@@ -12,6 +12,11 @@ shows) and negatives of the kinds a chat user actually meets:
 - ``perturbed``: the question with a name or number swapped for another of the same article,
   against the original answering sentence, as SQuAD 2.0's adversarial questions were written
   ("What did Iran say about the ceasefire?" against what Pakistan said about it);
+- ``negated``: the question turned to its negation ("What are Turing machines *not* used
+  for?") against the answering sentence, which says no such thing;
+- ``opposite``: a word of the question that the answering sentence uses swapped for its
+  opposite or another number word ("the *last* ruler", "*three* basic resources"): with
+  ``negated``, the commonest kinds of SQuAD 2.0's written-to-mislead unanswerable questions;
 - ``impossible``: SQuAD's own unanswerable questions against the sentence holding their
   plausible answer, else their paragraph's best sentence.
 
@@ -31,7 +36,9 @@ from quoth.corpus.splitting import sentence_spans
 from quoth.errors import QuothError
 from quoth.index.lexical import tokenize
 
-KINDS = ("answer", "paragraph", "article", "removed", "perturbed", "impossible")
+KINDS = (
+    "answer", "paragraph", "article", "removed", "perturbed", "negated", "opposite", "impossible",
+)  # fmt: skip
 
 
 class TrainingDataError(QuothError):
@@ -182,6 +189,64 @@ def perturb(question: str, sentence: str, article: str, rng: random.Random) -> s
     return question[: target.start()] + rng.choice(pool) + question[target.end() :]
 
 
+_AUXILIARY = re.compile(
+    r"^((?:\w+\s+){0,3}\w+)\s+(is|are|was|were|do|does|did|can|could|will|would|has|have|"
+    r"had|should)\s+",
+    re.IGNORECASE,
+)
+_CONTRACTED = {"can": "can't", "will": "won't"}
+_NEGATION = re.compile(r"\b(?:not|no|never|none|nor|cannot)\b|n't\b", re.IGNORECASE)
+
+
+def negate(question: str, sentence: str) -> str | None:
+    """``question`` with its auxiliary verb negated ("What did X say" -> "What didn't X say");
+    None when it has none, is negated already, or ``sentence`` itself negates."""
+    found = _AUXILIARY.match(question)
+    if found is None or _NEGATION.search(question) or _NEGATION.search(sentence):
+        return None
+    verb = found.group(2)
+    negated = _CONTRACTED.get(verb.lower(), f"{verb}n't")
+    if verb[0].isupper():
+        negated = negated.capitalize()
+    return f"{question[: found.start(2)]}{negated}{question[found.end(2) :]}"
+
+
+_PAIRS = (
+    ("first", "last"), ("earliest", "latest"), ("largest", "smallest"), ("biggest", "smallest"),
+    ("highest", "lowest"), ("most", "least"), ("before", "after"), ("increase", "decrease"),
+    ("increased", "decreased"), ("north", "south"), ("east", "west"), ("more", "less"),
+    ("maximum", "minimum"), ("best", "worst"), ("longest", "shortest"), ("oldest", "youngest"),
+    ("larger", "smaller"), ("higher", "lower"), ("major", "minor"), ("began", "ended"),
+    ("won", "lost"), ("above", "below"), ("inside", "outside"), ("positive", "negative"),
+    ("rise", "fall"), ("rose", "fell"), ("early", "late"), ("strongest", "weakest"),
+)  # fmt: skip
+_OPPOSITE = dict(_PAIRS) | {b: a for a, b in _PAIRS}
+_NUMBERS = ("two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "twelve")
+_WORD = re.compile(r"\b[A-Za-z]+\b")
+
+
+def opposite(question: str, sentence: str, rng: random.Random) -> str | None:
+    """``question`` with one word the sentence also uses swapped for its opposite (or a number
+    word for another) that the sentence does not use; None when no word fits."""
+    used = {w.lower() for w in _WORD.findall(sentence)}
+    choices = []
+    for match in _WORD.finditer(question):
+        word = match.group().lower()
+        if word not in used:
+            continue
+        if word in _OPPOSITE and _OPPOSITE[word] not in used:
+            choices.append((match, [_OPPOSITE[word]]))
+        elif word in _NUMBERS:
+            choices.append((match, [n for n in _NUMBERS if n not in used]))
+    if not choices:
+        return None
+    match, replacements = rng.choice(choices)
+    new = rng.choice(replacements)
+    if match.group()[0].isupper():
+        new = new.capitalize()
+    return question[: match.start()] + new + question[match.end() :]
+
+
 def _pair(
     question: str, sentences: _Sentences, text: str, i: int, label: float, kind: str, title: str,
     skip: int = -1,
@@ -199,10 +264,11 @@ def _pair(
 
 def article_pairs(
     article: Article, rng: random.Random, questions_per_article: int | None = None,
-    perturbed: int = 1,
+    perturbed: int = 1, contrasts: bool = False,
 ) -> Iterator[Pair]:  # fmt: skip
     """The pairs of one article (at most ``questions_per_article`` questions, drawn by ``rng``),
-    with up to ``perturbed`` distinct perturbed questions per question."""
+    with up to ``perturbed`` distinct perturbed questions per question, and with
+    ``contrasts`` its negated and opposite forms."""
     sentences = _sentences(article)
     if not sentences.spans:
         return
@@ -264,18 +330,25 @@ def article_pairs(
             if changed is not None and changed not in made:
                 made.add(changed)
                 yield _pair(changed, sentences, article.text, home, 0.0, "perturbed", title)
+        if contrasts:
+            negated = negate(question.text, sentences.texts[home])
+            if negated is not None:
+                yield _pair(negated, sentences, article.text, home, 0.0, "negated", title)
+            swapped = opposite(question.text, sentences.texts[home], rng)
+            if swapped is not None:
+                yield _pair(swapped, sentences, article.text, home, 0.0, "opposite", title)
 
 
 def build_pairs(
     articles: list[Article], seed: int, questions_per_article: int | None = None,
-    perturbed: int = 1,
+    perturbed: int = 1, contrasts: bool = False,
 ) -> list[Pair]:  # fmt: skip
     """Every article's pairs, reproducibly (one seeded generator, articles in file order)."""
     rng = random.Random(seed)
     return [
         pair
         for article in articles
-        for pair in article_pairs(article, rng, questions_per_article, perturbed)
+        for pair in article_pairs(article, rng, questions_per_article, perturbed, contrasts)
     ]
 
 
