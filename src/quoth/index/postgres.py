@@ -442,33 +442,37 @@ class PostgresIndex:
 
     def prefetch(self, rows: Sequence[int]) -> None:
         """Read the passages at ``rows``, every sentence they hold and the one on each side
-        (a quote's and a window's neighbours), and their articles, in one round trip."""
+        (a quote's and a window's neighbours), and their articles: two round trips."""
         with self._rows_lock:
             wanted = [int(r) for r in rows if self._passages.get_recent(int(r)) is None]
         if not wanted:
             return
         v = self.version
-        passages_t, sentences_t = _table(v, "passages"), _table(v, "sentences")
-        with self._pool.connection() as conn, conn.pipeline():
-            found = conn.execute(
+        with self._pool.connection() as conn:
+            found_rows = conn.execute(
                 f"SELECT row, doc, start_char, end_char, first_sentence, last_sentence, "
-                f"passage_id FROM {passages_t} WHERE row = ANY(%s)",
+                f"passage_id FROM {_table(v, 'passages')} WHERE row = ANY(%s)",
                 (wanted,),
+            ).fetchall()
+            # The rows wanted are listed here, not joined in SQL: a join let the planner scan
+            # the whole sentence table (vectors included) for every answer. Two primary-key
+            # lookups, sent together.
+            sentence_wanted = sorted(
+                {s for row in found_rows for s in range(row[4] - 1, row[5] + 2) if s >= 0}
             )
-            sentences = conn.execute(
-                f"SELECT s.row, s.doc, s.start_char, s.end_char FROM {passages_t} AS p "
-                f"JOIN {sentences_t} AS s ON s.row BETWEEN p.first_sentence - 1 "
-                "AND p.last_sentence + 1 WHERE p.row = ANY(%s)",
-                (wanted,),
-            )
-            articles = conn.execute(
-                f"SELECT a.row, a.record FROM {_table(v, 'articles')} AS a WHERE a.row IN "
-                f"(SELECT doc FROM {passages_t} WHERE row = ANY(%s))",
-                (wanted,),
-            )
-            found_rows = found.fetchall()
-            sentence_rows = sentences.fetchall()
-            article_rows = articles.fetchall()
+            docs = sorted({int(row[1]) for row in found_rows})
+            with conn.pipeline():
+                sentences = conn.execute(
+                    f"SELECT row, doc, start_char, end_char FROM {_table(v, 'sentences')} "
+                    "WHERE row = ANY(%s)",
+                    (sentence_wanted,),
+                )
+                articles = conn.execute(
+                    f"SELECT row, record FROM {_table(v, 'articles')} WHERE row = ANY(%s)",
+                    (docs,),
+                )
+                sentence_rows = sentences.fetchall()
+                article_rows = articles.fetchall()
         with self._rows_lock:
             for r, *span, pid in found_rows:
                 self._passages.keep(int(r), (PassageSpan(*span), str(pid)))
