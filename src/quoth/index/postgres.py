@@ -4,8 +4,8 @@ Each published version gets its own tables (``quoth_v<N>_...``), filled and made
 one transaction, so a reader sees the old version or the new one, never a mixture; readers
 still on the old version keep it until the next publication drops it. Inside a version:
 
-- articles, sentence and passage spans: read per answer, the few dozen rows it needs (one
-  round trip for the passages a search found, their sentences and their articles), and kept
+- articles, sentence and passage spans: read per answer, the few dozen rows it needs (two
+  round trips for the passages a search found, their sentences and their articles), and kept
   in bounded caches, so a replica holds no copy of the corpus and opening a version reads
   only its settings;
 - passage and sentence vectors in pgvector ``halfvec`` columns (half the bytes of ``vector``,
@@ -457,30 +457,54 @@ class PostgresIndex:
             # The rows wanted are listed here, not joined in SQL: a join let the planner scan
             # the whole sentence table (vectors included) for every answer. Two primary-key
             # lookups, sent together.
-            sentence_wanted = sorted(
-                {s for row in found_rows for s in range(row[4] - 1, row[5] + 2) if s >= 0}
-            )
-            docs = sorted({int(row[1]) for row in found_rows})
+            with self._rows_lock:  # what an earlier answer already read is not read again
+                sentence_wanted = sorted(
+                    {
+                        s
+                        for row in found_rows
+                        for s in range(max(0, row[4] - 1), row[5] + 2)
+                        if s not in self._sentences
+                    }
+                )
+                docs = sorted({int(row[1]) for row in found_rows} - set(self._article_cache.keys()))
+            sentence_rows: list[tuple[Any, ...]] = []
+            article_rows: list[tuple[Any, ...]] = []
             with conn.pipeline():
-                sentences = conn.execute(
-                    f"SELECT row, doc, start_char, end_char FROM {_table(v, 'sentences')} "
-                    "WHERE row = ANY(%s)",
-                    (sentence_wanted,),
-                )
-                articles = conn.execute(
-                    f"SELECT row, record FROM {_table(v, 'articles')} WHERE row = ANY(%s)",
-                    (docs,),
-                )
-                sentence_rows = sentences.fetchall()
-                article_rows = articles.fetchall()
+                if sentence_wanted:
+                    sentences = conn.execute(
+                        f"SELECT row, doc, start_char, end_char FROM {_table(v, 'sentences')} "
+                        "WHERE row = ANY(%s)",
+                        (sentence_wanted,),
+                    )
+                if docs:
+                    articles = conn.execute(
+                        f"SELECT row, record FROM {_table(v, 'articles')} WHERE row = ANY(%s)",
+                        (docs,),
+                    )
+                if sentence_wanted:
+                    sentence_rows = sentences.fetchall()
+                if docs:
+                    article_rows = articles.fetchall()
         with self._rows_lock:
             for r, *span, pid in found_rows:
                 self._passages.keep(int(r), (PassageSpan(*span), str(pid)))
             for r, *span in sentence_rows:
                 self._sentences.keep(int(r), SentenceSpan(*span))
             for r, record in article_rows:
-                if self._article_cache.get_recent(int(r)) is None:
-                    self._article_cache.keep(int(r), ArticleRecord.model_validate(record))
+                self._article_cache.keep(int(r), ArticleRecord.model_validate(record))
+
+    def _one(self, cache: _Bounded, row: int, query: str, make: Callable[..., Any]) -> Any:
+        """A cached row, else read alone (a row no search brought: an explanation, a listing)."""
+        with self._rows_lock:
+            known = cache.get_recent(row)
+        if known is None:
+            found = self._fetch(query, (row,))
+            if not found:
+                raise IndexError(row)
+            known = make(*found[0])
+            with self._rows_lock:
+                cache.keep(row, known)
+        return known
 
     def _passage(self, row: int) -> tuple[PassageSpan, str]:
         with self._rows_lock:
@@ -497,18 +521,12 @@ class PostgresIndex:
         return result
 
     def article(self, row: int) -> ArticleRecord:
-        with self._rows_lock:
-            known = self._article_cache.get_recent(row)
-        if known is None:
-            found = self._fetch(
-                f"SELECT record FROM {_table(self.version, 'articles')} WHERE row = %s", (row,)
-            )
-            if not found:
-                raise IndexError(row)
-            known = ArticleRecord.model_validate(found[0][0])
-            with self._rows_lock:
-                self._article_cache.keep(row, known)
-        record: ArticleRecord = known
+        record: ArticleRecord = self._one(
+            self._article_cache,
+            row,
+            f"SELECT record FROM {_table(self.version, 'articles')} WHERE row = %s",
+            ArticleRecord.model_validate,
+        )
         return record
 
     def all_articles(self) -> Iterator[ArticleRecord]:
@@ -543,21 +561,13 @@ class PostgresIndex:
         return self._passage(int(row))[0]
 
     def sentence_span(self, sentence: int) -> SentenceSpan:
-        sentence = int(sentence)
-        with self._rows_lock:
-            known = self._sentences.get_recent(sentence)
-        if known is None:
-            found = self._fetch(
-                f"SELECT doc, start_char, end_char FROM {_table(self.version, 'sentences')} "
-                "WHERE row = %s",
-                (sentence,),
-            )
-            if not found:
-                raise IndexError(sentence)
-            known = SentenceSpan(*found[0])
-            with self._rows_lock:
-                self._sentences.keep(sentence, known)
-        span: SentenceSpan = known
+        span: SentenceSpan = self._one(
+            self._sentences,
+            int(sentence),
+            f"SELECT doc, start_char, end_char FROM {_table(self.version, 'sentences')} "
+            "WHERE row = %s",
+            SentenceSpan,
+        )
         return span
 
     def passage_id(self, row: int) -> str:
