@@ -129,9 +129,15 @@ def test_old_builds_pruned(corpus_copy: Path, tmp_path: Path, embedder: Embedder
     settings = settings_for(index_dir, corpus_copy)
     for _ in range(3):
         runtime.reindex(settings, embedder)
-    builds = list((index_dir / "builds").iterdir())
-    assert len(builds) == 2  # the current one and one spare
-    assert (index_dir / "current").resolve() in builds
+    builds = sorted((index_dir / "builds").iterdir())
+    # The first build is the base both later deltas layer on; the current delta and one spare.
+    assert len(builds) == 3
+    assert (index_dir / "current").resolve() == builds[-1]
+    for _ in range(2):
+        runtime.reindex(settings, embedder)
+    kept = sorted((index_dir / "builds").iterdir())
+    assert kept[0] == builds[0] and builds[1] not in kept and len(kept) == 3
+    load_index(index_dir, embedder.name)
 
 
 def test_kill_during_reindex_leaves_an_index_that_loads(

@@ -30,7 +30,9 @@ from quoth.index import (
     load_index,
 )
 from quoth.index.builder import BuildProgress
+from quoth.index.layered import LayeredIndex
 from quoth.index.reader import IndexReader
+from quoth.index.store import StoredIndex
 from quoth.memory import release_free_memory
 from quoth.retrieval import AnsweringService, RetrievalOptions
 from quoth.retrieval.refusal import load_refusal
@@ -208,7 +210,7 @@ def wait_for_first_index(
             time.sleep(2)
 
 
-def previous_index(settings: Settings, model: str) -> IndexData | None:
+def previous_index(settings: Settings, model: str) -> StoredIndex | None:
     """The current index if it can lend vectors to a rebuild; a damaged one lends nothing."""
     try:
         return load_index(settings.index_dir, model)
@@ -222,17 +224,21 @@ def rebuild(
     source: Path | None = None,
     previous: IndexReader | None = None,
     progress: BuildProgress | None = None,
-) -> tuple[IndexData, BuildReport]:
+) -> tuple[StoredIndex, BuildReport]:
     """Rebuild the local index folder from the corpus, re-embedding only changed articles.
 
     ``previous`` (the index being served) lends its vectors to unchanged articles; with a
     database, the local build folder is that cache.
     """
-    if not isinstance(previous, IndexData):
+    if not isinstance(previous, (IndexData, LayeredIndex)):
         previous = previous_index(settings, embedder.name)
     known = {article.path: article for article in previous.articles} if previous else None
     corpus = load_corpus(corpus_dir(settings, source), known)
-    return build_index(corpus, embedder, settings.index_dir, chunking(settings), previous, progress)
+    # PostgreSQL copies whole builds, so it is given one; the folder of files serves deltas.
+    layered = settings.database_url is None
+    return build_index(
+        corpus, embedder, settings.index_dir, chunking(settings), previous, progress, layered
+    )
 
 
 def reindex(
@@ -251,5 +257,6 @@ def reindex(
     url = settings.database_url.get_secret_value()
     with reindex_lock(url):
         built, report = rebuild(settings, embedder, source, previous, progress)
+        assert isinstance(built, IndexData)  # rebuild writes whole builds for a database
         publish(url, built)
     return open_index(settings, embedder.name), report

@@ -2,13 +2,15 @@
 
 Embedding is the slow part of indexing; an article whose content hash matches the previous
 build (same model, same passage settings) reuses its stored vectors, so a moderator who edits
-one article waits for one article.
+one article waits for one article. Writing is the other part: a small change writes only a
+delta over the current base build (:mod:`quoth.index.layered`), and the delta is folded into
+a new base when it grows past a share of it.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +22,7 @@ from quoth.corpus.loader import CorpusError
 from quoth.corpus.models import Article, LoadedCorpus, SkippedFile
 from quoth.corpus.splitting import split_passages, split_sentences
 from quoth.index.embedder import Embedder
+from quoth.index.layered import LayeredIndex, article_rows, merge_limit
 from quoth.index.lexical import LexicalIndex, TermRows, Vocabulary
 from quoth.index.store import (
     FORMAT_VERSION,
@@ -27,6 +30,7 @@ from quoth.index.store import (
     ArticleRecord,
     IndexData,
     Manifest,
+    StoredIndex,
     build_lock,
     write_index,
 )
@@ -56,33 +60,32 @@ class BuildReport:
     embedded_texts: int = 0
     seconds: float = 0.0
     skipped: list[SkippedFile] = field(default_factory=list)
+    layered: bool = False
+    """True when only a delta over the current base was written; False for a whole build
+    (the first, a merge of base and delta, or a backend that publishes whole builds)."""
 
 
 @dataclass(slots=True)
 class _Planned:
     """One article's rows as arrays: sentences (start, end); passages (start, end, first
-    sentence, last sentence) with sentence numbers counted within the article."""
+    sentence, last sentence) with sentence numbers counted within the article; ``reuse``:
+    the stored build and article row its rows and vectors are copied from, if any."""
 
     record: ArticleRecord
     sentences: npt.NDArray[np.int64]
     passages: npt.NDArray[np.int64]
     passage_ids: npt.NDArray[np.str_]
-    reuse_row: int | None
+    reuse: tuple[_Lender, int] | None
 
 
-def _reusable_rows(previous: IndexData | None, model: str, chunking: Chunking) -> dict[str, int]:
-    """Article hash -> row in the previous build, when that build's vectors are compatible."""
-    if previous is None:
-        return {}
-    manifest = previous.manifest
-    if (
-        manifest.format_version != FORMAT_VERSION
-        or manifest.model != model
-        or (manifest.passage_sentences, manifest.passage_overlap)
-        != (chunking.sentences, chunking.overlap)
-    ):
-        return {}
-    return {article.hash: row for row, article in enumerate(previous.articles)}
+def _compatible(manifest: Manifest, model: str, chunking: Chunking) -> bool:
+    """Whether a stored build's vectors and rows can be reused by a build with these settings."""
+    return (
+        manifest.format_version == FORMAT_VERSION
+        and manifest.model == model
+        and (manifest.passage_sentences, manifest.passage_overlap)
+        == (chunking.sentences, chunking.overlap)
+    )
 
 
 def article_record(article: Article) -> ArticleRecord:
@@ -111,8 +114,9 @@ def _plan(article: Article, chunking: Chunking) -> _Planned:
     )
 
 
-class _Previous:
-    """Row ranges of each article in the previous build (rows are stored article by article)."""
+class _Lender:
+    """A stored build whose rows a new build copies: each article's row ranges (rows are
+    stored article by article)."""
 
     def __init__(self, index: IndexData) -> None:
         self.index = index
@@ -143,8 +147,22 @@ class _Previous:
             self.index.sentences[sentence_rows, 1:3].astype(np.int64),
             passages,
             self.index.passage_ids[passage_rows],
-            row,
+            (self, row),
         )
+
+
+def _plan_all(
+    articles: Sequence[Article], lenders: Sequence[_Lender], chunking: Chunking
+) -> list[_Planned]:
+    """Each article copied from the last lender that holds its content, else split afresh."""
+    known: dict[str, tuple[_Lender, int]] = {}
+    for lender in lenders:
+        known.update((a.hash, (lender, row)) for row, a in enumerate(lender.index.articles))
+    planned = []
+    for article in articles:
+        found = known.get(article.hash)
+        planned.append(found[0].plan(article, found[1]) if found else _plan(article, chunking))
+    return planned
 
 
 def _rows(
@@ -179,25 +197,26 @@ def _positions(runs: list[tuple[int, int, int]]) -> tuple[npt.NDArray[np.int64],
 
 
 def _lexical(
-    planned: list[_Planned], earlier: _Previous | None, passage_rows: npt.NDArray[np.int64]
+    planned: list[_Planned], vocabulary: Vocabulary, passage_rows: npt.NDArray[np.int64]
 ) -> LexicalIndex:
-    """BM25 for the new build: unchanged articles keep their sentences' term counts (the
-    vocabulary only grows, so their term ids stay valid); only new text is tokenized."""
-    vocabulary = Vocabulary(earlier.index.lexical.vocabulary.terms if earlier else ())
+    """BM25 for the new build: copied articles keep their sentences' term counts (every
+    lender's term ids are valid in ``vocabulary``, which only grows); only new text is
+    tokenized."""
     fresh_texts = [
         item.record.text[s:e]
         for item in planned
-        if item.reuse_row is None
+        if item.reuse is None
         for s, e in item.sentences.tolist()
     ]
     fresh = TermRows.count(fresh_texts, vocabulary)
     parts: list[TermRows] = []
     cursor = 0
     for item in planned:
-        if item.reuse_row is not None and earlier is not None:
-            old_sentences, _ = earlier.rows(item.reuse_row)
+        if item.reuse is not None:
+            lender, row = item.reuse
+            old_sentences, _ = lender.rows(row)
             parts.append(
-                earlier.index.lexical.sentence_terms.rows(old_sentences.start, old_sentences.stop)
+                lender.index.lexical.sentence_terms.rows(old_sentences.start, old_sentences.stop)
             )
         else:
             parts.append(fresh.rows(cursor, cursor + len(item.sentences)))
@@ -205,39 +224,92 @@ def _lexical(
     return LexicalIndex.build(vocabulary, TermRows.concat(parts), passage_rows[:, 3:5])
 
 
+@dataclass(slots=True)
+class _Layout:
+    """What to write: every article in one build (``base`` None), or a delta over ``base``
+    that removes ``removed`` of its articles."""
+
+    planned: list[_Planned]
+    vocabulary: Vocabulary
+    base: IndexData | None = None
+    removed: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def _whole(
+    articles: Sequence[Article], previous: StoredIndex | None, chunking: Chunking
+) -> _Layout:
+    """Every article in one new build, copying what any layer of ``previous`` holds."""
+    if previous is None:
+        return _Layout(_plan_all(articles, [], chunking), Vocabulary())
+    layers = [previous.base, previous.delta] if isinstance(previous, LayeredIndex) else [previous]
+    vocabulary = Vocabulary(layers[-1].lexical.vocabulary.all_terms())
+    return _Layout(_plan_all(articles, [_Lender(i) for i in layers], chunking), vocabulary)
+
+
+def _delta(
+    articles: Sequence[Article], previous: StoredIndex, chunking: Chunking
+) -> _Layout | None:
+    """A delta over ``previous``'s base: the articles the base does not hold as they are now,
+    and the base's articles they replace or that are gone. None when that delta would be
+    past :func:`quoth.index.layered.merge_limit` (time to merge)."""
+    base = previous.base if isinstance(previous, LayeredIndex) else previous
+    if base.manifest.base is not None:
+        return None
+    # A base row serves on only while its article is the same (content, id and file).
+    unused: dict[tuple[str, str, str], list[int]] = {}
+    for row, record in enumerate(base.articles):
+        unused.setdefault((record.hash, record.id, record.path), []).append(row)
+    in_delta = []
+    for article in articles:
+        rows = unused.get((article.hash, article.id, article.path))
+        if rows:
+            rows.pop()
+        else:
+            in_delta.append(article)
+    removed = np.asarray(sorted(r for rows in unused.values() for r in rows), dtype=np.int64)
+    limit = merge_limit(len(base.passages))
+    if len(article_rows(base.passages[:, 0], removed)) > limit:
+        return None
+    lenders = [_Lender(base)]
+    own_terms: list[str] = []
+    if isinstance(previous, LayeredIndex):
+        lenders.append(_Lender(previous.delta))
+        own_terms = previous.delta.lexical.vocabulary.terms
+    planned = _plan_all(in_delta, lenders, chunking)
+    if sum(len(item.passages) for item in planned) > limit:
+        return None
+    vocabulary = Vocabulary(own_terms, parent=base.lexical.vocabulary)
+    return _Layout(planned, vocabulary, base, removed)
+
+
 def build_index(
     corpus: LoadedCorpus,
     embedder: Embedder,
     index_dir: Path,
     chunking: Chunking,
-    previous: IndexData | None = None,
+    previous: StoredIndex | None = None,
     progress: BuildProgress | None = None,
-) -> tuple[IndexData, BuildReport]:
-    """Embed what changed, write a new build and publish it atomically.
+    layered: bool = True,
+) -> tuple[StoredIndex, BuildReport]:
+    """Embed what changed, write a new build (or only a delta over the current base) and
+    publish it atomically.
 
-    Holds the folder's build lock throughout, so two reindexes never race; a second one
-    fails at once with :class:`IndexBusyError` instead of waiting on the first.
-    """
+    ``layered``: False writes every article into one build (what a backend that copies whole
+    builds, PostgreSQL, publishes). Holds the folder's build lock throughout, so two
+    reindexes never race; a second one fails at once with :class:`IndexBusyError`."""
     if not corpus.articles:
         raise CorpusError("No articles to index (supported files: .txt, .md, .html).")
     with build_lock(index_dir):
         started = time.perf_counter()
-        reusable = _reusable_rows(previous, embedder.name, chunking)
-        earlier = _Previous(previous) if previous is not None and reusable else None
-        planned = [
-            earlier.plan(a, reusable[a.hash])
-            if earlier is not None and a.hash in reusable
-            else _plan(a, chunking)
-            for a in corpus.articles
-        ]
-
-        # Everything that needs embedding goes through the model in one stream.
-        texts: list[str] = []
-        for item in planned:
-            if item.reuse_row is None:
-                text = item.record.text
-                texts += [text[s:e] for s, e in item.sentences.tolist()]
-                texts += [text[s:e] for s, e in item.passages[:, :2].tolist()]
+        if previous is not None and not _compatible(previous.manifest, embedder.name, chunking):
+            previous = None
+        layout = None
+        if layered and previous is not None:
+            layout = _delta(corpus.articles, previous, chunking)
+        if layout is None:
+            layout = _whole(corpus.articles, previous, chunking)
+        planned = layout.planned
+        texts = _fresh_texts(planned)
         done = 0
 
         def advance(n: int) -> None:
@@ -250,64 +322,35 @@ def build_index(
             progress(0, len(texts))
         fresh = embedder.encode(texts, progress=advance)
 
-        dim = embedder.dimension
         sentence_rows, passage_rows, passage_ids = _rows(planned)
-        # Where each new row's vector comes from: a row of the previous build, or of `fresh`,
-        # as runs of (new start, source start, count); copied in one gather each below.
-        reused_s: list[tuple[int, int, int]] = []
-        reused_p: list[tuple[int, int, int]] = []
-        fresh_s: list[tuple[int, int, int]] = []
-        fresh_p: list[tuple[int, int, int]] = []
-        cursor = base = passage_base = 0
-        for item in planned:
-            n_s, n_p = len(item.sentences), len(item.passages)
-            if item.reuse_row is not None and earlier is not None:
-                old_sentences, old_passages = earlier.rows(item.reuse_row)
-                reused_s.append((base, old_sentences.start, n_s))
-                reused_p.append((passage_base, old_passages.start, n_p))
-            else:
-                fresh_s.append((base, cursor, n_s))
-                fresh_p.append((passage_base, cursor + n_s, n_p))
-                cursor += n_s + n_p
-            base, passage_base = base + n_s, passage_base + n_p
-        # Sentence vectors are only copied to disk, so they stay in the stored type; passage
-        # vectors are also filed in the vector index, which wants float32.
-        sentence_vectors = np.empty((len(sentence_rows), dim), dtype=STORED_VECTORS)
-        passage_vectors = np.empty((len(passage_rows), dim), dtype=np.float32)
-        for target, runs in ((sentence_vectors, fresh_s), (passage_vectors, fresh_p)):
-            new, old = _positions(runs)
-            target[new] = fresh[old]
-        known_cells = None
-        if earlier is not None:
-            earlier_cells = earlier.index.vectors.cells_of_rows()
-            if earlier_cells is not None:
-                known_cells = np.full(len(passage_rows), -1, dtype=np.int64)
-                new, old = _positions(reused_p)
-                known_cells[new] = earlier_cells[old]
-            for target, runs, stored in (
-                (sentence_vectors, reused_s, earlier.index.sentence_vectors),
-                (passage_vectors, reused_p, earlier.index.passage_vectors),
-            ):
-                new, old = _positions(runs)
-                target[new] = stored.rows(old, target.dtype)
-
-        lexical = _lexical(planned, earlier, passage_rows)
-        old_hashes = previous.manifest.articles if previous is not None else {}
-        new_hashes = {item.record.id: item.record.hash for item in planned}
+        sentence_vectors, passage_vectors, known_cells, centroids = _vectors(
+            planned, fresh, embedder.dimension, len(sentence_rows), len(passage_rows)
+        )
+        lexical = _lexical(planned, layout.vocabulary, passage_rows)
+        base = layout.base
+        live = {item.record.id: item.record.hash for item in planned}
+        if base is not None:
+            removed = set(layout.removed.tolist())
+            live = {
+                **{a.id: a.hash for r, a in enumerate(base.articles) if r not in removed},
+                **live,
+            }
         manifest = Manifest(
             format_version=FORMAT_VERSION,
             model=embedder.name,
-            dimension=dim,
+            dimension=embedder.dimension,
             built_at=datetime.now(UTC),
             passage_sentences=chunking.sentences,
             passage_overlap=chunking.overlap,
-            vector_index=choose_kind(len(passage_rows)),
-            articles=new_hashes,
+            vector_index="flat" if base is not None else choose_kind(len(passage_rows)),
+            articles=live,
             passages=len(passage_rows),
             sentences=len(sentence_rows),
             files={},
+            base=base.folder.name if base is not None and base.folder is not None else None,
+            removed_articles=layout.removed.tolist(),
         )
-        data = write_index(
+        written = write_index(
             index_dir,
             manifest,
             [item.record for item in planned],
@@ -317,20 +360,89 @@ def build_index(
             passage_vectors,
             sentence_vectors,
             lexical,
-            earlier.index.vectors.centroids() if earlier is not None else None,
-            known_cells,
+            centroids if base is None else None,
+            known_cells if base is None else None,
+            base,
         )
+        data: StoredIndex = written if base is None else LayeredIndex(base, written, layout.removed)
+        old_hashes = previous.manifest.articles if previous is not None else {}
         report = BuildReport(
-            articles=len(planned),
-            passages=len(passage_rows),
-            added=sorted(set(new_hashes) - set(old_hashes)),
-            changed=sorted(
-                k for k in new_hashes if k in old_hashes and old_hashes[k] != new_hashes[k]
-            ),
-            removed=sorted(set(old_hashes) - set(new_hashes)),
-            reused=sum(item.reuse_row is not None for item in planned),
+            articles=len(data.articles),
+            passages=data.live_passages,
+            added=sorted(set(live) - set(old_hashes)),
+            changed=sorted(k for k in live if k in old_hashes and old_hashes[k] != live[k]),
+            removed=sorted(set(old_hashes) - set(live)),
+            reused=len(corpus.articles) - sum(item.reuse is None for item in planned),
             embedded_texts=len(texts),
             seconds=time.perf_counter() - started,
             skipped=list(corpus.skipped),
+            layered=base is not None,
         )
         return data, report
+
+
+def _fresh_texts(planned: list[_Planned]) -> list[str]:
+    """Everything that needs embedding, in one stream: new articles' sentences and passages."""
+    texts: list[str] = []
+    for item in planned:
+        if item.reuse is None:
+            text = item.record.text
+            texts += [text[s:e] for s, e in item.sentences.tolist()]
+            texts += [text[s:e] for s, e in item.passages[:, :2].tolist()]
+    return texts
+
+
+def _vectors(
+    planned: list[_Planned], fresh: npt.NDArray[np.float32], dim: int, sentences: int, passages: int
+) -> tuple[
+    npt.NDArray[np.float16],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.int64] | None,
+    npt.NDArray[np.float32] | None,
+]:
+    """The build's sentence and passage vectors, gathered from ``fresh`` and the lenders;
+    with them, when the first lender has an IVF index, its centroids and each copied row's
+    cell (-1 for the rest), so the new vector index skips k-means and most filing."""
+    # Runs of (new start, source start, count) per source; copied in one gather each.
+    fresh_s: list[tuple[int, int, int]] = []
+    fresh_p: list[tuple[int, int, int]] = []
+    lent: dict[int, tuple[_Lender, list[tuple[int, int, int]], list[tuple[int, int, int]]]] = {}
+    cursor = base = passage_base = 0
+    for item in planned:
+        n_s, n_p = len(item.sentences), len(item.passages)
+        if item.reuse is not None:
+            lender, row = item.reuse
+            old_sentences, old_passages = lender.rows(row)
+            _, runs_s, runs_p = lent.setdefault(id(lender), (lender, [], []))
+            runs_s.append((base, old_sentences.start, n_s))
+            runs_p.append((passage_base, old_passages.start, n_p))
+        else:
+            fresh_s.append((base, cursor, n_s))
+            fresh_p.append((passage_base, cursor + n_s, n_p))
+            cursor += n_s + n_p
+        base, passage_base = base + n_s, passage_base + n_p
+    # Sentence vectors are only copied to disk, so they stay in the stored type; passage
+    # vectors are also filed in the vector index, which wants float32.
+    sentence_vectors = np.empty((sentences, dim), dtype=STORED_VECTORS)
+    passage_vectors = np.empty((passages, dim), dtype=np.float32)
+    for target, runs in ((sentence_vectors, fresh_s), (passage_vectors, fresh_p)):
+        new, old = _positions(runs)
+        target[new] = fresh[old]
+    known_cells = centroids = None
+    for lender, runs_s, runs_p in lent.values():
+        for target, runs, stored in (
+            (sentence_vectors, runs_s, lender.index.sentence_vectors),
+            (passage_vectors, runs_p, lender.index.passage_vectors),
+        ):
+            new, old = _positions(runs)
+            target[new] = stored.rows(old, target.dtype)
+    lenders = [lender for lender, _, _ in lent.values()]
+    first = min(lenders, key=lambda lender: lender.index.manifest.base is not None, default=None)
+    if first is not None:
+        cells = first.index.vectors.cells_of_rows()
+        centroids = first.index.vectors.centroids()
+        if cells is not None:
+            known_cells = np.full(passages, -1, dtype=np.int64)
+            new, old = _positions(lent[id(first)][2])
+            known_cells[new] = cells[old]
+    return sentence_vectors, passage_vectors, known_cells, centroids

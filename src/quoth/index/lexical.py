@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import chain
@@ -54,22 +54,49 @@ def tokenize(texts: list[str]) -> list[list[str]]:
 
 
 class Vocabulary:
-    """Term -> column. Only grows, so the term ids stored for unchanged sentences stay valid."""
+    """Term -> column. Only grows, so the term ids stored for unchanged sentences stay valid.
 
-    def __init__(self, terms: Iterable[str] = ()) -> None:
+    A delta segment's vocabulary extends its base's (``parent``): the base's terms keep their
+    ids and only terms the base never saw are numbered (and stored) by the delta, so rows of
+    both segments share one numbering without copying the base's terms."""
+
+    def __init__(self, terms: Iterable[str] = (), parent: Vocabulary | None = None) -> None:
+        self.parent = parent
+        self.offset = len(parent) if parent is not None else 0
         self.terms = list(terms)
-        self.ids = {term: i for i, term in enumerate(self.terms)}
+        self.ids = {term: self.offset + i for i, term in enumerate(self.terms)}
+
+    def __len__(self) -> int:
+        return self.offset + len(self.terms)
+
+    def _id(self, term: str) -> int | None:
+        if self.parent is not None:
+            found = self.parent._id(term)
+            if found is not None:
+                return found
+        return self.ids.get(term)
 
     def add(self, terms: list[str]) -> list[int]:
-        ids = self.ids
+        out = []
         for term in terms:
-            if term not in ids:
-                ids[term] = len(self.terms)
+            found = self._id(term)
+            if found is None:
+                found = self.ids[term] = len(self)
                 self.terms.append(term)
-        return [ids[term] for term in terms]
+            out.append(found)
+        return out
 
     def known(self, terms: list[str]) -> list[int]:
-        return [self.ids[t] for t in terms if t in self.ids]
+        return [i for i in (self._id(t) for t in terms) if i is not None]
+
+    def all_terms(self) -> list[str]:
+        """Every term in id order, the parent's first (a merge numbers them the same)."""
+        return (self.parent.all_terms() if self.parent is not None else []) + self.terms
+
+    def term(self, term_id: int) -> str:
+        if term_id < self.offset and self.parent is not None:
+            return self.parent.term(term_id)
+        return self.terms[term_id - self.offset]
 
 
 @dataclass(slots=True)
@@ -92,7 +119,7 @@ class TermRows:
         ids = [vocabulary.add(tokens) for tokens in tokenize(texts)]
         per_text = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
         flat = np.fromiter(chain.from_iterable(ids), dtype=np.int64, count=int(per_text.sum()))
-        width = max(len(vocabulary.terms), 1)
+        width = max(len(vocabulary), 1)
         keys = np.repeat(np.arange(len(ids), dtype=np.int64), per_text) * width + flat
         unique, counts = np.unique(keys, return_counts=True)
         lengths = np.bincount(unique // width, minlength=len(ids)).astype(np.int64)
@@ -121,62 +148,144 @@ def _part(source: Array | StoredArray, start: int, stop: int) -> Array:
     return np.asarray(source[start:stop])
 
 
+@dataclass(frozen=True, slots=True)
+class Collection:
+    """The statistics BM25 weighs with: how many documents, their total length, and how
+    many hold a term. A build's own, or a layered version's (base + delta - removed rows),
+    which equal those of a build from nothing over the same articles."""
+
+    documents: int
+    length: float
+    frequency: Callable[[list[int]], npt.NDArray[np.int64]]
+
+    def idf(self, terms: list[int]) -> Vectors:
+        frequency = self.frequency(terms)
+        return np.log1p((self.documents - frequency + 0.5) / (frequency + 0.5)).astype(np.float32)
+
+    def norm(self, lengths: Array) -> Vectors:
+        """Each document's length normalisation, ``k1 * (1 - b + b * length / average)``."""
+        mean = self.length / self.documents if self.documents else 0.0
+        average = mean if mean > 0 else 1.0
+        return (K1 * (1 - B + B * np.asarray(lengths, np.float64) / average)).astype(np.float32)
+
+
+class Postings:
+    """One segment's term counts stored term by term (CSC): a question reads only its terms'
+    columns. Counts, not weights: a weight depends on the whole collection (idf, average
+    length), which a later small change alters, so weights are computed when a question is
+    scored, from the statistics of the version being read."""
+
+    def __init__(
+        self,
+        terms: Array,
+        starts: Array,
+        docs: Array | StoredArray,
+        counts: Array | StoredArray,
+        lengths: Array,
+    ) -> None:
+        self.terms = np.asarray(terms, dtype=np.int64)  # the term ids present, ascending
+        self.starts = np.asarray(starts, dtype=np.int64)
+        self._docs = docs
+        self._counts = counts
+        self.lengths = np.asarray(lengths, dtype=np.float32)  # each document's length
+
+    @property
+    def size(self) -> int:
+        return len(self.lengths)
+
+    @classmethod
+    def from_counts(cls, counts: TermRows) -> Postings:
+        """Regroup per-document term counts term by term; within a term the documents stay
+        in ascending order (which :meth:`Bm25.scores_of` relies on)."""
+        documents = len(counts.lengths)
+        rows = np.repeat(np.arange(documents, dtype=np.int64), counts.lengths)
+        terms = np.asarray(counts.terms, dtype=np.int64)
+        tf = np.asarray(counts.counts, dtype=np.float32)
+        lengths = np.bincount(rows, weights=tf, minlength=documents).astype(np.float32)
+        order = _stable_order(terms)
+        present, frequency = np.unique(terms, return_counts=True)
+        starts = np.concatenate(([0], np.cumsum(frequency))).astype(np.int64)
+        return cls(present, starts, rows[order].astype(np.int32), tf[order], lengths)
+
+    def frequency(self, terms: list[int]) -> npt.NDArray[np.int64]:
+        """How many of this segment's documents hold each term."""
+        where = np.searchsorted(self.terms, terms)
+        where = np.minimum(where, max(len(self.terms) - 1, 0))
+        found = (
+            (self.terms[where] == np.asarray(terms, dtype=np.int64))
+            if len(self.terms)
+            else (np.zeros(len(terms), dtype=bool))
+        )
+        return np.where(found, self.starts[where + 1] - self.starts[where], 0).astype(np.int64)
+
+    def collection(self) -> Collection:
+        return Collection(self.size, float(self.lengths.sum(dtype=np.float64)), self.frequency)
+
+    def column(self, term: int) -> tuple[Array, Array]:
+        """The documents holding a term (ascending) and its count in each."""
+        where = int(np.searchsorted(self.terms, term))
+        if where >= len(self.terms) or self.terms[where] != term:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        start, stop = int(self.starts[where]), int(self.starts[where + 1])
+        return _part(self._docs, start, stop), _part(self._counts, start, stop)
+
+    def save(self, folder: Path, name: str) -> None:
+        for part, array in (
+            ("terms", self.terms), ("starts", self.starts), ("docs", self._docs),
+            ("counts", self._counts), ("lengths", self.lengths),
+        ):  # fmt: skip
+            np.save(folder / f"{name}_{part}.npy", np.asarray(array), allow_pickle=False)
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> Postings:
+        """Columns are read per question term with ``pread``, not memory-mapped: mapped,
+        the pages a question touched stayed in the process's resident memory (40 MB at
+        100k passages after a hundred questions), while read they stay in the page cache."""
+
+        def whole(part: str) -> Array:
+            array: Array = np.load(folder / f"{name}_{part}.npy", allow_pickle=False)
+            return array
+
+        docs, counts = (StoredArray(folder / f"{name}_{part}.npy") for part in ("docs", "counts"))
+        return cls(whole("terms"), whole("starts"), docs, counts, whole("lengths"))
+
+
 class Bm25:
-    """BM25 weights stored term by term (CSC), so a question reads only its terms' columns."""
+    """BM25 (Lucene's variant, as bm25s computes it) over one segment's postings, weighed
+    with a collection's statistics; ``removed`` rows (replaced or deleted articles still in
+    a shared segment) never score."""
 
     def __init__(
         self,
         vocabulary: Vocabulary,
-        starts: Array,
-        docs: Array | StoredArray,
-        weights: Array | StoredArray,
-        size: int,
+        postings: Postings,
+        collection: Collection | None = None,
+        removed: npt.NDArray[np.int64] | None = None,
     ) -> None:
         self._vocabulary = vocabulary
-        self._starts = starts
-        self._docs = docs
-        self._weights = weights
-        self.size = size
+        self.postings = postings
+        self.collection = collection if collection is not None else postings.collection()
+        self._norm = self.collection.norm(postings.lengths)
+        self._removed = removed if removed is not None and len(removed) else None
+        self.size = postings.size
 
-    @classmethod
-    def weigh(cls, counts: TermRows, vocabulary: Vocabulary) -> Bm25:
-        """Weights from per-document term counts, regrouped term by term; within a term the
-        documents stay in ascending order (which :meth:`scores_of` relies on)."""
-        documents, width = len(counts.lengths), max(len(vocabulary.terms), 1)
-        rows = np.repeat(np.arange(documents, dtype=np.int64), counts.lengths)
-        terms = np.asarray(counts.terms, dtype=np.int64)
-        tf = np.asarray(counts.counts, dtype=np.float32)
-        lengths = np.bincount(rows, weights=tf, minlength=documents)
-        average = float(lengths.mean()) if documents and lengths.mean() > 0 else 1.0
-        frequency = np.bincount(terms, minlength=width)
-        idf = np.log1p((documents - frequency + 0.5) / (frequency + 0.5)).astype(np.float32)
-        norm = (K1 * (1 - B + B * lengths / average)).astype(np.float32)
-        weights = idf[terms] * tf / (tf + norm[rows])
-        order = _stable_order(terms)
-        starts = np.concatenate(([0], np.cumsum(frequency))).astype(np.int64)
-        return cls(
-            vocabulary,
-            starts,
-            rows[order].astype(np.int32),
-            weights[order].astype(np.float32),
-            documents,
-        )
-
-    def _postings(self, term: int) -> tuple[Array, Array]:
-        """The documents containing a term (ascending) and its weight in each."""
-        start, stop = int(self._starts[term]), int(self._starts[term + 1])
-        return _part(self._docs, start, stop), _part(self._weights, start, stop)
+    def _columns(self, terms: list[str]) -> Iterator[tuple[Array, Array]]:
+        """Each known query term's documents and weights (a term asked twice twice)."""
+        ids = self._vocabulary.known(terms)
+        if not ids:
+            return
+        for term, idf in zip(ids, self.collection.idf(ids).tolist(), strict=True):
+            docs, tf = self.postings.column(term)
+            if len(docs):
+                yield docs, np.float32(idf) * tf / (tf + self._norm[docs])
 
     def scores(self, terms: list[str]) -> Vectors:
-        """Score of every text for the query terms (zeros when no term is known).
-
-        A term asked twice counts twice, as in bm25s."""
+        """Score of every text for the query terms (zeros when no term is known)."""
         out = np.zeros(self.size, dtype=np.float32)
-        for term in self._vocabulary.known(terms):
-            if term + 1 >= len(self._starts):
-                continue
-            docs, weights = self._postings(term)
+        for docs, weights in self._columns(terms):
             out[docs] += weights
+        if self._removed is not None:
+            out[self._removed] = 0
         return out
 
     def scores_of(self, terms: list[str], rows: npt.ArrayLike) -> Vectors:
@@ -185,30 +294,27 @@ class Bm25:
         is what keeps marking the right sentence from costing a full scan per question."""
         wanted = np.asarray(rows, dtype=np.int64).ravel()
         out = np.zeros(len(wanted), dtype=np.float32)
-        for term in self._vocabulary.known(terms):
-            if term + 1 >= len(self._starts) or not len(wanted):
-                continue
-            docs, weights = self._postings(term)
-            if not len(docs):
-                continue
+        if not len(wanted):
+            return out
+        for docs, weights in self._columns(terms):
             where = np.minimum(np.searchsorted(docs, wanted), len(docs) - 1)
             found = docs[where] == wanted
             out[found] += weights[where[found]]
+        if self._removed is not None:
+            out[np.isin(wanted, self._removed)] = 0
         return out
 
-    def save(self, folder: Path, name: str) -> None:
-        np.save(folder / f"{name}_starts.npy", self._starts, allow_pickle=False)
-        np.save(folder / f"{name}_docs.npy", self._docs, allow_pickle=False)
-        np.save(folder / f"{name}_weights.npy", self._weights, allow_pickle=False)
-
-    @classmethod
-    def load(cls, folder: Path, name: str, vocabulary: Vocabulary, size: int) -> Bm25:
-        """Postings are read per question term with ``pread``, not memory-mapped: mapped,
-        the pages a question touched stayed in the process's resident memory (40 MB at
-        100k passages after a hundred questions), while read they stay in the page cache."""
-        starts = np.load(folder / f"{name}_starts.npy", allow_pickle=False)
-        docs, weights = (StoredArray(folder / f"{name}_{part}.npy") for part in ("docs", "weights"))
-        return cls(vocabulary, starts, docs, weights, size)
+    def weighted_columns(self) -> Iterator[tuple[str, Array, Array]]:
+        """(term, documents, weights) for every term: what PostgreSQL stores."""
+        terms = self.postings.terms.tolist()
+        idf = self.collection.idf(terms) if terms else np.zeros(0, np.float32)
+        for term, weight in zip(terms, idf.tolist(), strict=True):
+            docs, tf = self.postings.column(term)
+            yield (
+                self._vocabulary.term(term),
+                docs,
+                np.float32(weight) * tf / (tf + self._norm[docs]),
+            )
 
 
 def _stable_order(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
@@ -223,7 +329,7 @@ def _stable_order(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
     return order.astype(np.int64)
 
 
-def _passage_counts(sentences: TermRows, ranges: npt.NDArray[np.integer]) -> TermRows:
+def passage_counts(sentences: TermRows, ranges: npt.NDArray[np.integer]) -> TermRows:
     """A passage's term counts: the sum of its sentences' (first..last, inclusive)."""
     first = ranges[:, 0].astype(np.int64)
     widths = ranges[:, 1].astype(np.int64) - first + 1
@@ -263,12 +369,20 @@ class LexicalIndex:
     """BM25 for ranking passages, and for spotting the sentence that names the asked thing."""
 
     def __init__(
-        self, vocabulary: Vocabulary, sentence_terms: TermRows, passages: Bm25, sentences: Bm25
+        self,
+        vocabulary: Vocabulary,
+        sentence_terms: TermRows,
+        passage_postings: Postings,
+        sentence_postings: Postings,
     ) -> None:
         self.vocabulary = vocabulary
         self.sentence_terms = sentence_terms
-        self.passages = passages
-        self.sentences = sentences
+        self.passage_postings = passage_postings
+        self.sentence_postings = sentence_postings
+        # Weighed with this segment's own statistics: right for a build served alone; a
+        # layered version weighs the same postings with its own (quoth.index.layered).
+        self.passages = Bm25(vocabulary, passage_postings)
+        self.sentences = Bm25(vocabulary, sentence_postings)
 
     @classmethod
     def build(
@@ -281,8 +395,8 @@ class LexicalIndex:
         return cls(
             vocabulary,
             sentence_terms,
-            Bm25.weigh(_passage_counts(sentence_terms, passage_ranges), vocabulary),
-            Bm25.weigh(sentence_terms, vocabulary),
+            Postings.from_counts(passage_counts(sentence_terms, passage_ranges)),
+            Postings.from_counts(sentence_terms),
         )
 
     @classmethod
@@ -293,6 +407,7 @@ class LexicalIndex:
         return cls.build(vocabulary, TermRows.count(sentence_texts, vocabulary), passage_ranges)
 
     def save(self, folder: Path) -> None:
+        """Writes this segment's own terms only (a delta's parent keeps the base's)."""
         target = folder / FOLDER
         target.mkdir()
         (target / "terms.json").write_text(json.dumps(self.vocabulary.terms, ensure_ascii=False))
@@ -300,13 +415,15 @@ class LexicalIndex:
         np.save(target / "sentence_lengths.npy", rows.lengths, allow_pickle=False)
         np.save(target / "sentence_terms.npy", rows.terms, allow_pickle=False)
         np.save(target / "sentence_counts.npy", rows.counts, allow_pickle=False)
-        self.passages.save(target, "passages")
-        self.sentences.save(target, "sentences")
+        self.passage_postings.save(target, "passages")
+        self.sentence_postings.save(target, "sentences")
 
     @classmethod
-    def load(cls, folder: Path, passages: int, sentences: int) -> LexicalIndex:
+    def load(
+        cls, folder: Path, passages: int, sentences: int, parent: Vocabulary | None = None
+    ) -> LexicalIndex:
         source = folder / FOLDER
-        vocabulary = Vocabulary(json.loads((source / "terms.json").read_text()))
+        vocabulary = Vocabulary(json.loads((source / "terms.json").read_text()), parent)
 
         def mapped(name: str) -> Array:
             array: Array = np.load(source / name, mmap_mode="r", allow_pickle=False)
@@ -317,11 +434,12 @@ class LexicalIndex:
             mapped("sentence_terms.npy"),
             mapped("sentence_counts.npy"),
         )
-        if len(rows.lengths) != sentences:
-            raise ValueError("BM25 sentence rows do not match the index")
-        return cls(
-            vocabulary,
-            rows,
-            Bm25.load(source, "passages", vocabulary, passages),
-            Bm25.load(source, "sentences", vocabulary, sentences),
-        )
+        passage_postings = Postings.load(source, "passages")
+        sentence_postings = Postings.load(source, "sentences")
+        if (
+            len(rows.lengths) != sentences
+            or sentence_postings.size != sentences
+            or passage_postings.size != passages
+        ):
+            raise ValueError("BM25 rows do not match the index")
+        return cls(vocabulary, rows, passage_postings, sentence_postings)

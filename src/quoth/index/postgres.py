@@ -44,6 +44,7 @@ from quoth.index.errors import (
     IndexNotFoundError,
     IndexStoreError,
 )
+from quoth.index.lexical import Bm25
 from quoth.index.reader import PassageSpan, SentenceSpan, top_positive
 from quoth.index.rows import StoredVectors
 from quoth.index.store import ArticleRecord, IndexData
@@ -85,15 +86,12 @@ def _table(version: int, name: str) -> str:
     return f"quoth_v{int(version)}_{name}"
 
 
-def _term_postings(bm25: Any) -> Iterator[tuple[str, npt.NDArray[Any], npt.NDArray[Any]]]:
-    """(term, rows, weights) for every term of a file-backend BM25 matrix, rows ascending."""
-    terms = bm25._vocabulary.terms
-    starts = np.asarray(bm25._starts)
-    docs, weights = np.asarray(bm25._docs), np.asarray(bm25._weights)
-    for term_id in range(min(len(terms), len(starts) - 1)):
-        start, stop = int(starts[term_id]), int(starts[term_id + 1])
-        if stop > start:
-            yield terms[term_id], docs[start:stop], weights[start:stop]
+def _term_postings(bm25: Bm25) -> Iterator[tuple[str, npt.NDArray[Any], npt.NDArray[Any]]]:
+    """(term, rows, weights) for every term of a build's BM25, rows ascending: the weights a
+    file-backend question would compute, idf included, stored ready to sum."""
+    for term, docs, weights in bm25.weighted_columns():
+        if len(docs):
+            yield term, np.asarray(docs), np.asarray(weights, dtype=np.float32)
 
 
 def publish(
@@ -267,7 +265,7 @@ def _copy_spans(
         copy.write(PGCOPY_TRAILER)
 
 
-def _copy_sentence_terms(cursor: Any, table: str, bm25: Any) -> None:
+def _copy_sentence_terms(cursor: Any, table: str, bm25: Bm25) -> None:
     """(term, row, weight) rows in binary COPY format, one NumPy batch per term."""
     with cursor.copy(f"COPY {table} (term, row, weight) FROM STDIN (FORMAT binary)") as copy:
         copy.write(PGCOPY_HEADER)
@@ -556,6 +554,13 @@ class PostgresIndex:
     @property
     def passage_count(self) -> int:
         return self._passage_count
+
+    @property
+    def live_passages(self) -> int:
+        return self._passage_count
+
+    def removed_passage_rows(self) -> npt.NDArray[np.int64]:
+        return np.zeros(0, dtype=np.int64)
 
     def passage_span(self, row: int) -> PassageSpan:
         return self._passage(int(row))[0]

@@ -44,7 +44,13 @@ class IndexReader(Protocol):
     """A published index, read-only. Rows are dense integers from 0, stable for one version."""
 
     @property
-    def articles(self) -> Sequence[ArticleRecord]: ...
+    def articles(self) -> Sequence[ArticleRecord]:
+        """The articles this version serves (listings, "More"); not indexed by span rows."""
+        ...
+
+    def article(self, row: int) -> ArticleRecord:
+        """The article a span's ``doc`` names (rows of replaced articles stay readable)."""
+        ...
 
     @property
     def built_at(self) -> datetime: ...
@@ -53,7 +59,19 @@ class IndexReader(Protocol):
     def sentence_count(self) -> int: ...
 
     @property
-    def passage_count(self) -> int: ...
+    def passage_count(self) -> int:
+        """Passage rows, removed ones included (rows run from 0 to this)."""
+        ...
+
+    @property
+    def live_passages(self) -> int:
+        """Passages a search can return."""
+        ...
+
+    def removed_passage_rows(self) -> npt.NDArray[np.int64]:
+        """Rows a search never returns (a layered version's replaced and deleted articles):
+        whoever searches rows on its own (cross-lingual) leaves them out."""
+        ...
 
     def prefetch(self, rows: Sequence[int]) -> None:
         """Make the spans, sentences and articles of these passage rows quick to read: a
@@ -92,7 +110,7 @@ class IndexReader(Protocol):
 
 def article_text(index: IndexReader, span: SentenceSpan | PassageSpan) -> str:
     """The verbatim text a span covers."""
-    return index.articles[span.doc].text[span.start : span.end]
+    return index.article(span.doc).text[span.start : span.end]
 
 
 def top_positive(scores: npt.NDArray[np.float32], n: int) -> list[int]:

@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -41,7 +41,10 @@ from quoth.index.reader import PassageSpan, SentenceSpan, top_positive
 from quoth.index.rows import StoredVectors
 from quoth.index.vectors import VectorIndex, build_vector_index, load_vector_index
 
-FORMAT_VERSION = 3
+if TYPE_CHECKING:
+    from quoth.index.layered import LayeredIndex
+
+FORMAT_VERSION = 4
 CURRENT = "current"
 BUILDS = "builds"
 KEEP_OLD_BUILDS = 1
@@ -80,6 +83,14 @@ class Manifest(BaseModel):
     passages: int
     sentences: int
     files: dict[str, str]
+    base: str | None = None
+    """Set on a delta: the build (folder name) it layers on (quoth.index.layered)."""
+    removed_articles: list[int] = []
+    """On a delta: the base's article rows this version no longer serves."""
+
+
+StoredIndex: TypeAlias = "IndexData | LayeredIndex"
+"""What the folder of files serves: one build, or a base build and a delta over it."""
 
 
 @dataclass(slots=True)
@@ -99,6 +110,7 @@ class IndexData:
     sentence_vectors: StoredVectors
     vectors: VectorIndex
     lexical: LexicalIndex
+    folder: Path | None = None
 
     @property
     def built_at(self) -> datetime:
@@ -113,6 +125,16 @@ class IndexData:
     @property
     def passage_count(self) -> int:
         return len(self.passages)
+
+    @property
+    def live_passages(self) -> int:
+        return len(self.passages)
+
+    def removed_passage_rows(self) -> npt.NDArray[np.int64]:
+        return np.zeros(0, dtype=np.int64)
+
+    def article(self, row: int) -> ArticleRecord:
+        return self.articles[row]
 
     def prefetch(self, rows: Sequence[int]) -> None:
         """Nothing to do: every span is already in memory (mapped from the build's files)."""
@@ -227,9 +249,11 @@ def write_index(
     lexical: LexicalIndex,
     reuse_cells: Vectors | None = None,
     known_cells: npt.NDArray[np.int64] | None = None,
+    base: IndexData | None = None,
 ) -> IndexData:
     """Write a complete build and atomically make it current; returns it ready to serve.
 
+    ``base``: set when this build is a delta over it (its vocabulary extends the base's);
     ``reuse_cells``: the previous build's IVF centroids, so a rebuild skips k-means;
     ``known_cells``: each passage's cell in that build (-1 for new passages)."""
     builds = index_dir / BUILDS
@@ -281,7 +305,7 @@ def write_index(
     prune_builds(index_dir)
     # Served from the files just written, as after a restart: the build's large arrays are
     # freed and memory stays what a fresh start would use.
-    return _open_build(final, manifest, articles, sentences, passages)
+    return _open_build(final, manifest, articles, sentences, passages, base)
 
 
 def _unlink_copied_current(current: Path) -> None:
@@ -297,6 +321,7 @@ def _open_build(
     articles: list[ArticleRecord],
     sentences: npt.NDArray[np.int32],
     passages: npt.NDArray[np.int32],
+    base: IndexData | None = None,
 ) -> IndexData:
     # Memory-mapped (a plain view, so indexing stays fast): an answer reads a few ids of
     # 64 bytes each, and at 1M passages the array is 64 MB.
@@ -305,7 +330,8 @@ def _open_build(
         raise IndexCorruptError(f"Index {build} is inconsistent. Rebuild with: quoth index")
     passage_vectors, sentence_vectors = (StoredVectors(build / name) for name in _VECTOR_FILES)
     vectors = load_vector_index(build / _FAISS_FILE, manifest.vector_index, passage_vectors)
-    lexical = LexicalIndex.load(build, manifest.passages, manifest.sentences)
+    parent = base.lexical.vocabulary if base is not None else None
+    lexical = LexicalIndex.load(build, manifest.passages, manifest.sentences, parent)
     if vectors.size != len(passages) or passage_vectors.shape != (
         len(passages),
         manifest.dimension,
@@ -313,18 +339,32 @@ def _open_build(
         raise IndexCorruptError(f"Index {build} is inconsistent. Rebuild with: quoth index")
     return IndexData(
         manifest, articles, sentences, passages, passage_ids,
-        passage_vectors, sentence_vectors, vectors, lexical,
+        passage_vectors, sentence_vectors, vectors, lexical, build,
     )  # fmt: skip
 
 
+def _with_base(build: Path) -> set[Path]:
+    """A build and the base it layers on (if it is a delta): what serving it needs."""
+    try:
+        base = read_manifest(build).base
+    except IndexCorruptError:
+        return {build}
+    return {build} if base is None else {build, build.parent / base}
+
+
 def prune_builds(index_dir: Path) -> None:
-    """Remove builds older than the current one (keeping one spare) and dead staging folders."""
+    """Remove builds older than the current one (keeping one spare, and the bases both layer
+    on) and dead staging folders."""
     builds = index_dir / BUILDS
     current = (index_dir / CURRENT).resolve()
     finished = sorted(p for p in builds.iterdir() if p.is_dir() and not p.name.startswith("."))
     older = [p for p in finished if p != current and p.name < current.name]
-    for stale in older[: max(0, len(older) - KEEP_OLD_BUILDS)]:
-        shutil.rmtree(stale, ignore_errors=True)
+    kept = _with_base(current)
+    for spare in older[len(older) - KEEP_OLD_BUILDS :] if KEEP_OLD_BUILDS else []:
+        kept |= _with_base(spare)
+    for stale in older:
+        if stale not in kept:
+            shutil.rmtree(stale, ignore_errors=True)
     for staging in builds.glob(".staging-*"):
         with contextlib.suppress(OSError):
             if staging.stat().st_mtime < current.stat().st_mtime:
@@ -357,11 +397,25 @@ def check_compatible(manifest: Manifest, model: str) -> None:
         )
 
 
-def load_index(index_dir: Path, model: str) -> IndexData:
-    """Load the current build, refusing a foreign or damaged one with a clear message."""
+def load_index(index_dir: Path, model: str) -> StoredIndex:
+    """Load the current build (and, for a delta, the base it layers on), refusing a foreign
+    or damaged one with a clear message."""
     build = current_build(index_dir)
     manifest = read_manifest(build)
     check_compatible(manifest, model)
+    if manifest.base is None:
+        return _load_build(build, manifest)
+    from quoth.index.layered import LayeredIndex  # layered builds on this module
+
+    base_folder = build.parent / manifest.base
+    base_manifest = read_manifest(base_folder)
+    check_compatible(base_manifest, model)
+    base = _load_build(base_folder, base_manifest)
+    delta = _load_build(build, manifest, base)
+    return LayeredIndex(base, delta, np.asarray(manifest.removed_articles, dtype=np.int64))
+
+
+def _load_build(build: Path, manifest: Manifest, base: IndexData | None = None) -> IndexData:
     for name, expected in manifest.files.items():
         path = build / name
         if not path.is_file() or _digest(path) != expected:
@@ -373,7 +427,7 @@ def load_index(index_dir: Path, model: str) -> IndexData:
             np.load(build / name, allow_pickle=False) for name in _ARRAY_FILES[:2]
         )
         articles = _ARTICLES.validate_json((build / "articles.json").read_bytes())
-        return _open_build(build, manifest, articles, sentences, passages)
+        return _open_build(build, manifest, articles, sentences, passages, base)
     except (OSError, ValueError, RuntimeError) as error:
         raise IndexCorruptError(
             f"Index {build} cannot be read ({error}). Rebuild with: quoth index"

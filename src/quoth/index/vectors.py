@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import faiss
 import numpy as np
@@ -50,7 +50,9 @@ class VectorIndex(Protocol):
     @property
     def size(self) -> int: ...
 
-    def search(self, queries: Vectors, k: int) -> tuple[Vectors, npt.NDArray[np.int64]]: ...
+    def search(
+        self, queries: Vectors, k: int, exclude: npt.NDArray[np.int64] | None = None
+    ) -> tuple[Vectors, npt.NDArray[np.int64]]: ...
 
     def save(self, path: Path) -> None: ...
 
@@ -71,16 +73,23 @@ class FaissIndex:
     def size(self) -> int:
         return int(self._index.ntotal)
 
-    def search(self, queries: Vectors, k: int) -> tuple[Vectors, npt.NDArray[np.int64]]:
+    def search(
+        self, queries: Vectors, k: int, exclude: npt.NDArray[np.int64] | None = None
+    ) -> tuple[Vectors, npt.NDArray[np.int64]]:
+        """The ``k`` best rows per query; ``exclude``: rows never returned (a layered
+        version's removed rows), filtered inside the search so ``k`` live rows still come."""
         k = min(k, self.size)
         if k <= 0:
             empty = np.zeros((len(queries), 0))
             return empty.astype(np.float32), empty.astype(np.int64)
         queries = np.ascontiguousarray(queries, dtype=np.float32)
+        params = None
+        if exclude is not None and len(exclude):
+            params = self._excluding(np.ascontiguousarray(exclude, dtype=np.int64))
         if self._exact is None:
-            scores, ids = self._index.search(queries, k)
+            scores, ids = self._index.search(queries, k, params=params)
             return scores, ids
-        _, found = self._index.search(queries, min(self.size, k * REFINE_FACTOR))
+        _, found = self._index.search(queries, min(self.size, k * REFINE_FACTOR), params=params)
         scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         for i, (query, candidates) in enumerate(zip(queries, found, strict=True)):
@@ -89,6 +98,18 @@ class FaissIndex:
             best = np.argsort(-exact, kind="stable")[:k]
             scores[i, : len(best)], ids[i, : len(best)] = exact[best], candidates[best]
         return scores, ids
+
+    def _excluding(self, rows: npt.NDArray[np.int64]) -> Any:
+        """Search parameters that skip ``rows`` (FAISS's stubs do not know these keywords)."""
+        batch = faiss.IDSelectorBatch(len(rows), faiss.swig_ptr(rows))
+        selector = faiss.IDSelectorNot(batch)
+        params: Any
+        if self.kind == "ivf":
+            params = faiss.SearchParametersIVF(sel=selector, nprobe=self.probes)  # type: ignore[call-arg]
+        else:
+            params = faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+        params.keep_alive = (rows, batch, selector)  # the selectors point into these
+        return params
 
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))

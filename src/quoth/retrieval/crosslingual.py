@@ -54,6 +54,8 @@ class _Prepared:
     sentence_texts: list[str]
     languages: npt.NDArray[np.str_]
     """Each sentence's language: its article's, where quoth has a scale for it."""
+    removed: npt.NDArray[np.int64]
+    """Passage rows no search may return (see IndexReader.removed_passage_rows)."""
 
 
 class CrossLingual:
@@ -72,7 +74,6 @@ class CrossLingual:
         before serving the index, off the event loop: a first build embeds the corpus."""
         if self.ready(index):
             return
-        articles = index.articles
         passage_texts, first, last = [], [], []
         sentence_texts = [""] * index.sentence_count
         sentence_languages = [""] * index.sentence_count
@@ -82,7 +83,7 @@ class CrossLingual:
             index.prefetch(rows)  # a database backend reads a chunk's rows in one trip
             for row in rows:
                 span = index.passage_span(row)
-                article = articles[span.doc]
+                article = index.article(span.doc)
                 passage_texts.append(article.text[span.start : span.end])
                 first.append(span.first)
                 last.append(span.last)
@@ -90,7 +91,7 @@ class CrossLingual:
                     written_in[span.doc] = self._written_in(article.text)
                 for sentence in range(span.first, span.last + 1):  # passages cover them all
                     doc, start, end = index.sentence_span(sentence)
-                    sentence_texts[sentence] = articles[doc].text[start:end]
+                    sentence_texts[sentence] = index.article(doc).text[start:end]
                     sentence_languages[sentence] = written_in[span.doc]
         sentences = Embedded(
             self.cache.vectors(sentence_texts, self.embedder),
@@ -105,6 +106,7 @@ class CrossLingual:
             np.array(last, np.int64),
             sentence_texts,
             np.array(sentence_languages),
+            index.removed_passage_rows(),
         )
         with self._lock:
             self._prepared = [*self._prepared[-1:], prepared]  # the one served, and the new one
@@ -133,6 +135,7 @@ class CrossLingual:
             raise LookupError("the index was not prepared for other languages")
         asked = embed_question(self.embedder, question)
         passage_scores = prepared.passages.scores(asked)
+        passage_scores[prepared.removed] = -np.inf
         sentence_scores = prepared.sentences.scores(asked)
         shortlist = np.argsort(-passage_scores)[:SHORTLIST]
         kind = question_type(question, language)

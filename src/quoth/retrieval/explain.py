@@ -51,7 +51,7 @@ class Explanation:
 def _sentence_text(service: AnsweringService, sentence: int) -> tuple[str, str]:
     index = service.index
     span = index.sentence_span(sentence)
-    return index.articles[span.doc].id, article_text(index, span)
+    return index.article(span.doc).id, article_text(index, span)
 
 
 def _reason(answered: bool, confidence: float, threshold: float, signals: dict[str, float]) -> str:

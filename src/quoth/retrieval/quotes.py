@@ -66,7 +66,7 @@ def group_hits(index: IndexReader, hits: list[Hit], min_score: float) -> list[_G
 
 def build_quote(index: IndexReader, group: _Group) -> Quote:
     """Cut the verbatim quote: best sentence with a neighbour on each side, within the group."""
-    article = index.articles[group.doc]
+    article = index.article(group.doc)
     text = article.text
     best = group.best_sentence
     _, s_start, s_end = index.sentence_span(best)

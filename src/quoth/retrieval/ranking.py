@@ -138,7 +138,7 @@ def _window(index: IndexReader, sentence: int) -> str:
     if sentence + 1 < index.sentence_count:
         after = index.sentence_span(sentence + 1)
         end = after.end if after.doc == span.doc else end
-    return index.articles[span.doc].text[start:end]
+    return index.article(span.doc).text[start:end]
 
 
 @dataclass(frozen=True, slots=True)
