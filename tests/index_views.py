@@ -25,7 +25,10 @@ def live_passages(index: IndexReader) -> dict[str, tuple[Any, ...]]:
             s = index.sentence_span(sentence)
             sentences.append(index.article(s.doc).text[s.start : s.end])
         out[index.passage_id(row)] = (
-            article.id, article.text[span.start : span.end], tuple(sentences), vector
+            article.id,
+            article.text[span.start : span.end],
+            tuple(sentences),
+            vector,
         )
     return out
 
@@ -45,9 +48,8 @@ def bm25_by_content(index: IndexReader, terms: list[str]) -> tuple[dict[str, flo
     rows = [row for row in range(index.passage_count) if row not in removed]
     passages = index.bm25_passage_scores(terms, rows)
     by_passage = {index.passage_id(r): float(s) for r, s in zip(rows, passages, strict=True)}
-    sentence_rows = sorted(
-        {s for r in rows for s in range(index.passage_span(r).first, index.passage_span(r).last + 1)}
-    )
+    spans = [index.passage_span(r) for r in rows]
+    sentence_rows = sorted({s for span in spans for s in range(span.first, span.last + 1)})
     sentences = index.bm25_sentence_scores(terms, sentence_rows)
     by_sentence = {}
     for row, score in zip(sentence_rows, sentences, strict=True):

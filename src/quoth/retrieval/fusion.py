@@ -8,7 +8,8 @@ question files RRF put the evidence in the top 3 for 0.93 of answerable question
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,13 +19,21 @@ CONVEX_DENSE_WEIGHT = 0.7
 FUSIONS = ("rrf", "convex")
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = RRF_K) -> list[int]:
-    """Items ordered by the sum of 1/(k + rank) over the rankings they appear in."""
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[int]],
+    k: int = RRF_K,
+    tie: Callable[[int], Any] | None = None,
+) -> list[int]:
+    """Items ordered by the sum of 1/(k + rank) over the rankings they appear in.
+
+    Equal sums are common (first in one ranking, first in the other); ``tie`` orders them
+    (by content, so the answer does not depend on where a backend stored the rows)."""
     scores: dict[int, float] = {}
     for ranking in rankings:
         for position, item in enumerate(ranking):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + position + 1)
-    return sorted(scores, key=lambda item: (-scores[item], item))
+    key = tie if tie is not None else (lambda item: item)
+    return sorted(scores, key=lambda item: (-scores[item], key(item)))
 
 
 def _minmax(values: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:

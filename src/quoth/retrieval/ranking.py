@@ -125,7 +125,9 @@ def hybrid_hits(index: IndexReader, query: Query, n: int, fusion: str) -> list[H
         bm25 = index.bm25_passage_scores(query.terms, rows)
         order = convex_fusion(rows, np.array([scored[r].score for r in rows]), bm25)
     else:
-        order = reciprocal_rank_fusion([[h.row for h in dense], [h.row for h in lexical]])
+        order = reciprocal_rank_fusion(
+            [[h.row for h in dense], [h.row for h in lexical]], tie=index.passage_id
+        )
     return [scored[row] for row in order]
 
 

@@ -1,0 +1,127 @@
+"""Changes published as changes: a version is a shared base build plus a small delta, and it
+serves what a build from nothing over the same articles would serve."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from quoth import runtime
+from quoth.index import Embedder, load_index
+from quoth.index.layered import LayeredIndex
+from quoth.index.lexical import tokenize
+from quoth.index.reader import IndexReader
+from quoth.retrieval.service import AnsweringService
+
+from .conftest import SEED_QUESTIONS, settings_for
+from .index_views import bm25_by_content, same_passages
+
+QUESTIONS = [json.loads(line)["question"] for line in SEED_QUESTIONS.read_text().splitlines()]
+
+
+def answers(service: AnsweringService) -> list[tuple[object, ...]]:
+    out = []
+    for question in QUESTIONS:
+        answer = service.answer(question)
+        quotes = [(q.passage_id, q.sentence, round(q.score, 4)) for q in answer.quotes]
+        out.append((answer.answered, quotes))
+    return out
+
+
+def assert_serves_like_a_fresh_build(
+    index: IndexReader, corpus: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    scratch_dir = tmp_path / "scratch"
+    shutil.rmtree(scratch_dir, ignore_errors=True)
+    settings = settings_for(scratch_dir, corpus)
+    fresh, _ = runtime.rebuild(settings, embedder)
+    same_passages(index, fresh)
+    for question in QUESTIONS[:8] + ["Pahalgam attack retaliation jets", "zzz unknown"]:
+        terms = tokenize([question])[0]
+        for ours, theirs in zip(
+            bm25_by_content(index, terms), bm25_by_content(fresh, terms), strict=True
+        ):
+            assert ours.keys() == theirs.keys()
+            assert np.allclose([ours[k] for k in theirs], list(theirs.values()), atol=1e-5)
+    assert answers(runtime.serving(settings, index, embedder)) == answers(
+        runtime.serving(settings, fresh, embedder)
+    )
+
+
+def test_successive_changes_serve_like_a_build_from_nothing(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    index, report = runtime.rebuild(settings, embedder)
+    assert not report.layered
+    files = sorted(corpus_copy.glob("*.txt"))
+    original = files[1].read_text()
+    removed_text = files[3].read_text()
+
+    def change(path: Path, text: str) -> None:
+        nonlocal index, report
+        path.write_text(text)
+        index, report = runtime.rebuild(settings, embedder, previous=index)
+
+    change(files[1], original + "\nThe ministry added a correction on Tuesday.")  # changed
+    change(corpus_copy / "bridge.md", "# Bridge\n\nThe bridge over the Kura opened in 2021.")
+    files[3].unlink()  # removed
+    index, report = runtime.rebuild(settings, embedder, previous=index)
+    assert report.removed == [files[3].stem] and report.layered
+    change(files[1], original + "\nA second correction followed on Friday.")  # again
+    change(files[3], removed_text)  # re-added as it was: served from the base again
+    assert report.added == [files[3].stem] and report.embedded_texts == 0
+    change(files[1], original)  # back to the base's text
+    assert isinstance(index, LayeredIndex)
+    assert report.embedded_texts == 0 and index.removed_articles.size == 0
+    (corpus_copy / "bridge.md").unlink()
+    index, report = runtime.rebuild(settings, embedder, previous=index)
+    change(files[0], files[0].read_text().replace("Pakistan", "Pakistan's", 3))
+    assert isinstance(index, LayeredIndex) and report.layered
+    assert len(index.delta.articles) == 1 and index.removed_articles.tolist() == [0]
+
+    # What is on disk opens as the same version, and serves like a build from nothing.
+    reopened = load_index(settings.index_dir, embedder.name)
+    assert isinstance(reopened, LayeredIndex)
+    same_passages(index, reopened)
+    assert_serves_like_a_fresh_build(reopened, corpus_copy, tmp_path, embedder)
+
+
+def test_a_delta_past_its_share_is_merged_into_a_new_base(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quoth.index import layered
+
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    base, _ = runtime.rebuild(settings, embedder)
+    monkeypatch.setattr(layered, "MERGE_FLOOR", 30)  # this corpus is far below the real floor
+    files = sorted(corpus_copy.glob("*.txt"))
+    files[0].write_text(files[0].read_text() + "\nOne more line.")
+    index, report = runtime.rebuild(settings, embedder, previous=base)
+    assert report.layered  # one article: under the limit
+    for path in files[1:]:
+        path.write_text(path.read_text() + "\nThe committee met again on Thursday to review it.")
+    index, report = runtime.rebuild(settings, embedder, previous=index)
+    assert not report.layered and not isinstance(index, LayeredIndex)
+    assert report.embedded_texts > 0 and len(report.changed) >= 3  # 003 ends in boilerplate
+    assert_serves_like_a_fresh_build(index, corpus_copy, tmp_path, embedder)
+
+
+def test_a_reader_of_an_old_version_keeps_answering(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    runtime.rebuild(settings, embedder)
+    files = sorted(corpus_copy.glob("*.txt"))
+    files[2].write_text(files[2].read_text() + "\nA note was appended.")
+    runtime.rebuild(settings, embedder)
+    old = runtime.open_service(settings, embedder)
+    before = answers(old)
+    for number in range(3):  # each publication prunes older versions' folders
+        files[number].write_text(files[number].read_text() + f"\nUpdate {number}.")
+        runtime.rebuild(settings, embedder)
+    assert answers(old) == before
