@@ -6,7 +6,7 @@ import bm25s
 import numpy as np
 
 from quoth.index import IndexData
-from quoth.index.lexical import LexicalIndex, TermRows, Vocabulary, tokenize
+from quoth.index.lexical import LexicalIndex, Postings, TermRows, Vocabulary, tokenize
 
 
 def passage_texts(index: IndexData) -> list[str]:
@@ -78,3 +78,12 @@ def test_radix_order_equals_a_stable_argsort() -> None:
         keys = rng.integers(0, high, 20_000).astype(np.int64)
         assert np.array_equal(_stable_order(keys), np.argsort(keys, kind="stable"))
     assert len(_stable_order(np.zeros(0, np.int64))) == 0
+
+
+def test_term_frequencies_of_an_empty_or_partial_segment() -> None:
+    empty = Postings.from_counts(TermRows.count([], Vocabulary()))
+    assert empty.frequency([0, 3]).tolist() == [0, 0]
+    vocabulary = Vocabulary()
+    postings = Postings.from_counts(TermRows.count(["bank river", "river"], vocabulary))
+    river, bank = vocabulary.known(["river", "bank"])
+    assert postings.frequency([river, bank, 99]).tolist() == [2, 1, 0]

@@ -209,14 +209,12 @@ class Postings:
 
     def frequency(self, terms: list[int]) -> npt.NDArray[np.int64]:
         """How many of this segment's documents hold each term."""
-        where = np.searchsorted(self.terms, terms)
-        where = np.minimum(where, max(len(self.terms) - 1, 0))
-        found = (
-            (self.terms[where] == np.asarray(terms, dtype=np.int64))
-            if len(self.terms)
-            else (np.zeros(len(terms), dtype=bool))
-        )
-        return np.where(found, self.starts[where + 1] - self.starts[where], 0).astype(np.int64)
+        asked = np.asarray(terms, dtype=np.int64)
+        if not len(self.terms):
+            return np.zeros(len(asked), dtype=np.int64)
+        where = np.minimum(np.searchsorted(self.terms, asked), len(self.terms) - 1)
+        counts = self.starts[where + 1] - self.starts[where]
+        return np.where(self.terms[where] == asked, counts, 0).astype(np.int64)
 
     def collection(self) -> Collection:
         return Collection(self.size, float(self.lengths.sum(dtype=np.float64)), self.frequency)
