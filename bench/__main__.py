@@ -28,7 +28,7 @@ from bench.build import build
 from quoth import runtime
 from quoth.config import load_settings
 from quoth.corpus import load_corpus
-from quoth.index import build_index, load_embedder, load_index
+from quoth.index import IndexData, build_index, load_embedder, load_index
 from quoth.index.builder import Chunking
 from quoth.index.onnx_embedder import export_onnx
 from quoth.retrieval import AnsweringService
@@ -117,6 +117,7 @@ def run(scale: str, work: Path, skip_serve: bool, backend: str = "files") -> dic
     gc.freeze()
 
     index = load_index(work / scale / "index", embedder.name)
+    assert isinstance(index, IndexData)  # as bench.build wrote it: one whole build
     settings = load_settings(
         index_dir=work / scale / "index",
         corpus_dir=built.corpus_dir,

@@ -47,7 +47,8 @@ def build(
     ``folder`` by an earlier run (same seed, same articles) are used as they are."""
     if reuse and (folder / "index" / "current").exists():
         index = load_index(folder / "index", embedder.name)
-        return BuiltCorpus(folder / "corpus", index, {"reused": 1.0})
+        if isinstance(index, IndexData):  # bench.reindex leaves a whole build behind
+            return BuiltCorpus(folder / "corpus", index, {"reused": 1.0})
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     corpus_dir = folder / "corpus"

@@ -25,7 +25,8 @@ from bench.measure import query_stages
 from quoth import runtime
 from quoth.config import load_settings
 from quoth.corpus import load_corpus
-from quoth.index import build_index
+from quoth.index import IndexData, build_index
+from quoth.index.layered import LayeredIndex
 from quoth.retrieval import AnsweringService
 from quoth.retrieval.evaluation import load_questions
 
@@ -69,8 +70,9 @@ def main() -> None:
     path.write_text(path.read_text() + "\nA second correction was added.\n")
     started = time.perf_counter()
     corpus = load_corpus(corpus_dir, {a.path: a for a in index.articles})
-    whole, report = build_index(
-        corpus, service.embedder, index_dir, runtime.chunking(settings), index, layered=False
+    previous = index if isinstance(index, (IndexData, LayeredIndex)) else None
+    build_index(
+        corpus, service.embedder, index_dir, runtime.chunking(settings), previous, layered=False
     )
     whole_seconds = round(time.perf_counter() - started, 2)
     result = {

@@ -73,7 +73,9 @@ def shared_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedde
 def shared_index(shared_index_dir: Path, embedder: Embedder) -> IndexData:
     from quoth.index import load_index
 
-    return load_index(shared_index_dir, embedder.name)
+    index = load_index(shared_index_dir, embedder.name)
+    assert isinstance(index, IndexData)  # built once from nothing: one whole build
+    return index
 
 
 @pytest.fixture(scope="session")

@@ -41,18 +41,20 @@ def same_passages(first: IndexReader, second: IndexReader) -> None:
         assert np.allclose(b[key][3], vector, atol=1e-3), key
 
 
-def bm25_by_content(index: IndexReader, terms: list[str]) -> tuple[dict[str, float], dict]:
+def bm25_by_content(index: IndexReader, terms: list[str]) -> list[dict[Any, float]]:
     """Every live passage's and sentence's BM25 for ``terms``, keyed by passage id and by
     (article id, start, end)."""
     removed = set(index.removed_passage_rows().tolist())
     rows = [row for row in range(index.passage_count) if row not in removed]
     passages = index.bm25_passage_scores(terms, rows)
-    by_passage = {index.passage_id(r): float(s) for r, s in zip(rows, passages, strict=True)}
+    by_passage: dict[Any, float] = {
+        index.passage_id(r): float(s) for r, s in zip(rows, passages, strict=True)
+    }
     spans = [index.passage_span(r) for r in rows]
     sentence_rows = sorted({s for span in spans for s in range(span.first, span.last + 1)})
     sentences = index.bm25_sentence_scores(terms, sentence_rows)
-    by_sentence = {}
+    by_sentence: dict[Any, float] = {}
     for row, score in zip(sentence_rows, sentences, strict=True):
         span = index.sentence_span(row)
         by_sentence[(index.article(span.doc).id, span.start, span.end)] = float(score)
-    return by_passage, by_sentence
+    return [by_passage, by_sentence]

@@ -23,7 +23,7 @@ from .index_views import bm25_by_content, same_passages
 QUESTIONS = [json.loads(line)["question"] for line in SEED_QUESTIONS.read_text().splitlines()]
 
 
-def answers(service: AnsweringService) -> list[tuple[object, ...]]:
+def answers(service: AnsweringService) -> list[tuple[bool, list[tuple[str, str, float]]]]:
     out = []
     for question in QUESTIONS:
         answer = service.answer(question)
@@ -40,7 +40,7 @@ def assert_serves_like_a_fresh_build(
     settings = settings_for(scratch_dir, corpus)
     fresh, _ = runtime.rebuild(settings, embedder)
     same_passages(index, fresh)
-    for question in QUESTIONS[:8] + ["Pahalgam attack retaliation jets", "zzz unknown"]:
+    for question in [*QUESTIONS[:8], "Pahalgam attack retaliation jets", "zzz unknown"]:
         terms = tokenize([question])[0]
         for ours, theirs in zip(
             bm25_by_content(index, terms), bm25_by_content(fresh, terms), strict=True

@@ -46,6 +46,7 @@ def test_round_trip(shared_index: IndexData, embedder: Embedder, tmp_path: Path)
         np.asarray(shared_index.sentence_vectors), shared_index.lexical,
     )  # fmt: skip
     again = load_index(index_dir, embedder.name)
+    assert isinstance(again, IndexData)
     # the vector index is built again from the same vectors: its bytes may differ, its answers not
     rebuilt = {"passages.faiss"}
 
@@ -104,6 +105,7 @@ def test_damaged_manifest_refused(index_copy: Path, embedder: Embedder) -> None:
 
 def test_failed_write_keeps_previous_index(index_copy: Path, embedder: Embedder) -> None:
     before = load_index(index_copy, embedder.name)
+    assert isinstance(before, IndexData)
     broken_ids = np.array([object()] * len(before.passage_ids), dtype=object)
     with pytest.raises(ValueError, match="pickle"):
         write_index(
