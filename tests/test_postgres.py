@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 from quoth import runtime
 from quoth.cli import app
 from quoth.index import Embedder, IndexBusyError, IndexData, IndexNotFoundError
-from quoth.index.postgres import PostgresIndex, publish
+from quoth.index.lexical import tokenize
+from quoth.index.postgres import PostgresIndex, publish, segment_name
 from quoth.index.reader import IndexReader
 from quoth.retrieval import AnsweringService
 from quoth.retrieval.evaluation import load_questions
@@ -110,24 +111,24 @@ def test_larger_indexes_are_searched_through_ivfflat(
     """Above the exact-search size a version gets an IVFFlat index (here forced on the small
     shared index): searches go through it and still find a passage by its own vector."""
     url = fresh_database(postgres_url, "quoth_ivf")
-    version = publish(url, shared_index, exact_up_to=0)
+    publish(url, shared_index, exact_up_to=0)
     served = PostgresIndex(url, embedder.name)
     assert served.search["index"] == "ivfflat" and served.probes is not None
+    table = f"quoth_s{segment_name(shared_index)}_passages"
     with psycopg.connect(url) as conn:
         kinds = conn.execute(
             "SELECT am.amname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
             "JOIN pg_am am ON am.oid = c.relam WHERE i.indrelid = %s::regclass",
-            (f"quoth_v{version}_passages",),
+            (table,),
         ).fetchall()
         plan = "\n".join(
             r[0]
             for r in conn.execute(
-                f"EXPLAIN SELECT row FROM quoth_v{version}_passages "
-                f"ORDER BY vector <#> (SELECT vector FROM quoth_v{version}_passages LIMIT 1) "
-                "LIMIT 5"
+                f"EXPLAIN SELECT row FROM {table} "
+                f"ORDER BY vector <#> (SELECT vector FROM {table} LIMIT 1) LIMIT 5"
             ).fetchall()
         )
-    assert ("ivfflat",) in kinds and f"Index Scan using quoth_v{version}_passages_vector" in plan
+    assert ("ivfflat",) in kinds and f"Index Scan using {table}_vector" in plan
     for row in range(0, shared_index.passage_count, 97):
         assert served.dense_search(shared_index.passage_vectors_at([row]), 1) == [row]
 
@@ -208,3 +209,70 @@ def test_a_new_version_is_warmed_with_recent_questions_before_it_serves(
     in_db.swap(second)
     after = in_db.answer(asked)
     assert [q.sentence for q in after.quotes] == [q.sentence for q in before.quotes]
+
+
+def test_changes_publish_a_delta_and_serve_like_a_build_from_nothing(
+    postgres_url: str, corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    """Each change copies one small segment (the base stays as published); a reader of the
+    first version keeps answering; questions keep being answered while old segments are
+    dropped; and the last version serves what a build from nothing over the same articles
+    serves."""
+    from .index_views import bm25_by_content, same_passages
+    from .test_layered import QUESTIONS, answers
+
+    url = fresh_database(postgres_url, "quoth_changes")
+    settings = settings_for(tmp_path / "cache", corpus_copy, database_url=url)
+    first, _ = runtime.reindex(settings, embedder)
+    first_service = runtime.serving(settings, first, embedder)
+    first_answers = answers(first_service)
+    with psycopg.connect(url) as conn:
+        base = conn.execute("SELECT name, created_at FROM quoth_segments").fetchall()
+    files = sorted(corpus_copy.glob("*.txt"))
+    original = files[1].read_text()
+    latest = first
+    current = runtime.serving(settings, first, embedder)
+    asked = 0
+
+    def keep_asking(stop: float) -> None:
+        nonlocal asked
+        while time.monotonic() < stop:
+            assert current.answer(QUESTIONS[asked % len(QUESTIONS)]) is not None
+            asked += 1
+
+    changes = [
+        (files[1], original + "\nThe ministry added a correction on Tuesday."),
+        (corpus_copy / "bridge.md", "# Bridge\n\nThe bridge over the Kura opened in 2021."),
+        (files[3], None),
+        (files[1], original),
+    ]
+    with ThreadPoolExecutor(1) as pool:
+        for path, text in changes:
+            if text is None:
+                path.unlink()
+            else:
+                path.write_text(text)
+            asking = pool.submit(keep_asking, time.monotonic() + 2)
+            latest, report = runtime.reindex(settings, embedder, previous=latest)
+            assert report.layered
+            asking.result()  # no question failed while segments were copied and dropped
+            current.swap(latest)
+    assert asked > 0
+    with psycopg.connect(url) as conn:
+        segments = conn.execute("SELECT name, created_at FROM quoth_segments").fetchall()
+        versions = conn.execute("SELECT count(*) FROM quoth_versions").fetchone()
+    assert set(base) <= set(segments) and len(segments) <= 3 and versions == (2,)
+    assert answers(first_service) == first_answers  # the first version is the base alone
+
+    fresh, _ = runtime.rebuild(settings_for(tmp_path / "scratch", corpus_copy), embedder)
+    same_passages(latest, fresh)
+    for question in QUESTIONS[:6]:
+        terms = tokenize([question])[0]
+        for ours, theirs in zip(
+            bm25_by_content(latest, terms), bm25_by_content(fresh, terms), strict=True
+        ):
+            assert ours.keys() == theirs.keys()
+            assert [ours[k] for k in theirs] == pytest.approx(list(theirs.values()), abs=1e-5)
+    assert answers(runtime.serving(settings, latest, embedder)) == answers(
+        runtime.serving(settings, fresh, embedder)
+    )

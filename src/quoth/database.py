@@ -158,12 +158,23 @@ def _step_votes(conn: Connection[Any]) -> None:
         conn.execute(statement)
 
 
+def _step_segments(conn: Connection[Any]) -> None:
+    """The index's segments (quoth.index.postgres): tables shared by the versions naming them."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS quoth_segments (
+            name text PRIMARY KEY,
+            search jsonb NOT NULL,
+            created_at timestamptz NOT NULL DEFAULT now())"""
+    )
+
+
 STEPS: list[Callable[[Connection[Any]], None]] = [
     _step_index,
     _step_replica_state,
     _step_vector_search,
     _step_feedback,
     _step_votes,
+    _step_segments,
 ]
 SCHEMA_VERSION = len(STEPS)
 

@@ -234,11 +234,7 @@ def rebuild(
         previous = previous_index(settings, embedder.name)
     known = {article.path: article for article in previous.articles} if previous else None
     corpus = load_corpus(corpus_dir(settings, source), known)
-    # PostgreSQL copies whole builds, so it is given one; the folder of files serves deltas.
-    layered = settings.database_url is None
-    return build_index(
-        corpus, embedder, settings.index_dir, chunking(settings), previous, progress, layered
-    )
+    return build_index(corpus, embedder, settings.index_dir, chunking(settings), previous, progress)
 
 
 def reindex(
@@ -257,6 +253,5 @@ def reindex(
     url = settings.database_url.get_secret_value()
     with reindex_lock(url):
         built, report = rebuild(settings, embedder, source, previous, progress)
-        assert isinstance(built, IndexData)  # rebuild writes whole builds for a database
         publish(url, built)
     return open_index(settings, embedder.name), report

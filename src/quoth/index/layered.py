@@ -105,6 +105,7 @@ class LayeredIndex:
         gone_sentences, gone_passages = _removed_postings(
             base, self.removed_sentences, self.removed_passages
         )
+        self._gone = (gone_passages, gone_sentences)
         vocabulary = delta.lexical.vocabulary  # extends the base's: one numbering for both
         self._bm25: dict[str, tuple[Bm25, Bm25]] = {}
         for kind, base_postings, delta_postings, gone, removed_rows in (
@@ -118,6 +119,14 @@ class LayeredIndex:
                 Bm25(vocabulary, base_postings, collection, removed_rows),
                 Bm25(vocabulary, delta_postings, collection),
             )
+
+    def collections(self) -> dict[str, Collection]:
+        """The BM25 statistics this version weighs with ("passages", "sentences")."""
+        return {kind: pair[0].collection for kind, pair in self._bm25.items()}
+
+    def removed_postings(self) -> tuple[Postings, Postings]:
+        """The term counts of the base's removed passages and sentences."""
+        return self._gone
 
     # -- what a version holds ----------------------------------------------------------------
 

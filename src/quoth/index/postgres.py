@@ -1,26 +1,32 @@
 """The PostgreSQL backend: one published index in tables that several replicas read.
 
-Each published version gets its own tables (``quoth_v<N>_...``), filled and made current in
-one transaction, so a reader sees the old version or the new one, never a mixture; readers
-still on the old version keep it until the next publication drops it. Inside a version:
+An index is kept as *segments*: a segment is one local build (a base, or a small delta over
+it; see :mod:`quoth.index.layered`) copied into its own tables (``quoth_s<name>_...``) and
+shared by every version that uses it. A version is a row of ``quoth_versions`` naming its
+segments and the base rows it no longer serves, made current in one transaction, so a reader
+sees the old version or the new one, never a mixture. A one-article change copies one small
+delta segment; the base, its vectors and its IVFFlat index stay as they are. Segments no
+version names any more are dropped. Inside a segment:
 
-- articles, sentence and passage spans: read per answer, the few dozen rows it needs (two
-  round trips for the passages a search found, their sentences and their articles), and kept
-  in bounded caches, so a replica holds no copy of the corpus and opening a version reads
+- articles, sentence and passage spans: read per answer, the few dozen rows it needs, and
+  kept in bounded caches, so a replica holds no copy of the corpus and opening a version reads
   only its settings;
 - passage and sentence vectors in pgvector ``halfvec`` columns (half the bytes of ``vector``,
-  the same precision the file backend stores), passages under an IVFFlat index for inner
-  product above :data:`EXACT_UP_TO` passages (searched exactly below);
-- BM25 as postings (term, row, weight) whose weights are the file backend's own, idf included,
-  so a question's scores are sums over its terms' postings and equal the file backend's.
+  the same precision the file backend stores), a base's passages under an IVFFlat index for
+  inner product above :data:`EXACT_UP_TO` passages (searched exactly below, as deltas are);
+- BM25 as term counts and document lengths, weighed when a question is scored with the
+  version's statistics (documents, total length, how many hold each term), exactly as the file
+  backend weighs them, so scores equal a build from nothing after any number of changes.
 
 Building stays in :mod:`quoth.index.builder` (a local build folder is the cache that makes
-re-embedding incremental); :func:`publish` copies a finished build into the database.
+re-embedding incremental); :func:`publish` copies what the database lacks of a finished one.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
+import hashlib
 import json
 import logging
 import math
@@ -30,6 +36,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, overload
 
@@ -44,10 +51,11 @@ from quoth.index.errors import (
     IndexNotFoundError,
     IndexStoreError,
 )
-from quoth.index.lexical import Bm25
+from quoth.index.layered import LayeredIndex
+from quoth.index.lexical import K1, B, LexicalIndex
 from quoth.index.reader import PassageSpan, SentenceSpan, top_positive
 from quoth.index.rows import StoredVectors
-from quoth.index.store import ArticleRecord, IndexData
+from quoth.index.store import ArticleRecord, IndexData, StoredIndex
 
 log = logging.getLogger("quoth.index")
 EXACT_UP_TO = 30_000
@@ -63,7 +71,10 @@ IVF_BUILD_MB_PER_LIST = 0.85
 """pgvector's k-means needs about this much maintenance_work_mem per list (measured)."""
 _COPY_BATCH = 5000
 SCORE_CACHE = 4
-TABLES = ("articles", "sentences", "passages", "passage_postings", "sentence_terms")
+TABLES = ("articles", "sentences", "passages", "passage_postings", "sentence_terms", "terms")
+"""A segment's tables (``quoth_segments`` lists the segments there are)."""
+OLD_TABLES = ("articles", "sentences", "passages", "passage_postings", "sentence_terms")
+"""A version's own tables, as quoth published them before segments."""
 VERSION_CHANNEL = "quoth_index"
 """LISTEN/NOTIFY channel: a publication tells every replica its new version number."""
 
@@ -82,56 +93,130 @@ def reindex_lock(url: str) -> Iterator[None]:
             conn.execute("SELECT pg_advisory_unlock(hashtext('quoth-reindex'))")
 
 
-def _table(version: int, name: str) -> str:
-    return f"quoth_v{int(version)}_{name}"
+def _table(segment: str, name: str) -> str:
+    return f"quoth_s{segment}_{name}"
 
 
-def _term_postings(bm25: Bm25) -> Iterator[tuple[str, npt.NDArray[Any], npt.NDArray[Any]]]:
-    """(term, rows, weights) for every term of a build's BM25, rows ascending: the weights a
-    file-backend question would compute, idf included, stored ready to sum."""
-    for term, docs, weights in bm25.weighted_columns():
-        if len(docs):
-            yield term, np.asarray(docs), np.asarray(weights, dtype=np.float32)
+def segment_name(build: IndexData) -> str:
+    """A segment's name: a digest of its build's files, so the same build is copied once
+    however many versions (or replicas' local folders) name it."""
+    files = json.dumps(build.manifest.files, sort_keys=True).encode()
+    return hashlib.sha256(files).hexdigest()[:16]
+
+
+def _layers(index: StoredIndex) -> list[IndexData]:
+    return [index.base, index.delta] if isinstance(index, LayeredIndex) else [index]
 
 
 def publish(
     url: str,
-    index: IndexData,
+    index: StoredIndex,
     timings: dict[str, float] | None = None,
     exact_up_to: int = EXACT_UP_TO,
 ) -> int:
-    """Copy a finished build into new tables and make it current, in one transaction.
+    """Copy what the database lacks of a finished build (a whole build, or a delta and, the
+    first time, its base) and make it the current version, in one transaction.
 
     ``timings`` (for the benchmark) receives the seconds of each step."""
     steps = timings if timings is not None else {}
+    layers = _layers(index)
     with connection(url) as conn:
         migrate(conn)
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('quoth-publish'))")
+            segments = []
+            for depth, layer in enumerate(layers):
+                name = segment_name(layer)
+                search = _segment_search(conn, name)
+                if search is None:
+                    with _timed(steps, "copy_s"):
+                        _create_tables(conn, name, layer.manifest.dimension)
+                        _copy_segment(conn, name, layer)
+                    with _timed(steps, "vector_index_s"):
+                        limit = exact_up_to if depth == 0 else -1  # deltas: exact
+                        search = _create_vector_index(conn, name, layer.passage_count, limit)
+                    with _timed(steps, "postings_index_s"):
+                        conn.execute(
+                            f"CREATE INDEX ON {_table(name, 'sentence_terms')} (term, row)"
+                        )
+                    conn.execute(
+                        "INSERT INTO quoth_segments (name, search) VALUES (%s, %s)",
+                        (name, json.dumps(search)),
+                    )
+                segments.append(
+                    {
+                        "name": name,
+                        "articles": len(layer.articles),
+                        "sentences": layer.sentence_count,
+                        "passages": layer.passage_count,
+                        "search": search,
+                    }
+                )
             manifest = index.manifest.model_dump(mode="json")
+            manifest["segments"] = segments
+            manifest["removed"] = _removed_rows(index)
+            manifest["collections"] = _collections(index)
+            manifest["removed_terms"] = _removed_terms(index)
             inserted = conn.execute(
-                "INSERT INTO quoth_versions (manifest) VALUES (%s) RETURNING id",
-                (json.dumps(manifest),),
+                "INSERT INTO quoth_versions (manifest, search) VALUES (%s, %s) RETURNING id",
+                (json.dumps(manifest), json.dumps(segments[0]["search"])),
             ).fetchone()
             assert inserted is not None
             version = int(inserted[0])
-            _create_tables(conn, version, index.manifest.dimension)
-            with _timed(steps, "copy_s"):
-                _copy_version(conn, version, index)
-            with _timed(steps, "vector_index_s"):
-                search = _create_vector_index(conn, version, index.passage_count, exact_up_to)
-            conn.execute(
-                "UPDATE quoth_versions SET search = %s WHERE id = %s", (json.dumps(search), version)
-            )
-            with _timed(steps, "postings_index_s"):
-                conn.execute(f"CREATE INDEX ON {_table(version, 'sentence_terms')} (term, row)")
             conn.execute("UPDATE quoth_versions SET current = (id = %s)", (version,))
             conn.execute("SELECT pg_notify(%s, %s)", (VERSION_CHANNEL, str(version)))
             for old in _droppable(conn, version):
                 _drop_version(conn, old)
+            _drop_unused_segments(conn)
             started = time.perf_counter()
         steps["commit_s"] = time.perf_counter() - started
         return version
+
+
+def _segment_search(conn: Any, name: str) -> dict[str, Any] | None:
+    """How a segment already in the database is searched, or None when it is not there."""
+    row = conn.execute("SELECT search FROM quoth_segments WHERE name = %s", (name,)).fetchone()
+    if row is None:
+        return None
+    found: dict[str, Any] = row[0]
+    return found
+
+
+def _removed_rows(index: StoredIndex) -> dict[str, list[int]]:
+    if not isinstance(index, LayeredIndex):
+        return {"articles": [], "sentences": [], "passages": []}
+    return {
+        "articles": index.removed_articles.tolist(),
+        "sentences": index.removed_sentences.tolist(),
+        "passages": index.removed_passages.tolist(),
+    }
+
+
+def _collections(index: StoredIndex) -> dict[str, list[float]]:
+    """Each BM25 collection's documents and total length, as the version weighs them."""
+    if isinstance(index, LayeredIndex):
+        found = index.collections()
+    else:
+        found = {
+            "passages": index.lexical.passages.collection,
+            "sentences": index.lexical.sentences.collection,
+        }
+    return {kind: [c.documents, c.length] for kind, c in found.items()}
+
+
+def _removed_terms(index: StoredIndex) -> dict[str, list[int]]:
+    """How many of the base's removed passages and sentences hold each term: what the
+    version's term frequencies subtract from its segments' (a version of one build: none).
+    Kept in the version's row and read when it opens, so a reader needs only its segments."""
+    counts: dict[str, list[int]] = {}
+    if not isinstance(index, LayeredIndex):
+        return counts
+    vocabulary = index.delta.lexical.vocabulary
+    for position, postings in enumerate(index.removed_postings()):
+        frequency = np.diff(postings.starts)
+        for term, count in zip(postings.terms.tolist(), frequency.tolist(), strict=True):
+            counts.setdefault(vocabulary.term(term), [0, 0])[position] = count
+    return counts
 
 
 def ivf_lists(passages: int) -> int:
@@ -139,10 +224,12 @@ def ivf_lists(passages: int) -> int:
 
 
 def _create_vector_index(
-    conn: Any, version: int, passages: int, exact_up_to: int
+    conn: Any, segment: str, passages: int, exact_up_to: int
 ) -> dict[str, Any]:
-    """Index the passages' vectors; returns how readers are to search them."""
-    if passages <= exact_up_to:
+    """Index a segment's passage vectors; returns how readers are to search them. Only a
+    base gets a vector index (``exact_up_to`` -1 for a delta): its lists are computed once,
+    from all its vectors, and the deltas that follow are small enough to compare exactly."""
+    if exact_up_to < 0 or passages <= exact_up_to:
         return {"index": "exact"}
     lists = ivf_lists(passages)
     needed = int(lists * IVF_BUILD_MB_PER_LIST) + 64
@@ -150,7 +237,7 @@ def _create_vector_index(
     if row is None or int(row[0]) < needed * 1024 * 1024:
         conn.execute(f"SET LOCAL maintenance_work_mem = '{needed}MB'")  # this build only
     conn.execute(
-        f"CREATE INDEX ON {_table(version, 'passages')} USING ivfflat "
+        f"CREATE INDEX ON {_table(segment, 'passages')} USING ivfflat "
         f"(vector halfvec_ip_ops) WITH (lists = {lists})"
     )
     return {"index": "ivfflat", "lists": lists, "probes": max(1, lists // IVF_PROBE_SHARE)}
@@ -160,7 +247,7 @@ def _create_vector_index(
 def _timed(timings: dict[str, float], name: str) -> Iterator[None]:
     started = time.perf_counter()
     yield
-    timings[name] = time.perf_counter() - started
+    timings[name] = timings.get(name, 0.0) + time.perf_counter() - started
 
 
 def _droppable(conn: Any, version: int) -> list[int]:
@@ -173,23 +260,37 @@ def _droppable(conn: Any, version: int) -> list[int]:
 
 
 def _drop_version(conn: Any, version: int) -> None:
-    for name in TABLES:
-        conn.execute(f"DROP TABLE IF EXISTS {_table(version, name)}")
+    for name in OLD_TABLES:  # tables of a version published by an earlier quoth
+        conn.execute(f"DROP TABLE IF EXISTS quoth_v{int(version)}_{name}")
     conn.execute("DELETE FROM quoth_versions WHERE id = %s", (version,))
 
 
-def _create_tables(conn: Any, version: int, dimension: int) -> None:
+def _drop_unused_segments(conn: Any) -> None:
+    """Drop the tables of segments no remaining version names."""
+    named = {
+        segment["name"]
+        for (manifest,) in conn.execute("SELECT manifest FROM quoth_versions").fetchall()
+        for segment in manifest.get("segments", [])
+    }
+    for (name,) in conn.execute("SELECT name FROM quoth_segments").fetchall():
+        if name not in named:
+            for part in TABLES:
+                conn.execute(f"DROP TABLE IF EXISTS {_table(name, part)}")
+            conn.execute("DELETE FROM quoth_segments WHERE name = %s", (name,))
+
+
+def _create_tables(conn: Any, segment: str, dimension: int) -> None:
     conn.execute(
-        f"""CREATE TABLE {_table(version, "articles")} (
+        f"""CREATE TABLE {_table(segment, "articles")} (
             row int PRIMARY KEY, record jsonb NOT NULL)"""
     )
     conn.execute(
-        f"""CREATE TABLE {_table(version, "sentences")} (
+        f"""CREATE TABLE {_table(segment, "sentences")} (
             row int PRIMARY KEY, doc int NOT NULL, start_char int NOT NULL,
             end_char int NOT NULL, vector halfvec({dimension}) NOT NULL)"""
     )
     conn.execute(
-        f"""CREATE TABLE {_table(version, "passages")} (
+        f"""CREATE TABLE {_table(segment, "passages")} (
             row int PRIMARY KEY, doc int NOT NULL, start_char int NOT NULL,
             end_char int NOT NULL, first_sentence int NOT NULL, last_sentence int NOT NULL,
             passage_id text NOT NULL, vector halfvec({dimension}) NOT NULL)"""
@@ -197,18 +298,22 @@ def _create_tables(conn: Any, version: int, dimension: int) -> None:
     # Passages: every question sums whole postings lists (BM25 over all passages), read
     # fastest as one row per term of raw little-endian arrays, stored uncompressed.
     conn.execute(
-        f"CREATE TABLE {_table(version, 'passage_postings')} (term text PRIMARY KEY, "
-        "rows bytea NOT NULL, weights bytea NOT NULL)"
+        f"CREATE TABLE {_table(segment, 'passage_postings')} (term text PRIMARY KEY, "
+        "rows bytea NOT NULL, counts bytea NOT NULL, lengths bytea NOT NULL)"
     )
-    for column in ("rows", "weights"):
+    for column in ("rows", "counts", "lengths"):
         conn.execute(
-            f"ALTER TABLE {_table(version, 'passage_postings')} "
+            f"ALTER TABLE {_table(segment, 'passage_postings')} "
             f"ALTER COLUMN {column} SET STORAGE EXTERNAL"
         )
     # Sentences: a question scores a few dozen given sentences, found by (term, row).
     conn.execute(
-        f"CREATE TABLE {_table(version, 'sentence_terms')} (term text NOT NULL, "
-        "row int NOT NULL, weight real NOT NULL)"
+        f"CREATE TABLE {_table(segment, 'sentence_terms')} (term text NOT NULL, "
+        "row int NOT NULL, count real NOT NULL, length real NOT NULL)"
+    )
+    # How many sentences of the segment hold each term (a sentence's idf needs it).
+    conn.execute(
+        f"CREATE TABLE {_table(segment, 'terms')} (term text PRIMARY KEY, sentences int NOT NULL)"
     )
 
 
@@ -265,23 +370,27 @@ def _copy_spans(
         copy.write(PGCOPY_TRAILER)
 
 
-def _copy_sentence_terms(cursor: Any, table: str, bm25: Bm25) -> None:
-    """(term, row, weight) rows in binary COPY format, one NumPy batch per term."""
-    with cursor.copy(f"COPY {table} (term, row, weight) FROM STDIN (FORMAT binary)") as copy:
+def _copy_sentence_terms(cursor: Any, table: str, lexical: LexicalIndex) -> None:
+    """(term, row, count, length) rows in binary COPY format, one NumPy batch per term."""
+    postings, vocabulary = lexical.sentence_postings, lexical.vocabulary
+    with cursor.copy(f"COPY {table} (term, row, count, length) FROM STDIN (FORMAT binary)") as copy:
         copy.write(PGCOPY_HEADER)
         pending: list[bytes] = []
         size = 0
-        for term, rows, weights in _term_postings(bm25):
-            word = term.encode()
+        for term in postings.terms.tolist():
+            rows, counts = postings.column(term)
+            word = vocabulary.term(term).encode()
             out = np.zeros(
                 len(rows),
                 dtype=[
                     ("fields", ">i2"), ("term_len", ">i4"), ("term", f"S{len(word)}"),
-                    ("row_len", ">i4"), ("row", ">i4"), ("weight_len", ">i4"), ("weight", ">f4"),
+                    ("row_len", ">i4"), ("row", ">i4"), ("count_len", ">i4"), ("count", ">f4"),
+                    ("length_len", ">i4"), ("length", ">f4"),
                 ],
             )  # fmt: skip
-            out["fields"], out["term_len"], out["term"] = 3, len(word), word
-            out["row_len"], out["row"], out["weight_len"], out["weight"] = 4, rows, 4, weights
+            out["fields"], out["term_len"], out["term"] = 4, len(word), word
+            out["row_len"], out["row"], out["count_len"], out["count"] = 4, rows, 4, counts
+            out["length_len"], out["length"] = 4, postings.lengths[rows]
             pending.append(out.tobytes())
             size += out.nbytes
             if size >= _WRITE_BYTES:
@@ -290,14 +399,14 @@ def _copy_sentence_terms(cursor: Any, table: str, bm25: Bm25) -> None:
         copy.write(b"".join(pending) + PGCOPY_TRAILER)
 
 
-def _copy_version(conn: Any, version: int, index: IndexData) -> None:
+def _copy_segment(conn: Any, segment: str, index: IndexData) -> None:
     with conn.cursor() as cursor:
-        with cursor.copy(f"COPY {_table(version, 'articles')} (row, record) FROM STDIN") as copy:
+        with cursor.copy(f"COPY {_table(segment, 'articles')} (row, record) FROM STDIN") as copy:
             for row, article in enumerate(index.articles):
                 copy.write_row((row, article.model_dump_json()))
         _copy_spans(
             cursor,
-            f"COPY {_table(version, 'sentences')} (row, doc, start_char, end_char, vector)",
+            f"COPY {_table(segment, 'sentences')} (row, doc, start_char, end_char, vector)",
             np.asarray(index.sentences),
             index.sentence_vectors,
         )
@@ -306,20 +415,34 @@ def _copy_version(conn: Any, version: int, index: IndexData) -> None:
             raise IndexStoreError("Passage ids differ in length; the index cannot be published.")
         _copy_spans(
             cursor,
-            f"COPY {_table(version, 'passages')} (row, doc, start_char, end_char, "
+            f"COPY {_table(segment, 'passages')} (row, doc, start_char, end_char, "
             "first_sentence, last_sentence, passage_id, vector)",
             np.asarray(index.passages),
             index.passage_vectors,
             ids,
         )
+        lexical = index.lexical
+        passages = lexical.passage_postings
         with cursor.copy(
-            f"COPY {_table(version, 'passage_postings')} (term, rows, weights) FROM STDIN"
+            f"COPY {_table(segment, 'passage_postings')} (term, rows, counts, lengths) FROM STDIN"
         ) as copy:
-            for term, rows, weights in _term_postings(index.lexical.passages):
+            for term in passages.terms.tolist():
+                rows, counts = passages.column(term)
                 copy.write_row(
-                    (term, rows.astype("<i4").tobytes(), weights.astype("<f4").tobytes())
+                    (
+                        lexical.vocabulary.term(term),
+                        np.asarray(rows, "<i4").tobytes(),
+                        np.asarray(counts, "<f4").tobytes(),
+                        passages.lengths[rows].astype("<f4").tobytes(),
+                    )
                 )
-        _copy_sentence_terms(cursor, _table(version, "sentence_terms"), index.lexical.sentences)
+        _copy_sentence_terms(cursor, _table(segment, "sentence_terms"), lexical)
+        sentences = lexical.sentence_postings
+        with cursor.copy(f"COPY {_table(segment, 'terms')} (term, sentences) FROM STDIN") as copy:
+            for term, count in zip(
+                sentences.terms.tolist(), np.diff(sentences.starts).tolist(), strict=True
+            ):
+                copy.write_row((lexical.vocabulary.term(term), count))
 
 
 def current_version(url: str) -> int | None:
@@ -356,8 +479,8 @@ ARTICLES_KEPT = 256
 
 
 class _Articles(Sequence[ArticleRecord]):
-    """A version's articles, read by row when asked for: quoting needs two or three an answer,
-    and only a moderator's listing reads them all."""
+    """A version's live articles, read by position when asked for: quoting reads articles by
+    row (two or three an answer), and only a moderator's listing reads them all."""
 
     def __init__(self, index: PostgresIndex, count: int) -> None:
         self._index = index
@@ -379,15 +502,29 @@ class _Articles(Sequence[ArticleRecord]):
             row += self._count
         if not 0 <= row < self._count:
             raise IndexError(row)
-        return self._index.article(row)
+        return self._index.article(self._index.live_article_row(row))
 
     def __iter__(self) -> Iterator[ArticleRecord]:
         yield from self._index.all_articles()
 
 
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """One segment of a version: its tables' name, where its rows start in the version's
+    numbering (articles, sentences, passages), and how its vectors are searched."""
+
+    name: str
+    starts: tuple[int, int, int]
+    counts: tuple[int, int, int]
+    search: dict[str, Any]
+
+
+_KINDS = {"articles": 0, "sentences": 1, "passages": 2}
+
+
 class PostgresIndex:
     """A published version, read through the process's connection pool (an
-    :class:`IndexReader`). Queries name the version's own tables, so a reader keeps
+    :class:`IndexReader`). Queries name the version's segments' tables, so a reader keeps
     answering from its version while a newer one is published."""
 
     def __init__(self, url: str, model: str) -> None:
@@ -400,36 +537,74 @@ class PostgresIndex:
         self._article_cache: _Bounded = _Bounded(ARTICLES_KEPT)
         self._rows_lock = threading.Lock()
         with self._pool.connection() as conn:
-            row = conn.execute(
-                "SELECT id, manifest, search FROM quoth_versions WHERE current"
-            ).fetchone()
-            if row is None:
-                raise IndexNotFoundError(
-                    "The database holds no published index yet. Build one with: quoth index"
-                )
-            self.version = int(row[0])
-            manifest = row[1]
-            if manifest["model"] != model:
-                raise IndexMismatchError(
-                    f"The database index was built with {manifest['model']!r}, not {model!r}: "
-                    "rebuild it with quoth index, or set QUOTH_MODEL to match."
-                )
-            layout = conn.execute(
-                "SELECT to_regclass(%s)", (_table(self.version, "passage_postings"),)
-            ).fetchone()
-            if layout is None or layout[0] is None:
-                raise IndexMismatchError(
-                    "The database index was published by an older quoth: publish it again "
-                    "with quoth index."
-                )
-            self._built_at = datetime.fromisoformat(manifest["built_at"])
-            self._dimension = int(manifest["dimension"])
-            self._passage_count = int(manifest["passages"])
-            self._sentence_count = int(manifest["sentences"])
-            self._articles = _Articles(self, len(manifest["articles"]))
-            self.search: dict[str, Any] = dict(row[2])
-            probes = self.search.get("probes")
-            self.probes: int | None = None if probes is None else int(probes)
+            row = conn.execute("SELECT id, manifest FROM quoth_versions WHERE current").fetchone()
+        if row is None:
+            raise IndexNotFoundError(
+                "The database holds no published index yet. Build one with: quoth index"
+            )
+        self.version = int(row[0])
+        manifest = row[1]
+        if manifest["model"] != model:
+            raise IndexMismatchError(
+                f"The database index was built with {manifest['model']!r}, not {model!r}: "
+                "rebuild it with quoth index, or set QUOTH_MODEL to match."
+            )
+        if "segments" not in manifest:
+            raise IndexMismatchError(
+                "The database index was published by an older quoth: publish it again "
+                "with quoth index."
+            )
+        self._built_at = datetime.fromisoformat(manifest["built_at"])
+        self._dimension = int(manifest["dimension"])
+        starts = [0, 0, 0]
+        self._segments: list[_Segment] = []
+        for entry in manifest["segments"]:
+            counts = (int(entry["articles"]), int(entry["sentences"]), int(entry["passages"]))
+            self._segments.append(_Segment(entry["name"], (*starts,), counts, entry["search"]))  # type: ignore[arg-type]
+            starts = [a + b for a, b in zip(starts, counts, strict=True)]
+        self._totals = starts
+        removed = manifest["removed"]
+        self._removed_articles: list[int] = sorted(removed["articles"])
+        self._removed_sentences = np.asarray(removed["sentences"], dtype=np.int64)
+        self._removed_passages = np.asarray(removed["passages"], dtype=np.int64)
+        self._removed_terms: dict[str, list[int]] = manifest["removed_terms"]
+        self._collections = {
+            k: (int(v[0]), float(v[1])) for k, v in manifest["collections"].items()
+        }
+        self._articles = _Articles(self, starts[0] - len(self._removed_articles))
+        self.search: dict[str, Any] = self._segments[0].search
+        probes = self.search.get("probes")
+        self.probes: int | None = None if probes is None else int(probes)
+
+    # -- rows: where each lives ------------------------------------------------------------
+
+    def _segment_of(self, kind: str, row: int) -> tuple[_Segment, int]:
+        """The segment holding a row of the version's numbering, and the row within it."""
+        at = _KINDS[kind]
+        if not 0 <= row < self._totals[at]:
+            raise IndexError(row)
+        for segment in reversed(self._segments):
+            if row >= segment.starts[at]:
+                return segment, row - segment.starts[at]
+        raise IndexError(row)
+
+    def _by_segment(self, kind: str, rows: Sequence[int]) -> list[tuple[_Segment, list[int]]]:
+        """Rows grouped by segment (local numbers), segments in order."""
+        grouped: dict[str, list[int]] = {}
+        for row in rows:
+            segment, local = self._segment_of(kind, int(row))
+            grouped.setdefault(segment.name, []).append(local)
+        return [(s, grouped[s.name]) for s in self._segments if s.name in grouped]
+
+    def live_article_row(self, position: int) -> int:
+        """The row of the ``position``-th live article (the base's removed ones skipped)."""
+        removed = self._removed_articles
+        row = position
+        while True:  # the smallest row with ``position`` live rows before it
+            moved = position + bisect.bisect_right(removed, row)
+            if moved == row:
+                return row
+            row = moved
 
     def _fetch(
         self, query: str, params: Sequence[Any] = (), binary: bool = False
@@ -445,70 +620,88 @@ class PostgresIndex:
             wanted = [int(r) for r in rows if self._passages.get_recent(int(r)) is None]
         if not wanted:
             return
-        v = self.version
         with self._pool.connection() as conn:
-            found_rows = conn.execute(
-                f"SELECT row, doc, start_char, end_char, first_sentence, last_sentence, "
-                f"passage_id FROM {_table(v, 'passages')} WHERE row = ANY(%s)",
-                (wanted,),
-            ).fetchall()
+            passage_rows: list[tuple[Any, ...]] = []
+            with conn.pipeline():
+                cursors = [
+                    (
+                        segment,
+                        conn.execute(
+                            "SELECT row, doc, start_char, end_char, first_sentence, "
+                            f"last_sentence, passage_id FROM {_table(segment.name, 'passages')} "
+                            "WHERE row = ANY(%s)",
+                            (local,),
+                        ),
+                    )
+                    for segment, local in self._by_segment("passages", wanted)
+                ]
+                for segment, cursor in cursors:
+                    a, s, p = segment.starts
+                    passage_rows += [
+                        (r + p, doc + a, start, end, first + s, last + s, pid)
+                        for r, doc, start, end, first, last, pid in cursor.fetchall()
+                    ]
             # The rows wanted are listed here, not joined in SQL: a join let the planner scan
-            # the whole sentence table (vectors included) for every answer. Two primary-key
-            # lookups, sent together.
-            with self._rows_lock:  # what an earlier answer already read is not read again
+            # the whole sentence table (vectors included) for every answer. Primary-key
+            # lookups, sent together; what an earlier answer already read is not read again.
+            with self._rows_lock:
                 sentence_wanted = sorted(
                     {
                         s
-                        for row in found_rows
-                        for s in range(max(0, row[4] - 1), row[5] + 2)
+                        for row in passage_rows
+                        for s in range(max(0, row[4] - 1), min(row[5] + 2, self._totals[1]))
                         if s not in self._sentences
                     }
                 )
-                docs = sorted({int(row[1]) for row in found_rows} - set(self._article_cache.keys()))
+                docs = sorted(
+                    {int(row[1]) for row in passage_rows} - set(self._article_cache.keys())
+                )
             sentence_rows: list[tuple[Any, ...]] = []
             article_rows: list[tuple[Any, ...]] = []
             with conn.pipeline():
-                if sentence_wanted:
-                    sentences = conn.execute(
-                        f"SELECT row, doc, start_char, end_char FROM {_table(v, 'sentences')} "
-                        "WHERE row = ANY(%s)",
-                        (sentence_wanted,),
+                sentence_cursors = [
+                    (
+                        segment,
+                        conn.execute(
+                            "SELECT row, doc, start_char, end_char FROM "
+                            f"{_table(segment.name, 'sentences')} WHERE row = ANY(%s)",
+                            (local,),
+                        ),
                     )
-                if docs:
-                    articles = conn.execute(
-                        f"SELECT row, record FROM {_table(v, 'articles')} WHERE row = ANY(%s)",
-                        (docs,),
+                    for segment, local in self._by_segment("sentences", sentence_wanted)
+                ]
+                article_cursors = [
+                    (
+                        segment,
+                        conn.execute(
+                            f"SELECT row, record FROM {_table(segment.name, 'articles')} "
+                            "WHERE row = ANY(%s)",
+                            (local,),
+                        ),
                     )
-                if sentence_wanted:
-                    sentence_rows = sentences.fetchall()
-                if docs:
-                    article_rows = articles.fetchall()
+                    for segment, local in self._by_segment("articles", docs)
+                ]
+                for segment, cursor in sentence_cursors:
+                    a, s, _ = segment.starts
+                    sentence_rows += [
+                        (r + s, doc + a, start, end) for r, doc, start, end in cursor.fetchall()
+                    ]
+                for segment, cursor in article_cursors:
+                    a = segment.starts[0]
+                    article_rows += [(r + a, record) for r, record in cursor.fetchall()]
         with self._rows_lock:
-            for r, *span, pid in found_rows:
+            for r, *span, pid in passage_rows:
                 self._passages.keep(int(r), (PassageSpan(*span), str(pid)))
             for r, *span in sentence_rows:
                 self._sentences.keep(int(r), SentenceSpan(*span))
             for r, record in article_rows:
                 self._article_cache.keep(int(r), ArticleRecord.model_validate(record))
 
-    def _one(self, cache: _Bounded, row: int, query: str, make: Callable[..., Any]) -> Any:
-        """A cached row, else read alone (a row no search brought: an explanation, a listing)."""
-        with self._rows_lock:
-            known = cache.get_recent(row)
-        if known is None:
-            found = self._fetch(query, (row,))
-            if not found:
-                raise IndexError(row)
-            known = make(*found[0])
-            with self._rows_lock:
-                cache.keep(row, known)
-        return known
-
     def _passage(self, row: int) -> tuple[PassageSpan, str]:
         with self._rows_lock:
             known = self._passages.get_recent(row)
         if known is None:
-            if not 0 <= row < self._passage_count:
+            if not 0 <= row < self._totals[2]:
                 raise IndexError(row)
             self.prefetch([row])
             with self._rows_lock:
@@ -519,25 +712,35 @@ class PostgresIndex:
         return result
 
     def article(self, row: int) -> ArticleRecord:
-        record: ArticleRecord = self._one(
-            self._article_cache,
-            row,
-            f"SELECT record FROM {_table(self.version, 'articles')} WHERE row = %s",
-            ArticleRecord.model_validate,
-        )
+        """An article by row (a cached one, else read alone: a listing, an explanation)."""
+        with self._rows_lock:
+            known = self._article_cache.get_recent(row)
+        if known is None:
+            segment, local = self._segment_of("articles", row)
+            found = self._fetch(
+                f"SELECT record FROM {_table(segment.name, 'articles')} WHERE row = %s", (local,)
+            )
+            if not found:
+                raise IndexError(row)
+            known = ArticleRecord.model_validate(found[0][0])
+            with self._rows_lock:
+                self._article_cache.keep(row, known)
+        record: ArticleRecord = known
         return record
 
     def all_articles(self) -> Iterator[ArticleRecord]:
-        """Every article in row order, streamed (a moderator's listing, not an answer)."""
-        with (
-            self._pool.connection() as conn,
-            conn.transaction(),  # a server-side cursor lives in a transaction
-            conn.cursor(name="quoth_articles") as cursor,
-        ):
-            cursor.itersize = 100
-            cursor.execute(f"SELECT record FROM {_table(self.version, 'articles')} ORDER BY row")
-            for (record,) in cursor:
-                yield ArticleRecord.model_validate(record)
+        """Every live article in row order, streamed (a moderator's listing, not an answer)."""
+        removed = set(self._removed_articles)
+        with self._pool.connection() as conn, conn.transaction():  # server-side cursors
+            for segment in self._segments:
+                with conn.cursor(name="quoth_articles") as cursor:
+                    cursor.itersize = 100
+                    cursor.execute(
+                        f"SELECT row, record FROM {_table(segment.name, 'articles')} ORDER BY row"
+                    )
+                    for row, record in cursor:
+                        if row + segment.starts[0] not in removed:
+                            yield ArticleRecord.model_validate(record)
 
     @property
     def articles(self) -> Sequence[ArticleRecord]:
@@ -549,48 +752,63 @@ class PostgresIndex:
 
     @property
     def sentence_count(self) -> int:
-        return self._sentence_count
+        return self._totals[1]
 
     @property
     def passage_count(self) -> int:
-        return self._passage_count
+        return self._totals[2]
 
     @property
     def live_passages(self) -> int:
-        return self._passage_count
+        return self._totals[2] - len(self._removed_passages)
 
     def removed_passage_rows(self) -> npt.NDArray[np.int64]:
-        return np.zeros(0, dtype=np.int64)
+        return self._removed_passages
 
     def passage_span(self, row: int) -> PassageSpan:
         return self._passage(int(row))[0]
 
     def sentence_span(self, sentence: int) -> SentenceSpan:
-        span: SentenceSpan = self._one(
-            self._sentences,
-            int(sentence),
-            f"SELECT doc, start_char, end_char FROM {_table(self.version, 'sentences')} "
-            "WHERE row = %s",
-            SentenceSpan,
-        )
+        sentence = int(sentence)
+        with self._rows_lock:
+            known = self._sentences.get_recent(sentence)
+        if known is None:
+            segment, local = self._segment_of("sentences", sentence)
+            found = self._fetch(
+                f"SELECT doc, start_char, end_char FROM {_table(segment.name, 'sentences')} "
+                "WHERE row = %s",
+                (local,),
+            )
+            if not found:
+                raise IndexError(sentence)
+            doc, start, end = found[0]
+            known = SentenceSpan(doc + segment.starts[0], start, end)
+            with self._rows_lock:
+                self._sentences.keep(sentence, known)
+        span: SentenceSpan = known
         return span
 
     def passage_id(self, row: int) -> str:
         return self._passage(int(row))[1]
 
-    def _vectors(self, table: str, rows: list[int]) -> Vectors:
+    # -- vectors -----------------------------------------------------------------------------
+
+    def _vectors(self, kind: str, rows: list[int]) -> Vectors:
         """Rows' vectors in pgvector's binary form (dimension, unused, big-endian float16s),
         which is read without parsing text."""
-        found = dict(
-            self._fetch(
-                f"SELECT row, vector FROM {_table(self.version, table)} WHERE row = ANY(%s)",
-                (rows,),
-                binary=True,
-            )
-        )
         if not rows:
             return np.zeros((0, self._dimension), dtype=np.float32)
-        raw = b"".join(bytes(found[row])[4:] for row in rows)
+        found: dict[int, bytes] = {}
+        at = _KINDS[kind]
+        with self._pool.connection() as conn:
+            for segment, local in self._by_segment(kind, rows):
+                for row, vector in conn.execute(
+                    f"SELECT row, vector FROM {_table(segment.name, kind)} WHERE row = ANY(%s)",
+                    (local,),
+                    binary=True,
+                ).fetchall():
+                    found[row + segment.starts[at]] = bytes(vector)
+        raw = b"".join(found[row][4:] for row in rows)
         return np.frombuffer(raw, dtype=">f2").astype(np.float32).reshape(len(rows), -1)
 
     def passage_vectors_at(self, rows: Sequence[int]) -> Vectors:
@@ -602,20 +820,54 @@ class PostgresIndex:
         return self._vectors("sentences", [int(r) for r in rows])
 
     def dense_search(self, vector: Vectors, n: int) -> list[int]:
+        """Each segment searched (a base through its IVFFlat index, its removed rows filtered
+        in the scan; a delta exactly), merged by inner product."""
         literal = "[" + ",".join(f"{float(v):.6g}" for v in vector.ravel()) + "]"
+        found: list[tuple[float, int]] = []
         with self._pool.connection() as conn:
-            if self.probes is not None:  # per version: the pool's connections serve them all
-                conn.execute(f"SET ivfflat.probes = {self.probes}")
-            rows = conn.execute(
-                f"SELECT row FROM {_table(self.version, 'passages')} "
-                "ORDER BY vector <#> %s::halfvec LIMIT %s",
-                (literal, n),
-            ).fetchall()
-        return [int(r[0]) for r in rows]
+            for segment in self._segments:
+                start, stop = segment.starts[2], segment.starts[2] + segment.counts[2]
+                removed = self._removed_passages
+                local = (removed[(removed >= start) & (removed < stop)] - start).tolist()
+                probes = segment.search.get("probes")
+                if probes is not None:  # per segment: the pool's connections serve them all
+                    conn.execute(f"SET ivfflat.probes = {int(probes)}")
+                    # with removed rows filtered, the scan goes on until n rows are found
+                    conn.execute(
+                        "SET ivfflat.iterative_scan = " + ("relaxed_order" if local else "off")
+                    )
+                where = "WHERE NOT (row = ANY(%s))" if local else ""
+                params: tuple[Any, ...] = (
+                    (literal, local, literal, n) if local else (literal, literal, n)
+                )
+                rows = conn.execute(
+                    f"SELECT row, vector <#> %s::halfvec FROM {_table(segment.name, 'passages')} "
+                    f"{where} ORDER BY vector <#> %s::halfvec LIMIT %s",
+                    params,
+                ).fetchall()
+                found += [(float(distance), int(row) + start) for row, distance in rows]
+        found.sort()
+        return [row for _, row in found[:n]]
+
+    # -- BM25 --------------------------------------------------------------------------------
+
+    def _idf(self, kind: str, frequency: npt.NDArray[np.int64]) -> Vectors:
+        documents, _ = self._collections[kind]
+        return np.log1p((documents - frequency + 0.5) / (frequency + 0.5)).astype(np.float32)
+
+    def _norm(self, kind: str, lengths: npt.NDArray[Any]) -> Vectors:
+        documents, length = self._collections[kind]
+        mean = length / documents if documents else 0.0
+        average = mean if mean > 0 else 1.0
+        return (K1 * (1 - B + B * np.asarray(lengths, np.float64) / average)).astype(np.float32)
+
+    def _removed_frequencies(self, kind: str, terms: list[str]) -> dict[str, int]:
+        at = 0 if kind == "passages" else 1
+        return {t: self._removed_terms[t][at] for t in terms if t in self._removed_terms}
 
     def _passage_scores(self, terms: list[str]) -> Vectors:
         """Every passage's BM25 for ``terms``, summed term by term in the question's order
-        (a term asked twice counts twice) in float32, as the file backend sums them. The
+        (a term asked twice counts twice) in float32, weighed as the file backend weighs. The
         last few questions' scores are kept: ranking asks for the top rows, then for the
         scores of others, with the same terms."""
         key = tuple(terms)
@@ -623,20 +875,38 @@ class PostgresIndex:
             cached = self._score_cache.get(key)
         if cached is not None:
             return cached
-        found = {
-            term: (np.frombuffer(rows, dtype="<i4"), np.frombuffer(weights, dtype="<f4"))
-            for term, rows, weights in self._fetch(
-                f"SELECT term, rows, weights FROM {_table(self.version, 'passage_postings')} "
-                "WHERE term = ANY(%s)",
-                (sorted(set(terms)),),
-                binary=True,
-            )
-        }
+        unique = sorted(set(terms))
+        columns: list[dict[str, tuple[Any, Any, Any]]] = []
+        with self._pool.connection() as conn:
+            for segment in self._segments:
+                columns.append(
+                    {
+                        term: (
+                            np.frombuffer(rows, dtype="<i4"),
+                            np.frombuffer(counts, dtype="<f4"),
+                            np.frombuffer(lengths, dtype="<f4"),
+                        )
+                        for term, rows, counts, lengths in conn.execute(
+                            "SELECT term, rows, counts, lengths FROM "
+                            f"{_table(segment.name, 'passage_postings')} WHERE term = ANY(%s)",
+                            (unique,),
+                            binary=True,
+                        ).fetchall()
+                    }
+                )
+        removed = self._removed_frequencies("passages", unique)
+        frequency = np.array(
+            [sum(len(c[t][0]) for c in columns if t in c) - removed.get(t, 0) for t in terms],
+            dtype=np.int64,
+        )
         scores = np.zeros(self.passage_count, dtype=np.float32)
-        for term in terms:
-            if term in found:
-                rows, weights = found[term]
-                scores[rows] += weights
+        for term, idf in zip(terms, self._idf("passages", frequency).tolist(), strict=True):
+            for segment, found in zip(self._segments, columns, strict=True):
+                if term in found:
+                    rows, counts, lengths = found[term]
+                    weights = np.float32(idf) * counts / (counts + self._norm("passages", lengths))
+                    scores[rows + segment.starts[2]] += weights
+        scores[self._removed_passages] = 0
         with self._cache_lock:
             self._score_cache[key] = scores
             while len(self._score_cache) > SCORE_CACHE:
@@ -656,18 +926,54 @@ class PostgresIndex:
         return self._passage_scores(terms)[wanted]
 
     def bm25_sentence_scores(self, terms: list[str], rows: Sequence[int]) -> Vectors:
-        """Sum of postings per row; a term asked twice counts twice, as in the file backend."""
+        """The given sentences' BM25, from their term counts and the version's statistics;
+        a term asked twice counts twice, as in the file backend."""
         wanted = [int(r) for r in rows]
+        out = np.zeros(len(wanted), dtype=np.float32)
         if not terms or not wanted:
-            return np.zeros(len(wanted), dtype=np.float32)
-        found = self._fetch(
-            f"SELECT p.row, sum(p.weight::float8) FROM unnest(%s::text[]) AS q(term) "
-            f"JOIN {_table(self.version, 'sentence_terms')} AS p USING (term) "
-            "WHERE p.row = ANY(%s) GROUP BY p.row",
-            (terms, wanted),
-        )
-        scores = {int(r): float(np.float32(s)) for r, s in found}
-        return np.array([scores.get(r, 0.0) for r in wanted], dtype=np.float32)
+            return out
+        unique = sorted(set(terms))
+        entries: dict[str, list[tuple[int, float, float]]] = {}
+        frequency: dict[str, int] = {}
+        with self._pool.connection() as conn:
+            grouped = {s.name: local for s, local in self._by_segment("sentences", wanted)}
+            for segment in self._segments:
+                if segment.name in grouped:
+                    for term, row, count, length in conn.execute(
+                        "SELECT term, row, count, length FROM "
+                        f"{_table(segment.name, 'sentence_terms')} "
+                        "WHERE term = ANY(%s) AND row = ANY(%s)",
+                        (unique, grouped[segment.name]),
+                    ).fetchall():
+                        entries.setdefault(term, []).append(
+                            (int(row) + segment.starts[1], float(count), float(length))
+                        )
+                for term, count in conn.execute(
+                    f"SELECT term, sentences FROM {_table(segment.name, 'terms')} "
+                    "WHERE term = ANY(%s)",
+                    (unique,),
+                ).fetchall():
+                    frequency[term] = frequency.get(term, 0) + int(count)
+        for term, count in self._removed_frequencies("sentences", unique).items():
+            frequency[term] = frequency.get(term, 0) - count
+        positions: dict[int, list[int]] = {}
+        for i, row in enumerate(wanted):  # a row may be asked for twice
+            positions.setdefault(row, []).append(i)
+        idf = self._idf("sentences", np.array([frequency.get(t, 0) for t in terms], np.int64))
+        for term, weight in zip(terms, idf.tolist(), strict=True):
+            found = entries.get(term)
+            if not found:
+                continue
+            rows = [r for r, _, _ in found]
+            counts = np.array([c for _, c, _ in found], dtype=np.float32)
+            lengths = np.array([length for _, _, length in found], dtype=np.float32)
+            weights = np.float32(weight) * counts / (counts + self._norm("sentences", lengths))
+            for row, value in zip(rows, weights.tolist(), strict=True):
+                for i in positions[row]:
+                    out[i] += np.float32(value)
+        if len(self._removed_sentences):
+            out[np.isin(np.asarray(wanted), self._removed_sentences)] = 0
+        return out
 
 
 async def watch_versions(
