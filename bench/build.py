@@ -7,6 +7,7 @@ with passage vectors composed from embedded sentences (see :mod:`bench.corpus`).
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +18,7 @@ import numpy as np
 from bench.corpus import GeneratedArticle
 from quoth.corpus import load_corpus
 from quoth.corpus.splitting import passage_id
-from quoth.index import Embedder, IndexData, load_index
+from quoth.index import Embedder, IndexData, IndexStoreError, load_index
 from quoth.index.builder import article_record
 from quoth.index.embedder import normalise
 from quoth.index.lexical import LexicalIndex
@@ -46,9 +47,13 @@ def build(
     """Write and index the corpus; with ``reuse``, a corpus and index already built in
     ``folder`` by an earlier run (same seed, same articles) are used as they are."""
     if reuse and (folder / "index" / "current").exists():
-        index = load_index(folder / "index", embedder.name)
-        if isinstance(index, IndexData):  # bench.reindex leaves a whole build behind
-            return BuiltCorpus(folder / "corpus", index, {"reused": 1.0})
+        try:
+            index = load_index(folder / "index", embedder.name)
+        except IndexStoreError:  # written by an earlier format: built again below
+            shutil.rmtree(folder / "index")
+        else:
+            if isinstance(index, IndexData):  # bench.reindex leaves a whole build behind
+                return BuiltCorpus(folder / "corpus", index, {"reused": 1.0})
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     corpus_dir = folder / "corpus"
