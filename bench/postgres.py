@@ -30,7 +30,7 @@ from bench import measure
 from quoth import runtime
 from quoth.config import load_settings
 from quoth.index import Embedder, IndexData
-from quoth.index.postgres import PostgresIndex, publish
+from quoth.index.postgres import PostgresIndex, publish, segment_name
 from quoth.retrieval import AnsweringService
 from quoth.retrieval.evaluation import evaluate, load_questions
 
@@ -68,21 +68,23 @@ def fresh_database(url: str, name: str) -> str:
     return f"{base.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
 
 
-def sizes(url: str, version: int) -> dict[str, float]:
+def sizes(url: str, index: IndexData) -> dict[str, float]:
+    """The database's size and, per table, the segment ``index`` was published as."""
     import psycopg
 
+    segment = segment_name(index)
     with psycopg.connect(url, autocommit=True) as conn:
         row = conn.execute("SELECT pg_database_size(current_database())").fetchone()
         result = {"database_mb": round(int(row[0]) / 1e6, 1) if row else 0.0}
-        for name in ("passages", "sentences", "passage_postings", "sentence_terms"):
-            table = f"quoth_v{version}_{name}"
+        for name in ("passages", "sentences", "passage_postings", "sentence_terms", "terms"):
+            table = f"quoth_s{segment}_{name}"
             total = conn.execute("SELECT pg_total_relation_size(%s)", (table,)).fetchone()
             result[f"{name}_mb"] = round(int(total[0]) / 1e6, 1) if total else 0.0
         vector_index = conn.execute(
             "SELECT sum(pg_relation_size(indexrelid)) FROM pg_index i JOIN pg_am a ON "
             "a.oid = (SELECT relam FROM pg_class WHERE oid = i.indexrelid) "
             "WHERE indrelid = %s::regclass AND a.amname = 'ivfflat'",
-            (f"quoth_v{version}_passages",),
+            (f"quoth_s{segment}_passages",),
         ).fetchone()
         size = int(vector_index[0] or 0) if vector_index else 0
         result["vector_index_mb"] = round(size / 1e6, 1)
@@ -185,7 +187,7 @@ def quality(url: str, work: Path, shared: Path) -> dict[str, Any]:
             embedder = runtime.embedder_for(settings)
             built, _ = runtime.reindex(settings, embedder)
             database = fresh_database(url, f"quoth_quality_{len(services)}")
-            publish(database, built)  # type: ignore[arg-type]
+            publish(database, built)
             files = runtime.serving(settings, built, embedder)
             in_db = runtime.serving(settings, PostgresIndex(database, embedder.name), embedder)
             services[corpus] = (files, in_db)
@@ -215,7 +217,7 @@ def run(
     database = fresh_database(url, "quoth_bench")
     steps: dict[str, float] = {}
     started = time.perf_counter()
-    version = publish(database, index, steps)
+    publish(database, index, steps)
     seconds = time.perf_counter() - started
     passages = index.passage_count
     report["ingest"] = {
@@ -224,7 +226,7 @@ def run(
         "seconds": round(seconds, 1),
         "passages_per_s": round(passages / seconds, 1),
         "steps_s": {k: round(v, 1) for k, v in steps.items()},
-        **sizes(database, version),
+        **sizes(database, index),
     }
     before = resident_mb()
     started = time.perf_counter()

@@ -5,8 +5,9 @@ the garbage collector's full passes over those made a reindex measured there tak
 as long as in a server. So the measurement runs here, after loading the index as serving does.
 
 Each named article is changed and reindexed as ``quoth serve`` would (the folder of files
-writes a delta over its base); then the same corpus is written as one whole build, as every
-reindex did before deltas: the baseline, in the same run. Answers are timed on both versions
+writes a delta over its base, and with a database publishes only that delta); then the same
+corpus is written as one whole build (and published whole), as every reindex did before
+deltas: the baseline, in the same run. Answers are timed on both versions
 (a layered version scores BM25 with its own statistics and searches two layers).
 
     python -m bench.reindex INDEX_DIR CORPUS_DIR ONNX_DIR ARTICLE_ID...
@@ -69,11 +70,18 @@ def main() -> None:
     path = corpus_dir / f"{sys.argv[4]}.md"
     path.write_text(path.read_text() + "\nA second correction was added.\n")
     started = time.perf_counter()
-    corpus = load_corpus(corpus_dir, {a.path: a for a in index.articles})
     previous = index if isinstance(index, (IndexData, LayeredIndex)) else None
-    build_index(
+    if previous is None:  # a database serves: the local folder is the cache
+        previous = runtime.previous_index(settings, service.embedder.name)
+    known = {a.path: a for a in previous.articles} if previous is not None else None
+    corpus = load_corpus(corpus_dir, known)
+    whole, _ = build_index(
         corpus, service.embedder, index_dir, runtime.chunking(settings), previous, layered=False
     )
+    if settings.database_url is not None:  # and published whole, as every change was before
+        from quoth.index.postgres import publish
+
+        publish(settings.database_url.get_secret_value(), whole)
     whole_seconds = round(time.perf_counter() - started, 2)
     result = {
         "seconds": statistics.median(seconds),
