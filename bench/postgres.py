@@ -185,7 +185,7 @@ def quality(url: str, work: Path, shared: Path) -> dict[str, Any]:
             index_dir = work / "quality" / corpus.parent.name / corpus.name
             settings = load_settings(index_dir=index_dir, corpus_dir=corpus)
             embedder = runtime.embedder_for(settings)
-            built, _ = runtime.reindex(settings, embedder)
+            built, _ = runtime.rebuild(settings, embedder)
             database = fresh_database(url, f"quoth_quality_{len(services)}")
             publish(database, built)
             files = runtime.serving(settings, built, embedder)
