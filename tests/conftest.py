@@ -63,19 +63,24 @@ def settings_for(index_dir: Path, corpus: Path = ARTICLES, **extra: object) -> S
 
 
 @pytest.fixture(scope="session")
-def shared_index_dir(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+def _shared_build(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
+) -> tuple[Path, IndexData]:
     index_dir = tmp_path_factory.mktemp("shared-index")
-    runtime.reindex(settings_for(index_dir), embedder)
-    return index_dir
+    index, _ = runtime.reindex(settings_for(index_dir), embedder)
+    assert isinstance(index, IndexData)  # built from nothing: one whole build
+    return index_dir, index
 
 
 @pytest.fixture(scope="session")
-def shared_index(shared_index_dir: Path, embedder: Embedder) -> IndexData:
-    from quoth.index import load_index
+def shared_index_dir(_shared_build: tuple[Path, IndexData]) -> Path:
+    return _shared_build[0]
 
-    index = load_index(shared_index_dir, embedder.name)
-    assert isinstance(index, IndexData)  # built once from nothing: one whole build
-    return index
+
+@pytest.fixture(scope="session")
+def shared_index(_shared_build: tuple[Path, IndexData]) -> IndexData:
+    """The whole build the shared folder started with (tests may publish deltas over it)."""
+    return _shared_build[1]
 
 
 @pytest.fixture(scope="session")

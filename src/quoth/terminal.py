@@ -57,9 +57,10 @@ def describe_build(report: BuildReport) -> str:
         f"{len(report.added)} new, {len(report.changed)} changed, "
         f"{len(report.removed)} removed, {report.reused} unchanged"
     )
+    written = " (written as a delta over the base build)" if report.layered else ""
     return (
         f"Indexed {report.articles} articles ({changes}) into {report.passages} passages "
-        f"in {report.seconds:.1f} s."
+        f"in {report.seconds:.1f} s{written}."
     )
 
 

@@ -290,7 +290,7 @@ class Library:
             written=time.time(),
             platform=platform,
             articles=len(index.articles),
-            passages=index.passage_count,
+            passages=index.live_passages,
         )
 
     def record(self, answer: Answer) -> None:
@@ -313,7 +313,7 @@ class Library:
         counts = self.state.counters()
         return {
             "articles": len(index.articles),
-            "passages": index.passage_count,
+            "passages": index.live_passages,
             "index built": f"{index.built_at:%Y-%m-%d %H:%M} UTC ({_ago(age.total_seconds())})",
             "answered": counts.answered,
             "refused": counts.refused,
