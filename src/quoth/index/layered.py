@@ -15,7 +15,7 @@ equal those of a build from nothing over the same articles.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -59,8 +59,10 @@ def _removed_postings(
     """The term counts of the base's removed sentences and passages: what the version's
     statistics subtract from the base's."""
     terms = base.lexical.sentence_terms
-    parts = [terms.rows(int(row), int(row) + 1) for row in sentences.tolist()]
-    removed = TermRows.concat(parts)
+    # the removed sentences come in runs (an article's are consecutive): one slice a run
+    breaks = np.flatnonzero(np.diff(sentences) != 1) + 1
+    runs = np.split(sentences, breaks) if len(sentences) else []
+    removed = TermRows.concat([terms.rows(int(r[0]), int(r[-1]) + 1) for r in runs])
     position = np.full(len(base.sentences), -1, dtype=np.int64)
     position[sentences] = np.arange(len(sentences))
     ranges = position[np.asarray(base.passages[passages][:, 3:5], dtype=np.int64)]
@@ -192,14 +194,18 @@ class LayeredIndex:
         return wanted, wanted < boundary
 
     def _gather(
-        self, rows: Sequence[int], boundary: int, base_rows: object, delta_rows: object
+        self,
+        rows: Sequence[int],
+        boundary: int,
+        base_rows: Callable[[list[int]], Vectors],
+        delta_rows: Callable[[list[int]], Vectors],
     ) -> Vectors:
         wanted, in_base = self._split(rows, boundary)
         out = np.empty((len(wanted), self.manifest.dimension), dtype=np.float32)
         if in_base.any():
-            out[in_base] = base_rows(wanted[in_base].tolist())  # type: ignore[operator]
+            out[in_base] = base_rows(wanted[in_base].tolist())
         if (~in_base).any():
-            out[~in_base] = delta_rows((wanted[~in_base] - boundary).tolist())  # type: ignore[operator]
+            out[~in_base] = delta_rows((wanted[~in_base] - boundary).tolist())
         return out
 
     def passage_vectors_at(self, rows: Sequence[int]) -> Vectors:

@@ -560,7 +560,8 @@ class PostgresIndex:
         self._segments: list[_Segment] = []
         for entry in manifest["segments"]:
             counts = (int(entry["articles"]), int(entry["sentences"]), int(entry["passages"]))
-            self._segments.append(_Segment(entry["name"], (*starts,), counts, entry["search"]))  # type: ignore[arg-type]
+            begins = (starts[0], starts[1], starts[2])
+            self._segments.append(_Segment(entry["name"], begins, counts, entry["search"]))
             starts = [a + b for a, b in zip(starts, counts, strict=True)]
         self._totals = starts
         removed = manifest["removed"]
