@@ -614,6 +614,22 @@ class PostgresIndex:
             rows: list[tuple[Any, ...]] = conn.execute(query, params, binary=binary).fetchall()
             return rows
 
+    def _send(
+        self, conn: Any, kind: str, columns: str, rows: Sequence[int]
+    ) -> list[tuple[_Segment, Any]]:
+        """One query per segment holding some of ``rows`` (sent at once inside a pipeline);
+        each returns (local row, ``columns``)."""
+        return [
+            (
+                segment,
+                conn.execute(
+                    f"SELECT row, {columns} FROM {_table(segment.name, kind)} WHERE row = ANY(%s)",
+                    (local,),
+                ),
+            )
+            for segment, local in self._by_segment(kind, rows)
+        ]
+
     def prefetch(self, rows: Sequence[int]) -> None:
         """Read the passages at ``rows``, every sentence they hold and the one on each side
         (a quote's and a window's neighbours), and their articles: two round trips."""
@@ -624,19 +640,8 @@ class PostgresIndex:
         with self._pool.connection() as conn:
             passage_rows: list[tuple[Any, ...]] = []
             with conn.pipeline():
-                cursors = [
-                    (
-                        segment,
-                        conn.execute(
-                            "SELECT row, doc, start_char, end_char, first_sentence, "
-                            f"last_sentence, passage_id FROM {_table(segment.name, 'passages')} "
-                            "WHERE row = ANY(%s)",
-                            (local,),
-                        ),
-                    )
-                    for segment, local in self._by_segment("passages", wanted)
-                ]
-                for segment, cursor in cursors:
+                columns = "doc, start_char, end_char, first_sentence, last_sentence, passage_id"
+                for segment, cursor in self._send(conn, "passages", columns, wanted):
                     a, s, p = segment.starts
                     passage_rows += [
                         (r + p, doc + a, start, end, first + s, last + s, pid)
@@ -660,28 +665,10 @@ class PostgresIndex:
             sentence_rows: list[tuple[Any, ...]] = []
             article_rows: list[tuple[Any, ...]] = []
             with conn.pipeline():
-                sentence_cursors = [
-                    (
-                        segment,
-                        conn.execute(
-                            "SELECT row, doc, start_char, end_char FROM "
-                            f"{_table(segment.name, 'sentences')} WHERE row = ANY(%s)",
-                            (local,),
-                        ),
-                    )
-                    for segment, local in self._by_segment("sentences", sentence_wanted)
-                ]
-                article_cursors = [
-                    (
-                        segment,
-                        conn.execute(
-                            f"SELECT row, record FROM {_table(segment.name, 'articles')} "
-                            "WHERE row = ANY(%s)",
-                            (local,),
-                        ),
-                    )
-                    for segment, local in self._by_segment("articles", docs)
-                ]
+                sentence_cursors = self._send(
+                    conn, "sentences", "doc, start_char, end_char", sentence_wanted
+                )
+                article_cursors = self._send(conn, "articles", "record", docs)
                 for segment, cursor in sentence_cursors:
                     a, s, _ = segment.starts
                     sentence_rows += [
