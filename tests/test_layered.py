@@ -125,3 +125,21 @@ def test_a_reader_of_an_old_version_keeps_answering(
         files[number].write_text(files[number].read_text() + f"\nUpdate {number}.")
         runtime.rebuild(settings, embedder)
     assert answers(old) == before
+
+
+def test_a_copied_folder_with_a_delta_opens_and_lends_its_vectors(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    """A copy made by a tool that follows links (``current`` becomes a real folder) still
+    finds the delta's base, so a replica's copied build cache embeds nothing again."""
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    runtime.rebuild(settings, embedder)
+    extra = corpus_copy / "extra.txt"
+    extra.write_text("Quoth test note\n\nThe quoth test garden grows seventeen blue tulips.")
+    runtime.rebuild(settings, embedder)
+    shutil.copytree(settings.index_dir, tmp_path / "copy")  # links followed
+    copied = settings_for(tmp_path / "copy", corpus_copy)
+    assert isinstance(load_index(copied.index_dir, embedder.name), LayeredIndex)
+    extra.write_text(extra.read_text() + " They flower in May.")
+    _, report = runtime.rebuild(copied, embedder)
+    assert report.changed == ["extra"] and report.reused == 5 and report.layered

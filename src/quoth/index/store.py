@@ -343,13 +343,13 @@ def _open_build(
     )  # fmt: skip
 
 
-def _with_base(build: Path) -> set[Path]:
+def _with_base(builds: Path, build: Path) -> set[Path]:
     """A build and the base it layers on (if it is a delta): what serving it needs."""
     try:
         base = read_manifest(build).base
     except IndexCorruptError:
         return {build}
-    return {build} if base is None else {build, build.parent / base}
+    return {build} if base is None else {build, builds / base}
 
 
 def prune_builds(index_dir: Path) -> None:
@@ -359,9 +359,9 @@ def prune_builds(index_dir: Path) -> None:
     current = (index_dir / CURRENT).resolve()
     finished = sorted(p for p in builds.iterdir() if p.is_dir() and not p.name.startswith("."))
     older = [p for p in finished if p != current and p.name < current.name]
-    kept = _with_base(current)
+    kept = _with_base(builds, current)
     for spare in older[len(older) - KEEP_OLD_BUILDS :] if KEEP_OLD_BUILDS else []:
-        kept |= _with_base(spare)
+        kept |= _with_base(builds, spare)
     for stale in older:
         if stale not in kept:
             shutil.rmtree(stale, ignore_errors=True)
@@ -407,7 +407,9 @@ def load_index(index_dir: Path, model: str) -> StoredIndex:
         return _load_build(build, manifest)
     from quoth.index.layered import LayeredIndex  # layered builds on this module
 
-    base_folder = build.parent / manifest.base
+    # In the builds folder, not beside ``current``: a copy made by a tool that follows links
+    # holds the current build as a folder of its own.
+    base_folder = index_dir / BUILDS / manifest.base
     base_manifest = read_manifest(base_folder)
     check_compatible(base_manifest, model)
     base = _load_build(base_folder, base_manifest)
