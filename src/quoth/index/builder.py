@@ -253,8 +253,6 @@ def _delta(
     and the base's articles they replace or that are gone. None when that delta would be
     past :func:`quoth.index.layered.merge_limit` (time to merge)."""
     base = previous.base if isinstance(previous, LayeredIndex) else previous
-    if base.manifest.base is not None:
-        return None
     # A base row serves on only while its article is the same (content, id and file).
     unused: dict[tuple[str, str, str], list[int]] = {}
     for row, record in enumerate(base.articles):
@@ -323,7 +321,7 @@ def build_index(
         fresh = embedder.encode(texts, progress=advance)
 
         sentence_rows, passage_rows, passage_ids = _rows(planned)
-        sentence_vectors, passage_vectors, known_cells, centroids = _vectors(
+        sentence_vectors, passage_vectors, lent = _vectors(
             planned, fresh, embedder.dimension, len(sentence_rows), len(passage_rows)
         )
         lexical = _lexical(planned, layout.vocabulary, passage_rows)
@@ -350,6 +348,9 @@ def build_index(
             base=base.folder.name if base is not None and base.folder is not None else None,
             removed_articles=layout.removed.tolist(),
         )
+        known_cells, centroids = (
+            (None, None) if base is not None else _filing(lent, len(passage_rows))
+        )
         written = write_index(
             index_dir,
             manifest,
@@ -360,8 +361,8 @@ def build_index(
             passage_vectors,
             sentence_vectors,
             lexical,
-            centroids if base is None else None,
-            known_cells if base is None else None,
+            centroids,
+            known_cells,
             base,
         )
         data: StoredIndex = written if base is None else LayeredIndex(base, written, layout.removed)
@@ -392,21 +393,19 @@ def _fresh_texts(planned: list[_Planned]) -> list[str]:
     return texts
 
 
+_Runs = list[tuple[int, int, int]]
+"""(new start, source start, count) runs of rows copied from one source."""
+
+
 def _vectors(
     planned: list[_Planned], fresh: npt.NDArray[np.float32], dim: int, sentences: int, passages: int
-) -> tuple[
-    npt.NDArray[np.float16],
-    npt.NDArray[np.float32],
-    npt.NDArray[np.int64] | None,
-    npt.NDArray[np.float32] | None,
-]:
+) -> tuple[npt.NDArray[np.float16], npt.NDArray[np.float32], list[tuple[_Lender, _Runs]]]:
     """The build's sentence and passage vectors, gathered from ``fresh`` and the lenders;
-    with them, when the first lender has an IVF index, its centroids and each copied row's
-    cell (-1 for the rest), so the new vector index skips k-means and most filing."""
-    # Runs of (new start, source start, count) per source; copied in one gather each.
-    fresh_s: list[tuple[int, int, int]] = []
-    fresh_p: list[tuple[int, int, int]] = []
-    lent: dict[int, tuple[_Lender, list[tuple[int, int, int]], list[tuple[int, int, int]]]] = {}
+    with them, the passage rows each lender lent (for :func:`_filing`)."""
+    # Runs per source, copied in one gather each.
+    fresh_s: _Runs = []
+    fresh_p: _Runs = []
+    lent: dict[int, tuple[_Lender, _Runs, _Runs]] = {}
     cursor = base = passage_base = 0
     for item in planned:
         n_s, n_p = len(item.sentences), len(item.passages)
@@ -428,7 +427,6 @@ def _vectors(
     for target, runs in ((sentence_vectors, fresh_s), (passage_vectors, fresh_p)):
         new, old = _positions(runs)
         target[new] = fresh[old]
-    known_cells = centroids = None
     for lender, runs_s, runs_p in lent.values():
         for target, runs, stored in (
             (sentence_vectors, runs_s, lender.index.sentence_vectors),
@@ -436,13 +434,23 @@ def _vectors(
         ):
             new, old = _positions(runs)
             target[new] = stored.rows(old, target.dtype)
-    lenders = [lender for lender, _, _ in lent.values()]
-    first = min(lenders, key=lambda lender: lender.index.manifest.base is not None, default=None)
-    if first is not None:
-        cells = first.index.vectors.cells_of_rows()
-        centroids = first.index.vectors.centroids()
-        if cells is not None:
-            known_cells = np.full(passages, -1, dtype=np.int64)
-            new, old = _positions(lent[id(first)][2])
-            known_cells[new] = cells[old]
-    return sentence_vectors, passage_vectors, known_cells, centroids
+    return sentence_vectors, passage_vectors, [(lender, runs) for lender, _, runs in lent.values()]
+
+
+def _filing(
+    lent: list[tuple[_Lender, _Runs]], passages: int
+) -> tuple[npt.NDArray[np.int64] | None, npt.NDArray[np.float32] | None]:
+    """For a whole build: the base lender's IVF centroids and each row it lent's cell (-1 for
+    the rest), so the new vector index skips k-means and most filing. A delta is searched
+    exactly and needs neither (reading every cell's ids costs at each change)."""
+    bases = [(lender, runs) for lender, runs in lent if lender.index.manifest.base is None]
+    if not bases:
+        return None, None
+    lender, runs = bases[0]
+    cells = lender.index.vectors.cells_of_rows()
+    known_cells = None
+    if cells is not None:
+        known_cells = np.full(passages, -1, dtype=np.int64)
+        new, old = _positions(runs)
+        known_cells[new] = cells[old]
+    return known_cells, lender.index.vectors.centroids()
