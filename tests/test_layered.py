@@ -91,7 +91,7 @@ def test_successive_changes_serve_like_a_build_from_nothing(
     assert_serves_like_a_fresh_build(reopened, corpus_copy, tmp_path, embedder)
 
 
-def test_a_delta_past_its_share_is_merged_into_a_new_base(
+def test_a_delta_past_its_share_is_due_a_merge_and_a_merge_copies_every_vector(
     corpus_copy: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from quoth.index import layered
@@ -102,13 +102,32 @@ def test_a_delta_past_its_share_is_merged_into_a_new_base(
     files = sorted(corpus_copy.glob("*.txt"))
     files[0].write_text(files[0].read_text() + "\nOne more line.")
     index, report = runtime.rebuild(settings, embedder, previous=base)
-    assert report.layered  # one article: under the limit
+    assert report.layered and not report.merge_due  # one article: under the limit
     for path in files[1:]:
         path.write_text(path.read_text() + "\nThe committee met again on Thursday to review it.")
     index, report = runtime.rebuild(settings, embedder, previous=index)
-    assert not report.layered and not isinstance(index, LayeredIndex)
+    # Past the limit: still only a delta (what serves at once), with the merge due.
+    assert report.layered and report.merge_due and isinstance(index, LayeredIndex)
     assert report.embedded_texts > 0 and len(report.changed) >= 3  # 003 ends in boilerplate
-    assert_serves_like_a_fresh_build(index, corpus_copy, tmp_path, embedder)
+    merged, merge_report = runtime.merge(settings, embedder, previous=index)
+    assert not merge_report.layered and not isinstance(merged, LayeredIndex)
+    assert merge_report.embedded_texts == 0 and merge_report.changed == []
+    assert_serves_like_a_fresh_build(merged, corpus_copy, tmp_path, embedder)
+
+
+def test_a_change_far_past_the_limit_is_written_whole_at_once(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quoth.index import layered
+
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    base, _ = runtime.rebuild(settings, embedder)
+    monkeypatch.setattr(layered, "MERGE_FLOOR", 30)
+    monkeypatch.setattr(layered, "DELTA_CEILING_FACTOR", 2)  # a delta of 60 passages at most
+    for path in sorted(corpus_copy.glob("*.txt")):
+        path.write_text(path.read_text() + "\nThe committee met again on Thursday to review it.")
+    index, report = runtime.rebuild(settings, embedder, previous=base)
+    assert not report.layered and not report.merge_due and not isinstance(index, LayeredIndex)
 
 
 def test_a_reader_of_an_old_version_keeps_answering(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -140,3 +141,45 @@ async def test_reindex_takes_up_a_new_calibration(
     await library.reindex()
     assert library.service.refusal == calibrated
     assert library.service.threshold() == 0.5
+
+
+async def test_a_due_merge_runs_in_the_background_while_questions_are_answered(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from quoth.index import layered
+    from quoth.index.layered import LayeredIndex
+
+    settings = settings_for(tmp_path / "idx", corpus_copy)
+    runtime.reindex(settings, embedder)
+    library = Library(settings, runtime.open_service(settings, embedder))
+    monkeypatch.setattr(layered, "MERGE_FLOOR", 30)  # this corpus is far below the real floor
+    for path in sorted(corpus_copy.glob("*.txt"))[:3]:
+        path.write_text(path.read_text() + "\nThe lighthouse on Gull Island opened in 1887.")
+    report = await library.reindex()
+    assert report.layered and report.merge_due and library.merging
+    assert isinstance(library.service.index, LayeredIndex)  # the delta serves at once
+
+    async def ask_while_merging() -> int:
+        answered = 0
+        while library.merging:
+            answer = await asyncio.to_thread(
+                library.service.answer, "Which water treaty did India suspend?"
+            )
+            assert "Indus Waters Treaty" in answer.quotes[0].sentence
+            answered += 1
+        return answered
+
+    asking = asyncio.create_task(ask_while_merging())
+    # A reindex asked for while the merge runs waits for it, then writes a delta over the
+    # new base.
+    (corpus_copy / "extra.md").write_text("# Extra\n\nThe ferry to Gull Island runs twice a day.")
+    report = await library.reindex()
+    assert await asking >= 1
+    assert report.layered and not report.merge_due and report.added == ["extra"]
+    index = library.service.index
+    assert isinstance(index, LayeredIndex) and len(index.delta.articles) == 1
+    assert index.base.manifest.articles == {
+        k: v for k, v in index.manifest.articles.items() if k != "extra"
+    }  # the merged base holds the three changed articles as they are now
+    answer = library.service.answer("When did the lighthouse on Gull Island open?")
+    assert "1887" in answer.quotes[0].sentence

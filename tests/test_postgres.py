@@ -14,7 +14,7 @@ from quoth import runtime
 from quoth.cli import app
 from quoth.index import Embedder, IndexBusyError, IndexData, IndexNotFoundError
 from quoth.index.lexical import tokenize
-from quoth.index.postgres import PostgresIndex, publish, segment_name
+from quoth.index.postgres import PostgresIndex, publish, published_articles, segment_name
 from quoth.index.reader import IndexReader
 from quoth.retrieval import AnsweringService
 from quoth.retrieval.evaluation import load_questions
@@ -276,3 +276,115 @@ def test_changes_publish_a_delta_and_serve_like_a_build_from_nothing(
     assert answers(runtime.serving(settings, latest, embedder)) == answers(
         runtime.serving(settings, fresh, embedder)
     )
+
+
+def test_a_due_merge_publishes_one_new_base_and_a_stale_one_is_skipped(
+    postgres_url: str,
+    corpus_copy: Path,
+    tmp_path: Path,
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shutil
+
+    from quoth.index import layered
+
+    from .index_views import same_passages
+    from .test_layered import answers
+
+    url = fresh_database(postgres_url, "quoth_merge")
+    settings = settings_for(tmp_path / "cache", corpus_copy, database_url=url)
+    index, _ = runtime.reindex(settings, embedder)
+    monkeypatch.setattr(layered, "MERGE_FLOOR", 30)  # this corpus is far below the real floor
+    for path in sorted(corpus_copy.glob("*.txt"))[:3]:
+        path.write_text(path.read_text() + "\nThe committee met again on Thursday.")
+    index, report = runtime.reindex(settings, embedder, previous=index)
+    assert report.layered and report.merge_due
+    merged = runtime.merge(settings, embedder, previous=index)
+    assert merged is not None
+    index, report = merged
+    assert not report.layered and report.embedded_texts == 0
+    with psycopg.connect(url) as conn:
+        segments = conn.execute(
+            "SELECT jsonb_array_length(manifest -> 'segments') FROM quoth_versions WHERE current"
+        ).fetchone()
+    assert segments == (1,)  # one new base, no delta
+    fresh, _ = runtime.rebuild(settings_for(tmp_path / "scratch", corpus_copy), embedder)
+    same_passages(index, fresh)
+    assert answers(runtime.serving(settings, index, embedder)) == answers(
+        runtime.serving(settings, fresh, embedder)
+    )
+
+    # Another replica (its own build cache and corpus) publishes; this one's build is stale.
+    other_corpus = tmp_path / "other-corpus"
+    shutil.copytree(corpus_copy, other_corpus)
+    (other_corpus / "extra.md").write_text("# Extra\n\nThe ferry runs twice a day.")
+    other = settings_for(tmp_path / "other-cache", other_corpus, database_url=url)
+    runtime.reindex(other, embedder)
+    published = PostgresIndex(url, embedder.name).version
+    assert runtime.merge(settings, embedder) is None
+    assert PostgresIndex(url, embedder.name).version == published
+
+
+def test_a_publication_killed_mid_copy_leaves_the_previous_version_serving(
+    postgres_url: str, corpus_copy: Path, tmp_path: Path, embedder: Embedder
+) -> None:
+    """A real ``quoth index`` is held just before it writes its version row (its segment's
+    tables already filled, in its transaction) and SIGKILLed there: nothing of it remains,
+    the previous version serves, and the next reindex completes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    url = fresh_database(postgres_url, "quoth_killed")
+    settings = settings_for(tmp_path / "cache", corpus_copy, database_url=url)
+    runtime.reindex(settings, embedder)
+    before = PostgresIndex(url, embedder.name)
+    with psycopg.connect(url) as conn:
+        segments = conn.execute("SELECT name FROM quoth_segments").fetchall()
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'quoth_s%'")
+        table_count = tables.fetchone()
+    (corpus_copy / "extra.md").write_text("# Extra\n\nThe ferry to Gull Island runs at noon.")
+    env = {
+        **os.environ,
+        "QUOTH_INDEX_DIR": str(settings.index_dir),
+        "QUOTH_DATABASE_URL": url,
+    }
+    command = [sys.executable, "-m", "quoth", "index", str(corpus_copy)]
+    with psycopg.connect(url) as holder:
+        holder.execute("LOCK TABLE quoth_versions IN EXCLUSIVE MODE")  # the version row waits
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 180
+        waiting = None
+        while waiting is None and time.monotonic() < deadline and process.poll() is None:
+            time.sleep(0.05)
+            waiting = holder.execute(
+                "SELECT pid FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+                "WHERE c.relname = 'quoth_versions' AND NOT l.granted"
+            ).fetchone()
+        assert waiting is not None, "the publication never reached its version row"
+        copied = holder.execute(
+            "SELECT count(*) FROM pg_locks WHERE pid = %s AND mode = 'AccessExclusiveLock'",
+            waiting,
+        ).fetchone()
+        assert copied is not None and copied[0] > 0  # it created its segment's tables
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+        holder.rollback()
+    after = PostgresIndex(url, embedder.name)
+    assert after.version == before.version and "extra" not in (published_articles(url) or {})
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT name FROM quoth_segments").fetchall() == segments
+        tables = conn.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'quoth_s%'")
+        assert tables.fetchone() == table_count
+    service = runtime.serving(settings, after, embedder)
+    assert service.answer("Which water treaty did India suspend?").answered
+    finished = subprocess.run(
+        command, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert finished.returncode == 0, finished.stderr  # no lock or half segment blocks it
+    answer = runtime.open_service(settings, embedder).answer("When does the Gull Island ferry run?")
+    assert "noon" in answer.quotes[0].sentence

@@ -130,6 +130,14 @@ def _reindex(settings: Settings, corpus: Path) -> None:
         embedder = runtime.embedder_for(settings)
         with progress_bar("Embedding") as progress:
             index, report = runtime.reindex(settings, embedder, corpus, progress=progress)
+        if report.merge_due:  # the delta serves already; a one-shot command merges now
+            out.print(describe_build(report), highlight=False)
+            out.print("Merging the recent changes into a new base build…")
+            merged = runtime.merge(settings, embedder, index)
+            if merged is None:
+                out.print("Merge skipped: another replica published since.")
+            else:
+                index, report = merged
         crosslingual = runtime.crosslingual_for(settings)
         if crosslingual is not None:  # ready for other languages before serving starts
             out.print("Embedding for questions in other languages…")

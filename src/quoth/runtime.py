@@ -29,7 +29,7 @@ from quoth.index import (
     load_embedder,
     load_index,
 )
-from quoth.index.builder import BuildProgress
+from quoth.index.builder import BuildProgress, stored_corpus
 from quoth.index.layered import LayeredIndex
 from quoth.index.reader import IndexReader
 from quoth.index.store import StoredIndex
@@ -224,17 +224,21 @@ def rebuild(
     source: Path | None = None,
     previous: IndexReader | None = None,
     progress: BuildProgress | None = None,
+    layered: bool = True,
 ) -> tuple[StoredIndex, BuildReport]:
     """Rebuild the local index folder from the corpus, re-embedding only changed articles.
 
     ``previous`` (the index being served) lends its vectors to unchanged articles; with a
-    database, the local build folder is that cache.
+    database, the local build folder is that cache. ``layered``: False writes one whole
+    build (a merge) even when a delta would do.
     """
     if not isinstance(previous, (IndexData, LayeredIndex)):
         previous = previous_index(settings, embedder.name)
     known = {article.path: article for article in previous.articles} if previous else None
     corpus = load_corpus(corpus_dir(settings, source), known)
-    return build_index(corpus, embedder, settings.index_dir, chunking(settings), previous, progress)
+    return build_index(
+        corpus, embedder, settings.index_dir, chunking(settings), previous, progress, layered
+    )
 
 
 def reindex(
@@ -243,15 +247,62 @@ def reindex(
     source: Path | None = None,
     previous: IndexReader | None = None,
     progress: BuildProgress | None = None,
+    layered: bool = True,
 ) -> tuple[IndexReader, BuildReport]:
     """Rebuild, then publish where the configured backend serves from (with a database,
-    under a lock that every replica shares)."""
+    under a lock that every replica shares).
+
+    Usually only a delta over the current base is written and published; when the report
+    says ``merge_due``, call :func:`merge` next (a serving process does it in the
+    background: the delta already serves)."""
     if settings.database_url is None:
-        return rebuild(settings, embedder, source, previous, progress)
+        return rebuild(settings, embedder, source, previous, progress, layered)
     from quoth.index.postgres import publish, reindex_lock
 
     url = settings.database_url.get_secret_value()
     with reindex_lock(url):
-        built, report = rebuild(settings, embedder, source, previous, progress)
+        built, report = rebuild(settings, embedder, source, previous, progress, layered)
         publish(url, built)
     return open_index(settings, embedder.name), report
+
+
+def merge(
+    settings: Settings, embedder: Embedder, previous: IndexReader | None = None
+) -> tuple[IndexReader, BuildReport] | None:
+    """Fold the current base and delta into one new base, published like any version.
+
+    Exactly the articles of the local build are merged (the corpus folder is not read, so a
+    file added meanwhile waits for its own reindex and report); vectors are copied, not
+    embedded. With a database, None when another replica published a different version
+    since this one's build: the local build is not what serves, and is left as it is."""
+    if settings.database_url is None:
+        return _merge_folder(settings, embedder, previous)
+    from quoth.index.postgres import publish, published_articles, reindex_lock
+
+    url = settings.database_url.get_secret_value()
+    with reindex_lock(url):
+        local = previous_index(settings, embedder.name)
+        if local is None or published_articles(url) != local.manifest.articles:
+            log.info("merge skipped: the database serves another version than this build")
+            return None
+        built, report = _merge_folder(settings, embedder, local)
+        publish(url, built)
+    return open_index(settings, embedder.name), report
+
+
+def _merge_folder(
+    settings: Settings, embedder: Embedder, previous: IndexReader | None
+) -> tuple[StoredIndex, BuildReport]:
+    if not isinstance(previous, (IndexData, LayeredIndex)):
+        previous = previous_index(settings, embedder.name)
+    if previous is None:
+        raise IndexNotFoundError(f"No index in {settings.index_dir} to merge.")
+    manifest = previous.manifest  # the build's own splitting, whatever the settings say now
+    return build_index(
+        stored_corpus(previous),
+        embedder,
+        settings.index_dir,
+        Chunking(manifest.passage_sentences, manifest.passage_overlap),
+        previous,
+        layered=False,
+    )

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from quoth import runtime
 from quoth.config import Settings
@@ -35,7 +35,16 @@ from quoth.state.local import LocalState
 from quoth.terminal import describe_build
 
 if TYPE_CHECKING:
+    from quoth.index import Embedder
+    from quoth.index.reader import IndexReader
     from quoth.web.links import RefreshReport, SavedLink
+
+    class Build(Protocol):
+        """:func:`quoth.runtime.reindex` or :func:`quoth.runtime.merge`."""
+
+        def __call__(
+            self, settings: Settings, embedder: Embedder, *, previous: IndexReader
+        ) -> tuple[IndexReader, BuildReport] | None: ...
 
 log = logging.getLogger("quoth.library")
 
@@ -88,6 +97,7 @@ class Library:
         self.started = time.time()
         self._reindex_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
+        self._merging: asyncio.Task[None] | None = None
 
     @property
     def reindexing(self) -> bool:
@@ -159,25 +169,64 @@ class Library:
         lines = [f"{key}: {value}" for key, value in self.describe().items()]
         if self.reindexing:
             lines.append("a reindex is running")
+        if self.merging:
+            lines.append("the index's recent changes are being merged into its base")
         return "\n".join(lines)
+
+    @property
+    def merging(self) -> bool:
+        """A merge of the base and its delta runs in the background."""
+        return self._merging is not None
 
     async def reindex(self) -> BuildReport:
         """Rebuild in a worker thread; questions keep being answered from the old index.
 
         A refusal calibration stored since the start (``quoth calibrate``) is taken up too.
+        When the delta written is due a merge, the merge starts in the background once the
+        delta serves; a reindex asked for meanwhile waits for it (both hold the build lock).
         """
         if self._reindex_lock.locked():
             raise IndexBusyError("A reindex is already running.")
         async with self._reindex_lock:
-            index, report = await asyncio.to_thread(
-                runtime.reindex, self.settings, self.service.embedder, None, self.service.index
-            )
-            await asyncio.to_thread(self.service.prepare, index)
-            self.service.swap(index)
-            # a calibration stored since the last start is read too
-            self.service.refusal = load_refusal(self.settings.index_dir, self.service.reranker)
-            release_free_memory()  # the build's arrays, freed once the old index is dropped
+            await self.wait_for_merge()
+            report = await self._rebuild_and_swap(runtime.reindex)
+            assert report is not None  # a reindex always builds
+            if report.merge_due:
+                self._merging = asyncio.create_task(self._merge())
             return report
+
+    async def wait_for_merge(self) -> None:
+        """Until a background merge (if one runs) has ended, however it ended."""
+        if self._merging is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._merging)
+
+    async def _rebuild_and_swap(self, build: Build) -> BuildReport | None:
+        """``build`` in a worker thread (from the served index), then serve what it built;
+        None (nothing swapped) when the build had nothing to do."""
+        embedder, served = self.service.embedder, self.service.index
+        built = await asyncio.to_thread(build, self.settings, embedder, previous=served)
+        if built is None:
+            return None
+        index, report = built
+        await asyncio.to_thread(self.service.prepare, index)
+        self.service.swap(index)
+        # a calibration stored since the last start is read too
+        self.service.refusal = load_refusal(self.settings.index_dir, self.service.reranker)
+        release_free_memory()  # the build's arrays, freed once the old index is dropped
+        return report
+
+    async def _merge(self) -> None:
+        """Fold the delta into a new base while questions are answered from the delta; a
+        failure leaves the layered version serving (the next due reindex tries again)."""
+        try:
+            report = await self._rebuild_and_swap(runtime.merge)
+            if report is not None:
+                log.info("merged the delta into a new base: %s", describe_build(report))
+        except (QuothError, OSError, ValueError) as error:
+            log.error("background merge failed, the layered index keeps serving: %s", error)
+        finally:
+            self._merging = None
 
     async def follow_published(self) -> None:
         """Serve every index version published by any replica, within a second of it."""

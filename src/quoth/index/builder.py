@@ -19,10 +19,10 @@ import numpy as np
 import numpy.typing as npt
 
 from quoth.corpus.loader import CorpusError
-from quoth.corpus.models import Article, LoadedCorpus, SkippedFile
+from quoth.corpus.models import Article, ArticleMeta, LoadedCorpus, SkippedFile
 from quoth.corpus.splitting import split_passages, split_sentences
 from quoth.index.embedder import Embedder
-from quoth.index.layered import LayeredIndex, article_rows, merge_limit
+from quoth.index.layered import LayeredIndex, article_rows, delta_limit, merge_limit
 from quoth.index.lexical import LexicalIndex, TermRows, Vocabulary
 from quoth.index.store import (
     FORMAT_VERSION,
@@ -63,6 +63,9 @@ class BuildReport:
     layered: bool = False
     """True when only a delta over the current base was written; False for a whole build
     (the first, a merge of base and delta, or a backend that publishes whole builds)."""
+    merge_due: bool = False
+    """The delta written is past its merge limit: fold it into a new base soon (in the
+    background, :func:`quoth.runtime.merge`), so searches do not slow down."""
 
 
 @dataclass(slots=True)
@@ -96,6 +99,23 @@ def article_record(article: Article) -> ArticleRecord:
         source=meta.source, path=article.path, hash=article.hash, text=article.text,
         source_hash=article.source_hash,
     )  # fmt: skip
+
+
+def stored_corpus(index: StoredIndex) -> LoadedCorpus:
+    """The articles a stored version serves, as a corpus: what a merge rebuilds from, so it
+    folds exactly that version (every article's vectors are then copied, none embedded)."""
+    return LoadedCorpus(
+        [
+            Article(
+                record.id,
+                ArticleMeta(record.title, record.url, record.published, record.source),
+                record.text,
+                record.path,
+                record.source_hash,
+            )
+            for record in index.articles
+        ]
+    )
 
 
 def _plan(article: Article, chunking: Chunking) -> _Planned:
@@ -233,6 +253,7 @@ class _Layout:
     vocabulary: Vocabulary
     base: IndexData | None = None
     removed: npt.NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    merge_due: bool = False
 
 
 def _whole(
@@ -251,7 +272,8 @@ def _delta(
 ) -> _Layout | None:
     """A delta over ``previous``'s base: the articles the base does not hold as they are now,
     and the base's articles they replace or that are gone. None when that delta would be
-    past :func:`quoth.index.layered.merge_limit` (time to merge)."""
+    past :func:`quoth.index.layered.delta_limit` (a whole build is due at once); marked
+    ``merge_due`` past :func:`quoth.index.layered.merge_limit`."""
     base = previous.base if isinstance(previous, LayeredIndex) else previous
     # A base row serves on only while its article is the same (content, id and file).
     unused: dict[tuple[str, str, str], list[int]] = {}
@@ -265,8 +287,9 @@ def _delta(
         else:
             in_delta.append(article)
     removed = np.asarray(sorted(r for rows in unused.values() for r in rows), dtype=np.int64)
-    limit = merge_limit(len(base.passages))
-    if len(article_rows(base.passages[:, 0], removed)) > limit:
+    limit, ceiling = merge_limit(len(base.passages)), delta_limit(len(base.passages))
+    removed_passages = len(article_rows(base.passages[:, 0], removed))
+    if removed_passages > ceiling:
         return None
     lenders = [_Lender(base)]
     own_terms: list[str] = []
@@ -274,10 +297,13 @@ def _delta(
         lenders.append(_Lender(previous.delta))
         own_terms = previous.delta.lexical.vocabulary.terms
     planned = _plan_all(in_delta, lenders, chunking)
-    if sum(len(item.passages) for item in planned) > limit:
+    delta_passages = sum(len(item.passages) for item in planned)
+    if delta_passages > ceiling:
         return None
     vocabulary = Vocabulary(own_terms, parent=base.lexical.vocabulary)
-    return _Layout(planned, vocabulary, base, removed)
+    return _Layout(
+        planned, vocabulary, base, removed, max(delta_passages, removed_passages) > limit
+    )
 
 
 def build_index(
@@ -378,6 +404,7 @@ def build_index(
             seconds=time.perf_counter() - started,
             skipped=list(corpus.skipped),
             layered=base is not None,
+            merge_due=layout.merge_due,
         )
         return data, report
 

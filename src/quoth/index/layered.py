@@ -27,17 +27,28 @@ from quoth.index.reader import PassageSpan, SentenceSpan, top_positive
 from quoth.index.store import ArticleRecord, IndexData, Manifest
 
 MERGE_SHARE = 10
-"""Merge when the delta's passages (or the base's removed ones) pass 1/MERGE_SHARE of the
-base's passages..."""
+"""A merge is due when the delta's passages (or the base's removed ones) pass 1/MERGE_SHARE
+of the base's passages..."""
 MERGE_FLOOR = 1_000
 """...but never below this many (a small corpus keeps a delta as cheap as its base)..."""
 MERGE_CEILING = 10_000
 """...nor above this many: a delta is searched exactly, and is rewritten at each change."""
 
 
+DELTA_CEILING_FACTOR = 4
+"""A delta this many times past the merge limit is not written at all: a change that large
+(a bulk import) pays a whole build at once rather than serving slowly until the merge."""
+
+
 def merge_limit(base_passages: int) -> int:
-    """The delta size (passages) past which a reindex folds the delta into a new base."""
+    """The delta size (passages) past which a merge into a new base is due: it runs in the
+    background after the delta is published (:func:`quoth.runtime.merge`)."""
     return min(MERGE_CEILING, max(MERGE_FLOOR, base_passages // MERGE_SHARE))
+
+
+def delta_limit(base_passages: int) -> int:
+    """The delta size (passages) past which a reindex writes a whole build instead."""
+    return DELTA_CEILING_FACTOR * merge_limit(base_passages)
 
 
 def article_rows(

@@ -452,6 +452,16 @@ def current_version(url: str) -> int | None:
     return None if row is None else int(row[0])
 
 
+def published_articles(url: str) -> dict[str, str] | None:
+    """The current version's articles (id to content hash), or None before the first: what
+    a merge checks its local build against before replacing the version."""
+    with shared_pool(url).connection() as conn:
+        row = conn.execute(
+            "SELECT manifest -> 'articles' FROM quoth_versions WHERE current"
+        ).fetchone()
+    return None if row is None else dict(row[0])
+
+
 class _Bounded(OrderedDict[int, Any]):
     """A least-recently-used map of rows already read: an answer's rows, and the popular ones."""
 
