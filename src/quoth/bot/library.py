@@ -46,6 +46,7 @@ if TYPE_CHECKING:
             self, settings: Settings, embedder: Embedder, *, previous: IndexReader
         ) -> tuple[IndexReader, BuildReport] | None: ...
 
+
 log = logging.getLogger("quoth.library")
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
