@@ -89,7 +89,7 @@ def test_an_update_claimed_by_a_dead_replica_is_taken_over(postgres_url: str) ->
     try:
         assert dead.claim_update("telegram", 9) is Claim.MINE
         dead.close()  # its liveness lock goes with its connection, as when a process dies
-        assert alive.claim_update("telegram", 9) is Claim.MINE
+        assert alive.claim_update("telegram", 9) is Claim.TAKEN_OVER
         assert dead.owner != alive.owner
     finally:
         alive.close()

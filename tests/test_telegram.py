@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from quoth import runtime
 from quoth.bot.conversation import NOT_A_MODERATOR
@@ -311,13 +312,18 @@ async def test_rate_limit(
 async def test_non_moderators_refused_and_logged(
     harness: Harness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.WARNING, "quoth.telegram")
+    caplog.set_level(logging.DEBUG, "quoth.conversation")
     for command in ("/reindex", "/stats", "/remove 001_f864b6482b488930"):
         assert (await harness.ask(command)).text == NOT_A_MODERATOR
     upload = harness.server.push_document(USER, USER, "evil.txt", b"Some text.")
     assert (await harness.server.reply_to(upload)).text == NOT_A_MODERATOR
-    refusals = [r.getMessage() for r in caplog.records if "non-moderator" in r.getMessage()]
-    assert len(refusals) == 4 and all(f"user={USER}" in r for r in refusals)
+    warned = [r for r in caplog.records if "non-moderator" in r.getMessage()]
+    assert len(warned) == 4 and all(r.levelno == logging.WARNING for r in warned)
+    assert all(f"user={USER}" not in r.getMessage() for r in warned)  # ids only at debug
+    who = [
+        r for r in caplog.records if r.levelno == logging.DEBUG and f"user={USER}" in r.getMessage()
+    ]
+    assert len(who) == 4
 
 
 async def test_reindex_while_answering(
@@ -437,6 +443,14 @@ async def test_webhook_requires_the_secret_and_answers_a_redelivery_once(
             assert right.status_code == 200 and len(server.sent) == 1
             again = await client.post(hook, json=update, headers=secret)
             assert again.status_code == 200
+            scraped = await client.get(f"http://127.0.0.1:{port}/metrics")
+        claims = {
+            s.labels["outcome"]: s.value
+            for family in text_string_to_metric_families(scraped.text)
+            for s in family.samples
+            if s.name == "quoth_webhook_claims_total"
+        }
+        assert claims["mine"] >= 1 and claims["done"] >= 1  # counted since the process began
         assert [s.reply_to for s in server.sent] == [5]
         assert "Indus Waters Treaty" in server.sent[0].text
     finally:

@@ -425,7 +425,8 @@ def serve(
     settings = guarded(lambda: load_settings(**overrides))
     platforms = guarded(settings.serving_platforms)
     tokens = (settings.telegram_token, settings.discord_token)
-    configure_logging(*(token.get_secret_value() for token in tokens if token is not None))
+    secrets = (token.get_secret_value() for token in tokens if token is not None)
+    configure_logging(*secrets, form=settings.log_format)
     service = guarded(lambda: runtime.open_or_build_service(settings))
     library = Library(settings, service, guarded(lambda: runtime.open_state(settings)))
 

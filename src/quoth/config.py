@@ -138,6 +138,21 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     webhook_listen: str = "0.0.0.0"  # a container must listen on all interfaces
     webhook_port: int = Field(default=8443, ge=1, le=65535)
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve Prometheus metrics at /metrics on this port (polling mode and "
+        "Discord); a webhook server serves them at /metrics on its own port. Unset: off.",
+    )
+    replica: str | None = Field(
+        default=None,
+        max_length=64,
+        description="This process's name, added to every metric as the replica label.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="json: one JSON object a line, for a log system to parse."
+    )
 
     discord_token: SecretStr | None = None
     discord_moderator_ids: Annotated[list[int], NoDecode] = Field(

@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from quoth import metrics
 from quoth.bot.library import Library, ModerationError
 from quoth.errors import QuothError
 from quoth.feedback import DOWN, REASONS, REFUSED, UP, ShownAnswer, VoteOutcome, describe_gaps
@@ -127,26 +128,34 @@ class Conversation:
         budget = f"{person.platform}{'-typed' if as_typed else ''}:{person.user_id}"
         wait = await asyncio.to_thread(self.library.state.acquire, budget)
         if wait:
+            metrics.QUESTIONS.labels(person.platform, via, "rate_limited").inc()
             text = translate(ASKING_QUICKLY).format(seconds=max(1, round(wait)))
             return Reply(text, private=True, language=language)
         started = time.perf_counter()
         try:
             answer = await asyncio.to_thread(self.library.service.answer, question)
         except QuestionError as error:
+            metrics.QUESTIONS.labels(person.platform, via, "invalid").inc()
             text = translate(error.template).format(**error.values)
             return Reply(text, private=True, language=language)
+        except Exception:
+            metrics.QUESTIONS.labels(person.platform, via, "failed").inc()
+            raise
+        outcome = "answered" if answer.answered else "refused"
+        metrics.QUESTIONS.labels(person.platform, via, outcome).inc()
+        metrics.observe_answer(person.platform, answer.timings, time.perf_counter() - started)
         self.library.record(answer)
         if not answer.answered and not as_typed:
             await self._log_gap(answer.question, REFUSED, person.platform, via)
         answer_id = None if as_typed else await self._remember(answer, person.platform, via)
-        log.info(
-            "question platform=%s via=%s latency_ms=%.0f answered=%s top_score=%.3f",
-            person.platform,
-            via,
-            (time.perf_counter() - started) * 1000,
-            answer.answered,
-            answer.top_score,
-        )
+        fields = {
+            "platform": person.platform,
+            "via": via,
+            "latency_ms": round((time.perf_counter() - started) * 1000),
+            "answered": answer.answered,
+            "top_score": round(answer.top_score, 3),
+        }
+        log.info("question %s", " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
         return Reply(answer=answer, answer_id=answer_id, language=language)
 
     async def _remember(self, answer: Answer, platform: str, via: str) -> str | None:
@@ -205,9 +214,14 @@ class Conversation:
         outcome = await asyncio.to_thread(
             self.library.feedback.vote, answer_id, voter.hexdigest()[:32], vote, reason
         )
-        log.info("vote %s reason=%s outcome=%s", vote, reason, outcome.value)
+        fields = {"vote": vote, "reason": reason, "outcome": outcome.value}
+        log.info("vote %s reason=%s outcome=%s", vote, reason, outcome.value, extra=fields)
         if outcome is VoteOutcome.UNKNOWN_ANSWER:
             return _expired(person)
+        if reason is not None:
+            metrics.VOTE_REASONS.labels(reason).inc()
+        elif outcome is not VoteOutcome.SAME:
+            metrics.VOTES.labels(vote).inc()
         if reason is not None:
             text = translate(NOTED).format(reason=translate(REASONS[reason]))
             return Reply(text, private=True, language=language)
@@ -225,11 +239,12 @@ class Conversation:
         if person.moderator:
             return None
         log.warning(
-            "refused %s for non-moderator platform=%s user=%s",
+            "refused %s for a non-moderator platform=%s",
             action,
             person.platform,
-            person.user_id,
+            extra={"action": action, "platform": person.platform},
         )
+        log.debug("refused %s for user=%s", action, person.user_id)  # ids only at debug
         language = speaks(person)
         return Reply(translator(language)(NOT_A_MODERATOR), private=True, language=language)
 
@@ -274,12 +289,13 @@ class Conversation:
         except ModerationError as error:
             return Reply(str(error))
         log.info(
-            "upload id=%s replaced=%s platform=%s user=%s",
+            "upload id=%s replaced=%s platform=%s",
             saved.doc_id,
             saved.replaced,
             person.platform,
-            person.user_id,
+            extra={"doc_id": saved.doc_id, "replaced": saved.replaced, "platform": person.platform},
         )
+        log.debug("upload id=%s by user=%s", saved.doc_id, person.user_id)
         reply = Reply(self.library.upload_reply(saved))
         if not self.library.reindexing:
             self.library.reindex_in_background(report)
@@ -295,7 +311,10 @@ class Conversation:
             saved = await asyncio.to_thread(self.library.save_link, url.strip().strip("<>"))
         except QuothError as error:  # the link (fetch, page, article) or the corpus folder
             return Reply(str(error))
-        log.info("link id=%s outcome=%s platform=%s", saved.doc_id, saved.outcome, person.platform)
+        fields = {"doc_id": saved.doc_id, "outcome": saved.outcome, "platform": person.platform}
+        log.info(
+            "link id=%(doc_id)s outcome=%(outcome)s platform=%(platform)s", fields, extra=fields
+        )
         about = f"“{saved.title}” ({saved.doc_id}), {saved.passages} passages"
         if saved.outcome == "unchanged":
             return Reply(f"Already in my sources, unchanged: {about}.")

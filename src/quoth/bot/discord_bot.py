@@ -25,6 +25,7 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 from discord.utils import MISSING
 
+from quoth import metrics
 from quoth.bot import discord_buttons as db
 from quoth.bot import discord_render as dr
 from quoth.bot.conversation import SOMETHING_WRONG, Conversation, Person, Reply
@@ -289,8 +290,9 @@ class DiscordBot:
         embed = reply.embed if reply.embed is not None else MISSING
         content = reply.content if reply.content is not None else MISSING
         view = reply.view if reply.view is not None else MISSING
+        sending: Awaitable[object]
         if interaction.response.is_done():
-            await interaction.followup.send(
+            sending = interaction.followup.send(
                 content,
                 embed=embed,
                 view=view,
@@ -298,23 +300,25 @@ class DiscordBot:
                 allowed_mentions=dr.NO_MENTIONS,
             )
         else:
-            await interaction.response.send_message(
+            sending = interaction.response.send_message(
                 content,
                 embed=embed,
                 view=view,
                 ephemeral=ephemeral,
                 allowed_mentions=dr.NO_MENTIONS,
             )
+        await metrics.sent("discord", sending)
 
     @staticmethod
     async def _reply(message: discord.Message, reply: dr.Reply) -> None:
-        await message.reply(
+        sending = message.reply(
             reply.content,
             embed=reply.embed if reply.embed is not None else MISSING,
             view=reply.view if reply.view is not None else MISSING,
             mention_author=False,
             allowed_mentions=dr.NO_MENTIONS,
         )
+        await metrics.sent("discord", sending)
 
     async def on_button(
         self, interaction: discord.Interaction, kind: str, answer_id: str, arg: str

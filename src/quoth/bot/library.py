@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import TYPE_CHECKING, Protocol
 
-from quoth import runtime
+from quoth import metrics, runtime
 from quoth.config import Settings
 from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError
 from quoth.corpus.loader import article_id, build_article, iter_article_files
@@ -190,8 +190,15 @@ class Library:
             raise IndexBusyError("A reindex is already running.")
         async with self._reindex_lock:
             await self.wait_for_merge()
-            report = await self._rebuild_and_swap(runtime.reindex)
+            watch = metrics.Stopwatch()
+            try:
+                report = await self._rebuild_and_swap(runtime.reindex)
+            except Exception:
+                metrics.observe_reindex("delta", None, watch.seconds)
+                raise
             assert report is not None  # a reindex always builds
+            kind = "delta" if report.layered else "whole"
+            metrics.observe_reindex(kind, report, watch.seconds)
             if report.merge_due:
                 self._merging = asyncio.create_task(self._merge())
             return report
@@ -220,11 +227,14 @@ class Library:
     async def _merge(self) -> None:
         """Fold the delta into a new base while questions are answered from the delta; a
         failure leaves the layered version serving (the next due reindex tries again)."""
+        watch = metrics.Stopwatch()
         try:
             report = await self._rebuild_and_swap(runtime.merge)
             if report is not None:
+                metrics.observe_reindex("merge", report, watch.seconds)
                 log.info("merged the delta into a new base: %s", describe_build(report))
         except (QuothError, OSError, ValueError) as error:
+            metrics.observe_reindex("merge", None, watch.seconds)
             log.error("background merge failed, the layered index keeps serving: %s", error)
         finally:
             self._merging = None
@@ -281,7 +291,15 @@ class Library:
 
         settings = self.settings
         chunking = (settings.passage_sentences, settings.passage_overlap)
-        return refresh_links(self._writable_corpus(), settings.fetch_limits(), chunking)
+        report = refresh_links(self._writable_corpus(), settings.fetch_limits(), chunking)
+        for outcome, ids in (
+            ("changed", report.changed),
+            ("unchanged", report.unchanged),
+            ("not_modified", report.not_modified),
+            ("failed", report.failed),
+        ):
+            metrics.LINK_REFRESHES.labels(outcome).inc(len(ids))
+        return report
 
     async def refresh_periodically(self) -> None:
         """Every ``QUOTH_REFRESH_HOURS``: fetch linked articles again, reindex if any changed

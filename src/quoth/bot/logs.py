@@ -1,4 +1,5 @@
-"""Logging for long-running bots: one line per event, and never the bot token.
+"""Logging for long-running bots: one line per event (text or JSON), never the bot token,
+and never a user id or a question's text at info level or above (ids go to debug lines).
 
 httpx logs every request URL at INFO, and Telegram URLs contain the token: its logger is
 quietened, and every log record is redacted when it is created (message, arguments and
@@ -44,10 +45,27 @@ def redact_secrets(*secrets: str) -> None:
         logging.setLogRecordFactory(_redacting_factory)
 
 
-def configure_logging(*secrets: str, level: int = logging.INFO) -> None:
+def json_formatter() -> logging.Formatter:
+    """One JSON object a line: time, level, logger, message, and the fields a call passed
+    as ``extra`` (the ``key=value`` pairs its text shows), for a log system to index."""
+    from pythonjsonlogger.json import JsonFormatter
+
+    return JsonFormatter(
+        "{asctime}{levelname}{name}{message}",
+        style="{",
+        datefmt="%Y-%m-%dT%H:%M:%S%z",
+        rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+    )
+
+
+def configure_logging(*secrets: str, level: int = logging.INFO, form: str = "text") -> None:
+    """Log lines to standard error as ``text`` (the default) or ``json``; never a token."""
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+    if form == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(json_formatter())
     redact_secrets(*secrets)
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -13,6 +13,7 @@ import signal
 from collections.abc import Sequence
 from typing import Protocol
 
+from quoth import metrics
 from quoth.bot.library import Library
 from quoth.health import keep_beating
 
@@ -49,6 +50,10 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
         loop.add_signal_handler(signum, stop.set)
     started: list[ChatAdapter] = []
     heartbeat: asyncio.Task[None] | None = None
+    index_gauges = metrics.watch_index(lambda: library.service.index, library.index_version)
+    exporter = None
+    if library.settings.metrics_port is not None:
+        exporter = metrics.serve_on_port(library.settings.metrics_port, library.settings.replica)
     follower = asyncio.create_task(library.follow_published())
     refresher = asyncio.create_task(library.refresh_periodically())
     library.discard_torn_uploads()
@@ -74,6 +79,10 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
                 raise ConnectionLostError(f"The {adapter.platform} connection ended{reason}")
         log.info("stopping")
     finally:
+        metrics.unwatch(index_gauges)
+        if exporter is not None:
+            exporter.shutdown()
+            exporter.server_close()
         for task in (follower, refresher):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -42,6 +42,7 @@ from telegram.ext import (
     filters,
 )
 
+from quoth import metrics
 from quoth.bot import telegram_html as th
 from quoth.bot.conversation import (
     EXPIRED,
@@ -299,6 +300,7 @@ class TelegramBot:
             urlsplit(url).path,
             settings.webhook_listen,
             settings.webhook_port,
+            settings.replica,
         )
         await self._webhook.start()
         await app.bot.set_webhook(url, secret_token=secret, allowed_updates=Update.ALL_TYPES)
@@ -392,17 +394,18 @@ class TelegramBot:
     async def _send(self, message: Message, reply: Reply, username: str) -> None:
         answer = reply.answer
         if answer is None:
-            await message.reply_text(reply.text)
+            await metrics.sent(self.platform, message.reply_text(reply.text))
             return
         markup = None
         if reply.answer_id is not None:
             more = answer.next_offset is not None
             markup = answer_buttons(reply.answer_id, more, translate=reply.translate)
-        await message.reply_html(
+        sending = message.reply_html(
             th.render_answer(answer, username, translate=reply.translate),
             reply_markup=markup,
             link_preview_options=link_preview(answer),
         )
+        await metrics.sent(self.platform, sending)
 
     async def inline(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """``@bot question`` in any chat: the quotes to pick from, sent with their source."""

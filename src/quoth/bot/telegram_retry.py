@@ -17,6 +17,8 @@ from typing import Any
 from telegram.error import BadRequest, NetworkError
 from telegram.ext import AIORateLimiter
 
+from quoth import metrics
+
 log = logging.getLogger("quoth.telegram")
 
 JSONDict = dict[str, Any]
@@ -53,6 +55,7 @@ class RetryingRateLimiter(AIORateLimiter):
                 if endpoint == "getUpdates" or attempt == self.network_retries:
                     raise
                 log.warning("%s failed (%s); retrying in %.1f s", endpoint, error, delay)
+                metrics.SEND_RETRIES.labels("telegram").inc()
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 8.0)
         raise AssertionError("unreachable")

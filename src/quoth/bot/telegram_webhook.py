@@ -20,6 +20,7 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from quoth import metrics
 from quoth.state import Claim, SharedState
 
 log = logging.getLogger("quoth.telegram")
@@ -39,6 +40,7 @@ class WebhookServer:
         path: str,
         listen: str,
         port: int,
+        replica: str | None = None,
     ) -> None:
         self.application = application
         self.state = state
@@ -47,11 +49,13 @@ class WebhookServer:
         self._listen = listen
         self._port = port
         self._runner: web.AppRunner | None = None
+        self.replica = replica
 
     async def start(self) -> None:
         app = web.Application(client_max_size=MAX_UPDATE_BYTES)
         app.router.add_post(self._path, self.receive)
         app.router.add_get("/healthz", self.healthy)  # for the load balancer's checks
+        app.router.add_get("/metrics", self.metrics)  # Caddy's public route never reaches it
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         await web.TCPSite(self._runner, self._listen, self._port).start()
@@ -64,6 +68,10 @@ class WebhookServer:
     async def healthy(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
+    async def metrics(self, request: web.Request) -> web.Response:
+        body = metrics.exposition(self.replica)
+        return web.Response(body=body, headers={"Content-Type": metrics.CONTENT_TYPE})
+
     async def receive(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, self._secret):
@@ -75,6 +83,7 @@ class WebhookServer:
             log.warning("webhook: a request that is not a Telegram update was refused")
             return web.Response(status=400)
         claim = await asyncio.to_thread(self.state.claim_update, "telegram", update.update_id)
+        metrics.WEBHOOK_CLAIMS.labels(claim.value).inc()
         if claim is Claim.DONE:
             log.info("update %d was delivered again; it is already answered", update.update_id)
             return web.Response()

@@ -20,6 +20,8 @@ class Claim(Enum):
     MINE = "mine"
     DONE = "done"
     BUSY = "busy"
+    TAKEN_OVER = "taken_over"
+    """Mine too: claimed by a replica that died before answering it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,8 +36,10 @@ WHERE NOT u.done AND u.owner <> excluded.owner AND NOT EXISTS (
     SELECT 1 FROM pg_locks AS l
     WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 2
       AND l.classid = %(locks)s::int8::oid AND l.objid = u.owner::int8::oid)
-RETURNING owner
+RETURNING xmax = 0
 """
+"""Returns a row when this process may answer: true when it inserted the claim (xmax is 0 on
+a freshly inserted row), false when it took over a dead replica's."""
 
 _ACQUIRE = """
 INSERT INTO quoth_rate AS r (key, tat) VALUES (%(key)s, now() + %(step)s * interval '1 second')
@@ -97,8 +99,9 @@ class PostgresState:
     def claim_update(self, platform: str, update_id: int) -> Claim:
         self._ensure_alive()
         params = {"platform": platform, "id": update_id, "me": self.owner, "locks": LIVENESS_LOCKS}
-        if self._execute(_CLAIM, params):
-            return Claim.MINE
+        claimed = self._execute(_CLAIM, params)
+        if claimed:
+            return Claim.MINE if claimed[0][0] else Claim.TAKEN_OVER
         rows = self._execute(
             "SELECT done FROM quoth_updates WHERE platform = %s AND update_id = %s",
             (platform, update_id),
