@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 QUESTION ?= How do I add articles?
 
-.PHONY: demo test lint install clean bench docker-smoke
+.PHONY: demo test lint install clean bench docker-smoke monitoring-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,11 @@ test: lint
 
 bench: install
 	$(BIN)/python -m bench
+
+# Prometheus and promtool for the monitoring tests (deploy/prometheus); Debian's package,
+# installed as root where missing (the tests skip, saying so, without them).
+monitoring-tools:
+	@command -v promtool >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -q prometheus >/dev/null
 
 # Build the Docker image with a real engine and run it (root: installs docker.io).
 docker-smoke: install

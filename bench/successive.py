@@ -35,11 +35,11 @@ APPENDED = "\nThe committee met again on Thursday to review the matter."
 
 class Changes:
     """Cycles through the kinds of one-article change over a corpus folder, in a fixed order
-    so that runs compare: append, remove, re-add, change the previous cycle's back, add new."""
+    so that runs compare: add a new article, append to one, remove one, add it back as it
+    was, change the previous cycle's appended article back (the last one stays changed)."""
 
     def __init__(self, corpus: Path, newcomers: list[Path]) -> None:
         self.corpus = corpus
-        self.files = sorted(iter_article_files(corpus))
         self.newcomers = newcomers
         self.original: dict[Path, str] = {}
         self.removed: tuple[Path, str] | None = None
@@ -47,28 +47,33 @@ class Changes:
 
     def apply(self, step: int) -> str:
         cycle, kind = divmod(step, 5)
-        target = self.files[(3 * cycle + kind) % len(self.files)]
+        files = sorted(iter_article_files(self.corpus))
+        target = files[(3 * cycle + kind) % len(files)]
         if kind == 0:
+            newcomer = self.newcomers[cycle % len(self.newcomers)]
+            shutil.copy(newcomer, self.corpus / f"added-{cycle}{newcomer.suffix}")
+            return f"added {newcomer.name}"
+        if kind == 1:
             self.original.setdefault(target, target.read_text())
             target.write_text(target.read_text() + APPENDED)
             self.changed.append(target)
             return f"appended to {target.name}"
-        if kind == 1:
+        if kind == 2:
             self.removed = (target, target.read_text())
             target.unlink()
             return f"removed {target.name}"
-        if kind == 2 and self.removed is not None:
+        if kind == 3 and self.removed is not None:
             path, text = self.removed
             path.write_text(text)
             self.removed = None
             return f"re-added {path.name}"
-        if kind == 3 and len(self.changed) > 1:
-            back = self.changed[-2]
-            back.write_text(self.original[back])
-            return f"changed {back.name} back"
-        newcomer = self.newcomers[step % len(self.newcomers)]
-        shutil.copy(newcomer, self.corpus / f"added-{step}{newcomer.suffix}")
-        return f"added {newcomer.name}"
+        if cycle == 0:  # nothing of an earlier cycle to change back yet: append again
+            last = self.changed[-1]
+            last.write_text(last.read_text() + APPENDED)
+            return f"appended to {last.name} again"
+        back = self.changed[-2]
+        back.write_text(self.original[back])
+        return f"changed {back.name} back"
 
 
 def metrics(service: AnsweringService, question_files: list[Path]) -> dict[str, Any]:

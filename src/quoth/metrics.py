@@ -135,6 +135,32 @@ def observe_answer(platform: str, timings: dict[str, float], seconds: float) -> 
         STAGE_SECONDS.labels(stage).observe(ms / 1000)
 
 
+def _known_series() -> None:
+    """Every label set known in advance starts at zero, so a dashboard panel or an alert
+    sees the series (and a rate of 0) before the first event rather than no data."""
+    from quoth.feedback import REASONS
+
+    for platform in ("telegram", "discord"):
+        SEND_ERRORS.labels(platform)
+        SEND_RETRIES.labels(platform)
+    for claim in ("mine", "done", "busy", "taken_over"):
+        WEBHOOK_CLAIMS.labels(claim)
+    for kind in ("delta", "whole", "merge"):
+        for outcome in ("ok", "failed"):
+            REINDEXES.labels(kind, outcome)
+    for change in ("added", "changed", "removed"):
+        ARTICLES_CHANGED.labels(change)
+    for vote in ("up", "down"):
+        VOTES.labels(vote)
+    for reason in REASONS:
+        VOTE_REASONS.labels(reason)
+    for outcome in ("changed", "unchanged", "not_modified", "failed"):
+        LINK_REFRESHES.labels(outcome)
+
+
+_known_series()
+
+
 async def sent(platform: str, sending: Awaitable[T]) -> T:
     """Await a platform API call carrying a reply: its time is the ``send`` stage, and a
     failure (after the adapter's retries) counts as a send error."""
