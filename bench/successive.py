@@ -86,9 +86,7 @@ def metrics(service: AnsweringService, question_files: list[Path]) -> dict[str, 
 
 
 def largest_difference(a: dict[str, Any], b: dict[str, Any]) -> float:
-    return max(
-        abs(float(a[name][key]) - float(b[name][key])) for name in a for key in a[name]
-    )
+    return max(abs(float(a[name][key]) - float(b[name][key])) for name in a for key in a[name])
 
 
 def run(shared: Path, work: Path, url: str) -> dict[str, Any]:
