@@ -146,6 +146,7 @@ def run(scale: str, work: Path, skip_serve: bool, backend: str = "files") -> dic
         mode: with_ratios(measure.query_stages(service, asked, mode), floor["floor_p50_ms"])
         for mode in ("rerank", "hybrid")
     }
+    report["metrics_overhead"] = measure.metrics_overhead(service, asked[: len(asked) // 4])
     query_vectors = embedder.encode(asked[: len(asked) // 4])
     report["ivf_recall_at_10"] = measure.ivf_recall(index, query_vectors)
 
