@@ -173,9 +173,16 @@ def cell_count(vectors: int) -> int:
     return max(1, min(int(4 * math.sqrt(vectors)), vectors // 39))
 
 
+PROBE_CEILING = 128
+"""Past 2,048 cells a fixed number of cells is probed, not a share: the share's scan would
+grow with the corpus (n/16 codes a question) while recall was already past the target at
+this count over 4,000 cells (``python -m bench --scale 1m``, its ``ivf_recall_at_10``)."""
+
+
 def probe_count(cells: int) -> int:
-    """Cells scanned per question: chosen for recall@10 >= 0.95 (see ``python -m bench``)."""
-    return min(cells, max(32, cells // 16))
+    """Cells scanned per question: chosen for recall@10 >= 0.95 (see ``python -m bench``):
+    a sixteenth of the cells, at least 32 and at most :data:`PROBE_CEILING`."""
+    return min(cells, max(32, min(cells // 16, PROBE_CEILING)))
 
 
 def _ivf(vectors: Vectors, previous_centroids: Vectors | None) -> faiss.Index:
