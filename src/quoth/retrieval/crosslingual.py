@@ -32,7 +32,7 @@ from quoth.retrieval.crosslingual_vectors import Embedded, embed_question
 from quoth.retrieval.ranking import Hit
 
 THRESHOLD = 1.11
-"""Least confidence to answer; fitted by scripts/fit_crosslingual.py (see the README)."""
+"""Least confidence to answer; fitted by scripts/fit_crosslingual.py (docs/users/languages.md)."""
 SHORTLIST = 50
 TYPE_PENALTY = 0.05
 """Taken off the similarity of an English sentence without the kind of thing the question

@@ -8,7 +8,7 @@
   sentences of the top passages and decides both the order and the sentence to mark.
 
 Every hit carries a score in its mode's own units; :data:`CALIBRATION` holds each mode's
-refusal threshold, chosen on the question files (see the README). In ``rerank`` mode the
+refusal threshold, chosen on the question files (see docs/answers/index.md). In ``rerank`` mode the
 refusal is decided by :mod:`quoth.retrieval.refusal`, and the threshold here only bars weak
 further quotes from the first page.
 """
@@ -33,7 +33,7 @@ LEXICAL_SENTENCE_WEIGHT = 0.3
 LEXICAL_MARK_WEIGHT = 1.0
 TYPE_MARK_WEIGHT = 0.2
 """How much term overlap and the answer type add to the cross-encoder's logit when choosing
-the sentence to mark (fitted listwise on every development file; see the README)."""
+the sentence to mark (fitted listwise on every development file; see docs/answers/index.md)."""
 NOT_RERANKED = -1e9
 
 

@@ -48,7 +48,7 @@ def packaged_reranker_dir() -> Path:
 
 
 def answer_model_dir() -> Path:
-    """quoth-answer (int8 ONNX), shipped inside quoth; its model card is in the README."""
+    """quoth-answer (int8 ONNX), shipped inside quoth (model card: docs/answers/model-card.md)."""
     return Path(__file__).resolve().parent.parent / "models" / "answer"
 
 

@@ -1,0 +1,69 @@
+"""The picture of an answer in a chat, for the README and the documentation's home page.
+
+    .venv/bin/python scripts/answer_picture.py OUT.png ["QUESTION"]
+
+A real answer from quoth's own user guide (the sample corpus: quoth's own text, so the picture
+copies nobody's articles), rendered by the Telegram renderer exactly as the bot sends it,
+placed in a chat-like page (the question as the person's message, the answer as the bot's
+with its buttons), and captured with headless Chromium.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+from quoth import runtime
+from quoth.bot import telegram_html
+from quoth.config import load_settings
+from quoth.messages import MORE_LABEL
+
+PAGE = """<!doctype html><html><head><meta charset="utf-8"><style>
+body {{ margin: 0; background: #dfe7ee; font: 15px/1.4 -apple-system, "Segoe UI", Roboto,
+  "Helvetica Neue", Arial, sans-serif; }}
+.chat {{ width: 560px; padding: 18px; }}
+.bubble {{ border-radius: 12px; padding: 8px 12px; margin: 8px 0; max-width: 470px;
+  box-shadow: 0 1px 1px rgba(0,0,0,.12); white-space: pre-wrap; }}
+.mine {{ background: #e2ffc7; margin-left: auto; width: fit-content; }}
+.bot {{ background: #fff; }}
+.name {{ color: #3a8bd0; font-weight: 600; margin-bottom: 2px; }}
+blockquote {{ margin: 4px 0; padding: 2px 8px; border-left: 3px solid #3a8bd0;
+  background: #eef5fb; border-radius: 4px; }}
+a {{ color: #2a7bc0; text-decoration: none; }}
+.buttons {{ display: flex; gap: 6px; max-width: 494px; }}
+.buttons div {{ flex: 1; text-align: center; background: rgba(80,110,140,.35); color: #fff;
+  border-radius: 8px; padding: 7px 0; font-weight: 600; }}
+</style></head><body><div class="chat">
+<div class="bubble mine">{question}</div>
+<div class="bubble bot"><div class="name">quoth</div>{answer}</div>
+<div class="buttons"><div>👍</div><div>👎</div><div>{more}</div></div>
+</div></body></html>"""
+
+
+def main(out: Path, question: str) -> None:
+    work = Path(tempfile.mkdtemp(prefix="quoth-answer-picture-"))
+    settings = load_settings(index_dir=work / "index", corpus_dir=runtime.sample_corpus_dir())
+    embedder = runtime.embedder_for(settings)
+    runtime.reindex(settings, embedder)
+    answer = runtime.open_service(settings, embedder).answer(question)
+    rendered = telegram_html.render_answer(answer, "quoth_bot")
+    page = work / "answer.html"
+    page.write_text(
+        PAGE.format(question=html.escape(question), answer=rendered, more=MORE_LABEL),
+        encoding="utf-8",
+    )
+    subprocess.run(
+        ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         f"--screenshot={out.resolve()}", "--window-size=600,320", page.as_uri()],
+        check=True, capture_output=True,
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "How do I add articles?")
