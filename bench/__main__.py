@@ -15,16 +15,15 @@ import asyncio
 import gc
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench import corpus, measure
 from bench.build import build
+from bench.report import run_and_print
 from quoth import runtime
 from quoth.config import load_settings
 from quoth.corpus import load_corpus
@@ -195,15 +194,11 @@ def main() -> None:
         help="postgres: publish into PostgreSQL and measure it against the files",
     )
     args = parser.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="quoth-bench-"))
-    work.mkdir(parents=True, exist_ok=True)
-    try:
-        report = run(args.scale, work, args.skip_serve, args.backend)
-    finally:
-        if args.work is None:
-            shutil.rmtree(work, ignore_errors=True)
-    json.dump(report, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+    run_and_print(
+        args.work,
+        "quoth-bench-",
+        lambda work: run(args.scale, work, args.skip_serve, args.backend),
+    )
 
 
 if __name__ == "__main__":

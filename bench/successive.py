@@ -13,15 +13,14 @@ build from nothing over the same articles: their metrics should be equal.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from bench import postgres
+from bench.report import run_and_print
 from quoth import runtime
 from quoth.config import load_settings
 from quoth.corpus.loader import iter_article_files
@@ -149,17 +148,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.successive", description=__doc__)
     parser.add_argument("--work", type=Path, help="keep corpora and indexes here")
     args = parser.parse_args()
-    work = args.work or Path(tempfile.mkdtemp(prefix="quoth-successive-"))
-    work.mkdir(parents=True, exist_ok=True)
     shared = Path(os.environ.get("QUOTH_SHARED_DIR", REPO.parent / "shared"))
-    try:
+
+    def measure(work: Path) -> dict[str, Any]:
         with postgres.server(work) as url:
-            report = run(shared, work, url)
-    finally:
-        if args.work is None:
-            shutil.rmtree(work, ignore_errors=True)
-    json.dump(report, sys.stdout, indent=2)
-    sys.stdout.write("\n")
+            return run(shared, work, url)
+
+    run_and_print(args.work, "quoth-successive-", measure)
 
 
 if __name__ == "__main__":

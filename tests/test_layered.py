@@ -91,14 +91,20 @@ def test_successive_changes_serve_like_a_build_from_nothing(
     assert_serves_like_a_fresh_build(reopened, corpus_copy, tmp_path, embedder)
 
 
-def test_a_delta_past_its_share_is_due_a_merge_and_a_merge_copies_every_vector(
-    corpus_copy: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def small_merge_limit(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """A merge due past 30 passages: the reference corpus is far below the real floor."""
     from quoth.index import layered
 
+    monkeypatch.setattr(layered, "MERGE_FLOOR", 30)
+    return monkeypatch
+
+
+def test_a_delta_past_its_share_is_due_a_merge_and_a_merge_copies_every_vector(
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder, small_merge_limit: pytest.MonkeyPatch
+) -> None:
     settings = settings_for(tmp_path / "idx", corpus_copy)
     base, _ = runtime.rebuild(settings, embedder)
-    monkeypatch.setattr(layered, "MERGE_FLOOR", 30)  # this corpus is far below the real floor
     files = sorted(corpus_copy.glob("*.txt"))
     files[0].write_text(files[0].read_text() + "\nOne more line.")
     index, report = runtime.rebuild(settings, embedder, previous=base)
@@ -118,14 +124,13 @@ def test_a_delta_past_its_share_is_due_a_merge_and_a_merge_copies_every_vector(
 
 
 def test_a_change_far_past_the_limit_is_written_whole_at_once(
-    corpus_copy: Path, tmp_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+    corpus_copy: Path, tmp_path: Path, embedder: Embedder, small_merge_limit: pytest.MonkeyPatch
 ) -> None:
     from quoth.index import layered
 
+    small_merge_limit.setattr(layered, "DELTA_CEILING_FACTOR", 2)  # 60 passages at most
     settings = settings_for(tmp_path / "idx", corpus_copy)
     base, _ = runtime.rebuild(settings, embedder)
-    monkeypatch.setattr(layered, "MERGE_FLOOR", 30)
-    monkeypatch.setattr(layered, "DELTA_CEILING_FACTOR", 2)  # a delta of 60 passages at most
     for path in sorted(corpus_copy.glob("*.txt")):
         path.write_text(path.read_text() + "\nThe committee met again on Thursday to review it.")
     index, report = runtime.rebuild(settings, embedder, previous=base)
