@@ -13,6 +13,7 @@ from quoth.index.vectors import (
     FaissIndex,
     build_vector_index,
     choose_kind,
+    drifted,
     load_vector_index,
 )
 
@@ -107,3 +108,27 @@ def test_empty_search() -> None:
     index = build_vector_index(clustered(200)[:0].reshape(0, 64), "flat")
     scores, rows = index.search(clustered(200)[:1], 5)
     assert scores.shape == (1, 0) and rows.shape == (1, 0)
+
+
+def test_cells_are_made_again_only_when_new_rows_drift_from_them() -> None:
+    vectors = clustered(FLAT_LIMIT + 6_000)
+    first = build_vector_index(vectors[: FLAT_LIMIT + 1_000], "ivf")
+    centroids, cells = first.centroids(), first.cells_of_rows()
+    assert centroids is not None and cells is not None
+
+    # 5,000 more rows about the same topics fit the cells as well: they are reused.
+    unknown = np.full(5_000, -1)
+    same = np.concatenate([cells, unknown])
+    assert not drifted(vectors, centroids, same)
+    kept = build_vector_index(vectors, "ivf", centroids, same).centroids()
+    assert kept is not None and np.array_equal(kept, centroids)
+
+    # As many rows about new topics fit them worse: k-means runs again.
+    grown = np.concatenate([vectors[: FLAT_LIMIT + 1_000], clustered(5_000, seed=9)])
+    assert drifted(grown, centroids, same)
+    remade = build_vector_index(grown, "ivf", centroids, same).centroids()
+    assert remade is not None and not np.array_equal(remade[: len(centroids)], centroids)
+
+    # A few new rows are no reason to: below the share checked at all.
+    few = np.concatenate([cells[:-4_500], np.full(500, -1)])
+    assert not drifted(grown[: len(few)], centroids, few)

@@ -34,6 +34,12 @@ CODE_TRAINING_POINTS = 10_000
 """The codes need only each dimension's range: a small sample gives it."""
 REFINE_FACTOR = 8
 """Candidates fetched from the codes per result returned after exact re-scoring."""
+DRIFT_MARGIN = 0.05
+"""Rows new to reused centroids whose mean similarity to their nearest centre falls this far
+below the known rows' have drifted from the lists: k-means runs again (see :func:`drifted`)."""
+DRIFT_MIN_SHARE = 0.05
+"""Fewer new rows than this share of the index cannot move recall much: no check."""
+DRIFT_SAMPLE = 5_000
 
 
 class ExactRows(Protocol):
@@ -233,6 +239,8 @@ def build_vector_index(
     dimension = vectors.shape[1]
     index: faiss.Index
     if kind == "ivf":
+        if previous_centroids is not None and drifted(vectors, previous_centroids, known_cells):
+            previous_centroids = None
         index = _ivf(vectors, previous_centroids)
         if previous_centroids is None or faiss.extract_index_ivf(index).nlist != len(
             previous_centroids
@@ -249,6 +257,31 @@ def build_vector_index(
         else:
             index.add(chunk)
     return FaissIndex(index, kind)
+
+
+def drifted(
+    vectors: Vectors, centroids: Vectors, known_cells: npt.NDArray[np.int64] | None
+) -> bool:
+    """Whether the rows new to ``centroids`` (cell -1 in ``known_cells``) fit them clearly
+    worse than the rows the cells were made with: then the lists no longer fit the data (a
+    new topic crowds a few cells and recall drops), and reusing them would keep that.
+
+    Measured as the mean inner product of a sample of each group with its nearest centre."""
+    if known_cells is None:
+        return False
+    new, old = np.flatnonzero(known_cells < 0), np.flatnonzero(known_cells >= 0)
+    if len(new) < DRIFT_MIN_SHARE * len(known_cells) or not len(old):
+        return False
+    centres = faiss.IndexFlatIP(centroids.shape[1])
+    centres.add(np.ascontiguousarray(centroids, dtype=np.float32))
+    rng = np.random.default_rng(0)
+
+    def fit(rows: npt.NDArray[np.int64]) -> float:
+        chosen = np.sort(rng.choice(rows, min(len(rows), DRIFT_SAMPLE), replace=False))
+        similarity, _ = centres.search(np.ascontiguousarray(vectors[chosen], np.float32), 1)
+        return float(similarity.mean())
+
+    return fit(old) - fit(new) > DRIFT_MARGIN
 
 
 def load_vector_index(path: Path, kind: str, exact: ExactRows | None = None) -> FaissIndex:
