@@ -7,6 +7,7 @@ with passage vectors composed from embedded sentences (see :mod:`bench.corpus`).
 
 from __future__ import annotations
 
+import os
 import shutil
 import time
 from dataclasses import dataclass
@@ -35,10 +36,19 @@ class BuiltCorpus:
     seconds: dict[str, float]
 
 
+WRITTEN_AGO_S = 3600
+
+
 def write_articles(articles: list[GeneratedArticle], folder: Path) -> None:
+    """The generated articles as files, dated an hour back: a real corpus's files are older
+    than the index built from them, and a file written a moment ago gets no stamp (quoth
+    reads it again at the next reindex; see ``quoth.corpus.loader.file_stamp``)."""
     folder.mkdir(parents=True, exist_ok=True)
+    then = time.time() - WRITTEN_AGO_S
     for article in articles:
-        (folder / f"{article.doc_id}.md").write_text(article.markdown(), encoding="utf-8")
+        path = folder / f"{article.doc_id}.md"
+        path.write_text(article.markdown(), encoding="utf-8")
+        os.utime(path, (then, then))
 
 
 def build(
@@ -52,7 +62,10 @@ def build(
         except IndexStoreError:  # written by an earlier format: built again below
             shutil.rmtree(folder / "index")
         else:
-            if isinstance(index, IndexData):  # bench.reindex leaves a whole build behind
+            # bench.reindex leaves a whole build behind; one written before file stamps
+            # were recorded would read every file at each reindex: built again below.
+            stamped = index.articles[0].source_stamp if len(index.articles) else ""
+            if isinstance(index, IndexData) and stamped:
                 return BuiltCorpus(folder / "corpus", index, {"reused": 1.0})
     seconds: dict[str, float] = {}
     started = time.perf_counter()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
 
 from quoth.corpus import CorpusError, load_corpus
+from quoth.corpus.models import Article
 
 from .conftest import ARTICLES
 
@@ -98,3 +100,43 @@ def test_unchanged_files_are_taken_from_the_previous_index(tmp_path: Path) -> No
     assert reparsed.meta.title == "New title" and reparsed.text.startswith("Original")
     note.write_text("Edited text.")
     assert load_corpus(tmp_path, known).articles[0].text == "Edited text."
+
+
+def test_a_file_stamped_unchanged_is_not_read_and_a_fresh_one_is_hashed(tmp_path: Path) -> None:
+    from quoth.index.store import ArticleRecord
+
+    note, hour_ago = tmp_path / "note.txt", time.time() - 3600
+    note.write_text("Original text. Two sentences.")
+    os.utime(note, (hour_ago, hour_ago))
+    first = load_corpus(tmp_path).articles[0]
+    assert first.source_stamp.startswith(f"{note.stat().st_size}:")
+
+    def remembered(article: Article) -> dict[str, ArticleRecord]:
+        record = ArticleRecord(
+            id=article.id, title=article.meta.title, path=article.path, hash=article.hash,
+            text=article.text, source_hash=article.source_hash,
+            source_stamp=article.source_stamp,
+        )  # fmt: skip
+        return {article.path: record}
+
+    # Same size and time as stamped: taken from the index without reading the file.
+    note.write_text("Replaced text. Two sentences.")  # same length
+    os.utime(note, (hour_ago, hour_ago))
+    assert load_corpus(tmp_path, remembered(first)).articles[0].text.startswith("Original")
+
+    # A file written just now gets no stamp, so a same-size edit in the same clock tick is
+    # still found by its bytes next time.
+    note.write_text("Original text. Two sentences.")
+    fresh = load_corpus(tmp_path, remembered(first)).articles[0]
+    assert fresh.source_stamp == "" and fresh.text.startswith("Original")
+    stamp = note.stat()
+    note.write_text("Replaced text. Two sentences.")
+    os.utime(note, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert load_corpus(tmp_path, remembered(fresh)).articles[0].text.startswith("Replaced")
+
+    # A sidecar's change changes the stamp.
+    os.utime(note, (hour_ago, hour_ago))
+    stamped = load_corpus(tmp_path).articles[0]
+    (tmp_path / "note.meta.json").write_text('{"title": "New title"}')
+    os.utime(tmp_path / "note.meta.json", (hour_ago, hour_ago))
+    assert load_corpus(tmp_path, remembered(stamped)).articles[0].meta.title == "New title"

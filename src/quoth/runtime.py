@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from quoth.config import Settings
-from quoth.corpus import load_corpus
+from quoth.corpus import CorpusError, LoadedCorpus, load_corpus
 from quoth.feedback import FeedbackStore
 from quoth.index import (
     BuildReport,
@@ -290,6 +290,23 @@ def merge(
     return open_index(settings, embedder.name), report
 
 
+def _restamped(stored: LoadedCorpus, source: Path, previous: StoredIndex) -> LoadedCorpus:
+    """``stored`` with each article whose file is still as indexed taking the file's current
+    stamp (size and time), so that later reindexes stop reading it; an article whose file
+    changed since stays as stored (a merge folds the served version, not the folder)."""
+    try:
+        known = {record.path: record for record in previous.articles}
+        on_disk = {a.path: a for a in load_corpus(source, known).articles}
+    except CorpusError:
+        return stored
+    articles = []
+    for article in stored.articles:
+        found = on_disk.get(article.path)
+        same = found is not None and found.id == article.id and found.hash == article.hash
+        articles.append(found if same and found is not None else article)
+    return LoadedCorpus(articles)
+
+
 def _merge_folder(
     settings: Settings, embedder: Embedder, previous: IndexReader | None
 ) -> tuple[StoredIndex, BuildReport]:
@@ -299,7 +316,7 @@ def _merge_folder(
         raise IndexNotFoundError(f"No index in {settings.index_dir} to merge.")
     manifest = previous.manifest  # the build's own splitting, whatever the settings say now
     return build_index(
-        stored_corpus(previous),
+        _restamped(stored_corpus(previous), corpus_dir(settings), previous),
         embedder,
         settings.index_dir,
         Chunking(manifest.passage_sentences, manifest.passage_overlap),

@@ -31,10 +31,16 @@ class Article:
     path: str
     source_hash: str = ""
     """Hash of the file's bytes (and its sidecar's): unchanged files skip parsing next time."""
+    source_stamp: str = ""
+    """Size and modification time of the file and its sidecar when they were read: a file
+    whose stamp is unchanged is not even read again (empty: too fresh to trust, see
+    :func:`quoth.corpus.loader.file_stamp`)."""
+    known_hash: str = field(default="", compare=False)
+    """:attr:`hash` as an index stored it, for an article taken from there unchanged."""
 
     @property
     def hash(self) -> str:
-        return content_hash(f"{self.meta!r}\n{self.text}")
+        return self.known_hash or content_hash(f"{self.meta!r}\n{self.text}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -97,7 +97,7 @@ def article_record(article: Article) -> ArticleRecord:
     return ArticleRecord(
         id=article.id, title=meta.title, url=meta.url, published=meta.published,
         source=meta.source, path=article.path, hash=article.hash, text=article.text,
-        source_hash=article.source_hash,
+        source_hash=article.source_hash, source_stamp=article.source_stamp,
     )  # fmt: skip
 
 
@@ -112,6 +112,8 @@ def stored_corpus(index: StoredIndex) -> LoadedCorpus:
                 record.text,
                 record.path,
                 record.source_hash,
+                record.source_stamp,
+                record.hash,
             )
             for record in index.articles
         ]

@@ -67,6 +67,7 @@ class ArticleRecord(BaseModel):
     hash: str
     text: str
     source_hash: str = ""
+    source_stamp: str = ""
 
 
 class Manifest(BaseModel):
