@@ -4,7 +4,9 @@ serves what a build from nothing over the same articles would serve."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -115,10 +117,14 @@ def test_a_delta_past_its_share_is_due_a_merge_and_a_merge_copies_every_vector(
     # Past the limit: still only a delta (what serves at once), with the merge due.
     assert report.layered and report.merge_due and isinstance(index, LayeredIndex)
     assert report.embedded_texts > 0 and len(report.changed) >= 3  # 003 ends in boilerplate
+    assert not all(a.source_stamp for a in index.articles)  # files written just now
+    for path in files:  # ...are older by the time the merge runs
+        os.utime(path, (time.time() - 60, time.time() - 60))
     done = runtime.merge(settings, embedder, previous=index)
     assert done is not None  # the files backend always merges
     merged, merge_report = done
     assert not merge_report.layered and not isinstance(merged, LayeredIndex)
+    assert all(a.source_stamp for a in merged.articles)  # later reindexes need not read them
     assert merge_report.embedded_texts == 0 and merge_report.changed == []
     assert_serves_like_a_fresh_build(merged, corpus_copy, tmp_path, embedder)
 
