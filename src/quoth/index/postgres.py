@@ -70,8 +70,8 @@ docs/operators/replicas.md). Only a base segment gets the index, built from all 
 so its lists fit its data; deltas are searched exactly."""
 IVF_PROBE_CEILING = 64
 """Past 2,048 lists a fixed number of lists is probed, not a share, so a question's scan stops
-growing with the corpus: at 1M passages 62 of 2,000 lists found 98% of the true ten nearest
-(``python -m bench --backend postgres --scale 1m``)."""
+growing with the corpus; the recall this keeps is measured by ``python -m bench --backend
+postgres --scale 1m`` (docs/performance.md)."""
 IVF_BUILD_MB_PER_LIST = 0.85
 """pgvector's k-means needs about this much maintenance_work_mem per list (measured)."""
 _COPY_BATCH = 5000

@@ -181,8 +181,8 @@ def cell_count(vectors: int) -> int:
 
 PROBE_CEILING = 128
 """Past 2,048 cells a fixed number of cells is probed, not a share: the share's scan would
-grow with the corpus (n/16 codes a question) while recall was already past the target at
-this count over 4,000 cells (``python -m bench --scale 1m``, its ``ivf_recall_at_10``)."""
+grow with the corpus (n/16 codes a question); the recall this keeps is measured by
+``python -m bench --scale 1m`` (its ``ivf_recall_at_10``, docs/performance.md)."""
 
 
 def probe_count(cells: int) -> int:
