@@ -75,12 +75,12 @@ class Changes:
         return f"changed {back.name} back"
 
 
-def metrics(service: AnsweringService, question_files: list[Path]) -> dict[str, Any]:
+def metrics(service: AnsweringService, question_files: list[tuple[str, Path]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for path in question_files:
+    for name, path in question_files:
         report = evaluate(service, load_questions(path)).metrics()
         report.pop("latency_p50_ms")
-        out[path.stem] = report
+        out[name] = report
     return out
 
 
@@ -93,9 +93,9 @@ def run(shared: Path, work: Path, url: str) -> dict[str, Any]:
     from development import development_files
 
     files = development_files(shared, work / "development")
-    by_corpus: dict[Path, list[Path]] = {}
-    for _, corpus, questions in files:
-        by_corpus.setdefault(corpus, []).append(questions)
+    by_corpus: dict[Path, list[tuple[str, Path]]] = {}
+    for name, corpus, questions in files:
+        by_corpus.setdefault(corpus, []).append((name, questions))
     corpora = list(by_corpus)
     result: dict[str, Any] = {}
     for number, (source, question_files) in enumerate(by_corpus.items()):
@@ -129,7 +129,7 @@ def run(shared: Path, work: Path, url: str) -> dict[str, Any]:
             ),
             "from_nothing": metrics(runtime.serving(on_files, fresh, embedder), question_files),
         }
-        result[source.name] = {
+        result["+".join(name for name, _ in question_files)] = {
             "changes": done,
             "written_as_deltas": written,
             **measured,
