@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -148,3 +150,12 @@ async def discord_api() -> AsyncIterator[discord_stand_in.DiscordStandIn]:
     """The Discord REST and gateway stand-in on a free local port, for the test token."""
     async with discord_stand_in.DiscordStandIn(discord_stand_in.TEST_TOKEN) as stand_in:
         yield stand_in
+
+
+async def stop_serving(serving: asyncio.Task[None]) -> None:
+    """Stop an in-process ``serve_until_stopped`` as ``quoth serve`` is stopped (SIGTERM). A
+    task that already ended is only awaited (raising its error): with its handlers gone, the
+    signal would end the test run itself."""
+    if not serving.done():
+        os.kill(os.getpid(), signal.SIGTERM)
+    await asyncio.wait_for(serving, 60)

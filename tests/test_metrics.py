@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import os
-import signal
 from pathlib import Path
 
 import httpx
@@ -20,7 +18,7 @@ from quoth.bot.serve import serve_until_stopped
 from quoth.bot.telegram import TelegramBot
 from quoth.index import Embedder
 
-from .conftest import settings_for
+from .conftest import settings_for, stop_serving
 from .telegram_stand_in import BotApiStandIn
 from .test_telegram import bot_settings, free_port
 
@@ -95,8 +93,7 @@ async def test_a_serving_process_counts_what_happens_and_never_labels_a_person(
             await server.wait_for(lambda s: "Indexed" in s.text)
             response = await client.get(url)
     finally:
-        os.kill(os.getpid(), signal.SIGTERM)  # what stops `quoth serve`
-        await asyncio.wait_for(serving, 60)
+        await stop_serving(serving)
 
     assert response.headers["content-type"].startswith("text/plain")
     after = scrape(response.text)

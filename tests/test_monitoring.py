@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from quoth.bot.serve import serve_until_stopped
 from quoth.bot.telegram import TelegramBot
 from quoth.index import Embedder
 
-from .conftest import REPO, settings_for
+from .conftest import REPO, settings_for, stop_serving
 from .telegram_stand_in import BotApiStandIn
 from .test_telegram import bot_settings, free_port
 
@@ -109,7 +107,6 @@ async def test_a_real_prometheus_has_data_for_every_dashboard_panel(
     finally:
         prometheus.terminate()
         prometheus.wait(timeout=30)
-        os.kill(os.getpid(), signal.SIGTERM)
-        await asyncio.wait_for(serving, 60)
+        await stop_serving(serving)
     assert not empty, f"panels without data: {empty}"
     assert float(answered[0]["value"][1]) == 2  # type: ignore[index]
