@@ -13,6 +13,7 @@ article a second or two and a whole build up to minutes.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
@@ -249,8 +250,10 @@ class _Labelled(Collector):
             yield metric
 
 
+@functools.cache
 def exposition_registry(replica: str | None) -> CollectorRegistry:
-    """What ``/metrics`` serves: quoth's registry, with ``replica`` as a label when set."""
+    """What ``/metrics`` serves: quoth's registry, with ``replica`` as a label when set (made
+    once per name, not at each scrape)."""
     if not replica:
         return REGISTRY
     labelled = CollectorRegistry(auto_describe=False)
