@@ -12,7 +12,13 @@ from typer.testing import CliRunner
 
 from quoth import runtime
 from quoth.cli import app
-from quoth.index import Embedder, IndexBusyError, IndexData, IndexNotFoundError
+from quoth.index import (
+    Embedder,
+    IndexBusyError,
+    IndexData,
+    IndexMismatchError,
+    IndexNotFoundError,
+)
 from quoth.index.lexical import tokenize
 from quoth.index.postgres import PostgresIndex, publish, published_articles, segment_name
 from quoth.index.reader import IndexReader
@@ -74,6 +80,17 @@ def test_empty_database_and_bad_url_are_one_line_errors(postgres_url: str) -> No
     assert (
         result.stderr.count("\n") == 1 and "Cannot connect to QUOTH_DATABASE_URL" in result.stderr
     )
+
+
+def test_an_index_published_in_an_older_form_asks_to_be_published_again(
+    postgres_url: str, shared_index: IndexData
+) -> None:
+    url = fresh_database(postgres_url, "quoth_older")
+    publish(url, shared_index)
+    with psycopg.connect(url) as conn:  # as a quoth before compact postings wrote it
+        conn.execute("UPDATE quoth_versions SET manifest = manifest - 'segment_format'")
+    with pytest.raises(IndexMismatchError, match="older quoth: publish it again"):
+        PostgresIndex(url, shared_index.manifest.model)
 
 
 def test_one_reindex_at_a_time_across_replicas(

@@ -14,9 +14,10 @@ version names any more are dropped. Inside a segment:
 - passage and sentence vectors in pgvector ``halfvec`` columns (half the bytes of ``vector``,
   the same precision the file backend stores), a base's passages under an IVFFlat index for
   inner product above :data:`EXACT_UP_TO` passages (searched exactly below, as deltas are);
-- BM25 as term counts and document lengths, weighed when a question is scored with the
-  version's statistics (documents, total length, how many hold each term), exactly as the file
-  backend weighs them, so scores equal a build from nothing after any number of changes.
+- BM25 as term counts (compact, see :mod:`quoth.index.postings_codec`) and the segment's
+  passage lengths, weighed when a question is scored with the version's statistics (documents,
+  total length, how many hold each term), exactly as the file backend weighs them, so scores
+  equal a build from nothing after any number of changes.
 
 Building stays in :mod:`quoth.index.builder` (a local build folder is the cache that makes
 re-embedding incremental); :func:`publish` copies what the database lacks of a finished one.
@@ -52,6 +53,7 @@ from quoth.index.errors import (
     IndexStoreError,
 )
 from quoth.index.layered import LayeredIndex
+from quoth.index import postings_codec
 from quoth.index.lexical import K1, B, LexicalIndex
 from quoth.index.reader import PassageSpan, SentenceSpan, top_positive
 from quoth.index.rows import StoredVectors
@@ -76,10 +78,16 @@ IVF_BUILD_MB_PER_LIST = 0.85
 """pgvector's k-means needs about this much maintenance_work_mem per list (measured)."""
 _COPY_BATCH = 5000
 SCORE_CACHE = 4
-TABLES = ("articles", "sentences", "passages", "passage_postings", "sentence_terms", "terms")
+TABLES = (
+    "articles", "sentences", "passages", "passage_postings", "passage_lengths",
+    "sentence_terms", "terms",
+)  # fmt: skip
 """A segment's tables (``quoth_segments`` lists the segments there are)."""
 OLD_TABLES = ("articles", "sentences", "passages", "passage_postings", "sentence_terms")
 """A version's own tables, as quoth published them before segments."""
+SEGMENT_FORMAT = 2
+"""Bumped when a segment's tables change: it is part of a segment's name, so a build is copied
+again in the new form rather than read in the old one (2: compact passage postings)."""
 VERSION_CHANNEL = "quoth_index"
 """LISTEN/NOTIFY channel: a publication tells every replica its new version number."""
 
@@ -105,7 +113,7 @@ def _table(segment: str, name: str) -> str:
 def segment_name(build: IndexData) -> str:
     """A segment's name: a digest of its build's files, so the same build is copied once
     however many versions (or replicas' local folders) name it."""
-    files = json.dumps(build.manifest.files, sort_keys=True).encode()
+    files = json.dumps([SEGMENT_FORMAT, build.manifest.files], sort_keys=True).encode()
     return hashlib.sha256(files).hexdigest()[:16]
 
 
@@ -159,6 +167,7 @@ def publish(
                 )
             manifest = index.manifest.model_dump(mode="json")
             manifest["segments"] = segments
+            manifest["segment_format"] = SEGMENT_FORMAT
             manifest["removed"] = _removed_rows(index)
             manifest["collections"] = _collections(index)
             manifest["removed_terms"] = _removed_terms(index)
@@ -302,15 +311,19 @@ def _create_tables(conn: Any, segment: str, dimension: int) -> None:
             passage_id text NOT NULL, vector halfvec({dimension}) NOT NULL)"""
     )
     # Passages: every question sums whole postings lists (BM25 over all passages), read
-    # fastest as one row per term of raw little-endian arrays, stored uncompressed.
+    # fastest as one row per term of compact little-endian arrays, stored uncompressed; the
+    # passages' lengths once, in one row.
     conn.execute(
         f"CREATE TABLE {_table(segment, 'passage_postings')} (term text PRIMARY KEY, "
-        "rows bytea NOT NULL, counts bytea NOT NULL, lengths bytea NOT NULL)"
+        "bitmap boolean NOT NULL, rows bytea NOT NULL, counts bytea NOT NULL)"
     )
-    for column in ("rows", "counts", "lengths"):
+    conn.execute(f"CREATE TABLE {_table(segment, 'passage_lengths')} (lengths bytea NOT NULL)")
+    for table, column in (
+        ("passage_postings", "rows"), ("passage_postings", "counts"),
+        ("passage_lengths", "lengths"),
+    ):  # fmt: skip
         conn.execute(
-            f"ALTER TABLE {_table(segment, 'passage_postings')} "
-            f"ALTER COLUMN {column} SET STORAGE EXTERNAL"
+            f"ALTER TABLE {_table(segment, table)} ALTER COLUMN {column} SET STORAGE EXTERNAL"
         )
     # Sentences: a question scores a few dozen given sentences, found by (term, row).
     conn.execute(
@@ -430,18 +443,16 @@ def _copy_segment(conn: Any, segment: str, index: IndexData) -> None:
         lexical = index.lexical
         passages = lexical.passage_postings
         with cursor.copy(
-            f"COPY {_table(segment, 'passage_postings')} (term, rows, counts, lengths) FROM STDIN"
+            f"COPY {_table(segment, 'passage_postings')} (term, bitmap, rows, counts) FROM STDIN"
         ) as copy:
             for term in passages.terms.tolist():
                 rows, counts = passages.column(term)
-                copy.write_row(
-                    (
-                        lexical.vocabulary.term(term),
-                        np.asarray(rows, "<i4").tobytes(),
-                        np.asarray(counts, "<f4").tobytes(),
-                        passages.lengths[rows].astype("<f4").tobytes(),
-                    )
-                )
+                encoded = postings_codec.encode(rows, counts, index.passage_count)
+                copy.write_row((lexical.vocabulary.term(term), *encoded))
+        cursor.execute(
+            f"INSERT INTO {_table(segment, 'passage_lengths')} (lengths) VALUES (%s)",
+            (postings_codec.encode_lengths(passages.lengths),),
+        )
         _copy_sentence_terms(cursor, _table(segment, "sentence_terms"), lexical)
         sentences = lexical.sentence_postings
         with cursor.copy(f"COPY {_table(segment, 'terms')} (term, sentences) FROM STDIN") as copy:
@@ -536,6 +547,66 @@ class _Segment:
 
 
 _KINDS = {"articles": 0, "sentences": 1, "passages": 2}
+POSTINGS_KEPT_BYTES = 32 * 1024 * 1024
+"""The most used terms' postings a process keeps, decoded: every question weighs whole lists,
+and the terms in many passages are both the longest to read and the most often asked.
+Segments never change, so what is kept stays right across versions that share a segment."""
+
+
+class _Postings:
+    """A least-recently-used map of decoded postings lists, bounded by their bytes."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._kept: OrderedDict[tuple[str, str, str], postings_codec.StoredList] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, str]) -> postings_codec.StoredList | None:
+        with self._lock:
+            found = self._kept.get(key)
+            if found is not None:
+                self._kept.move_to_end(key)
+            return found
+
+    def keep(self, key: tuple[str, str, str], postings: postings_codec.StoredList) -> None:
+        with self._lock:
+            if key in self._kept or postings.nbytes > self.budget:
+                return
+            self._kept[key] = postings
+            self._bytes += postings.nbytes
+            while self._bytes > self.budget:
+                _, dropped = self._kept.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+
+_POSTINGS = _Postings(POSTINGS_KEPT_BYTES)
+_ABSENT = postings_codec.StoredList(0, listed=np.zeros(0, np.int64), counts=np.zeros(0, np.float32))
+_LENGTHS: OrderedDict[tuple[str, str], npt.NDArray[np.float32]] = OrderedDict()
+_LENGTHS_KEPT = 8
+_lengths_lock = threading.Lock()
+
+
+def _passage_lengths(pool: Any, url: str, segment: str) -> npt.NDArray[np.float32]:
+    """A segment's passage lengths (BM25's normalisation), read once per process: segments
+    never change, so a version that keeps the base reuses them."""
+    key = (url, segment)
+    with _lengths_lock:
+        if key in _LENGTHS:
+            _LENGTHS.move_to_end(key)
+            return _LENGTHS[key]
+    with pool.connection() as conn:
+        row = conn.execute(
+            f"SELECT lengths FROM {_table(segment, 'passage_lengths')}", binary=True
+        ).fetchone()
+    if row is None:
+        raise IndexStoreError(f"Segment {segment} has no passage lengths; publish it again.")
+    lengths = postings_codec.decode_lengths(bytes(row[0]))
+    with _lengths_lock:
+        _LENGTHS[key] = lengths
+        while len(_LENGTHS) > _LENGTHS_KEPT:
+            _LENGTHS.popitem(last=False)
+    return lengths
 
 
 class PostgresIndex:
@@ -565,7 +636,7 @@ class PostgresIndex:
                 f"The database index was built with {manifest['model']!r}, not {model!r}: "
                 "rebuild it with quoth index, or set QUOTH_MODEL to match."
             )
-        if "segments" not in manifest:
+        if manifest.get("segment_format") != SEGMENT_FORMAT:
             raise IndexMismatchError(
                 "The database index was published by an older quoth: publish it again "
                 "with quoth index."
@@ -589,6 +660,10 @@ class PostgresIndex:
             k: (int(v[0]), float(v[1])) for k, v in manifest["collections"].items()
         }
         self._articles = _Articles(self, starts[0] - len(self._removed_articles))
+        self._passage_norms = {
+            s.name: self._norm("passages", _passage_lengths(self._pool, url, s.name))
+            for s in self._segments
+        }
         self.search: dict[str, Any] = self._segments[0].search
         probes = self.search.get("probes")
         self.probes: int | None = None if probes is None else int(probes)
@@ -880,42 +955,59 @@ class PostgresIndex:
         if cached is not None:
             return cached
         unique = sorted(set(terms))
-        columns: list[dict[str, tuple[Any, Any, Any]]] = []
-        with self._pool.connection() as conn:
-            for segment in self._segments:
-                columns.append(
-                    {
-                        term: (
-                            np.frombuffer(rows, dtype="<i4"),
-                            np.frombuffer(counts, dtype="<f4"),
-                            np.frombuffer(lengths, dtype="<f4"),
-                        )
-                        for term, rows, counts, lengths in conn.execute(
-                            "SELECT term, rows, counts, lengths FROM "
-                            f"{_table(segment.name, 'passage_postings')} WHERE term = ANY(%s)",
-                            (unique,),
-                            binary=True,
-                        ).fetchall()
-                    }
-                )
+        columns = [self._postings(segment, unique) for segment in self._segments]
         removed = self._removed_frequencies("passages", unique)
         frequency = np.array(
-            [sum(len(c[t][0]) for c in columns if t in c) - removed.get(t, 0) for t in terms],
+            [sum(len(c[t]) for c in columns if t in c) - removed.get(t, 0) for t in terms],
             dtype=np.int64,
         )
         scores = np.zeros(self.passage_count, dtype=np.float32)
         for term, idf in zip(terms, self._idf("passages", frequency).tolist(), strict=True):
             for segment, found in zip(self._segments, columns, strict=True):
-                if term in found:
-                    rows, counts, lengths = found[term]
-                    weights = np.float32(idf) * counts / (counts + self._norm("passages", lengths))
-                    scores[rows + segment.starts[2]] += weights
+                if len(found[term]):
+                    start, count = segment.starts[2], segment.counts[2]
+                    found[term].add_weights(
+                        scores[start : start + count],
+                        np.float32(idf),
+                        self._passage_norms[segment.name],
+                    )
         scores[self._removed_passages] = 0
         with self._cache_lock:
             self._score_cache[key] = scores
             while len(self._score_cache) > SCORE_CACHE:
                 self._score_cache.pop(next(iter(self._score_cache)))
         return scores
+
+    def _postings(
+        self, segment: _Segment, terms: list[str]
+    ) -> dict[str, postings_codec.StoredList]:
+        """The segment's postings of ``terms`` (an empty list for a term it lacks): the kept
+        ones, and the others read in one query and kept."""
+        found: dict[str, postings_codec.StoredList] = {}
+        missing = []
+        for term in terms:
+            kept = _POSTINGS.get((self.url, segment.name, term))
+            if kept is None:
+                missing.append(term)
+            else:
+                found[term] = kept
+        if not missing:
+            return found
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT term, bitmap, rows, counts FROM "
+                f"{_table(segment.name, 'passage_postings')} WHERE term = ANY(%s)",
+                (missing,),
+                binary=True,
+            ).fetchall()
+        read = {
+            term: postings_codec.decode(bitmap, data, counts, segment.counts[2])
+            for term, bitmap, data, counts in rows
+        }
+        for term in missing:
+            found[term] = read.get(term, _ABSENT)
+            _POSTINGS.keep((self.url, segment.name, term), found[term])
+        return found
 
     def bm25_top_passages(self, terms: list[str], n: int) -> list[tuple[int, float]]:
         if not terms or n <= 0:
