@@ -502,7 +502,10 @@ class _Bounded(OrderedDict[int, Any]):
 PASSAGES_KEPT = 20_000
 SENTENCES_KEPT = 100_000
 ARTICLES_KEPT = 256
-"""Bounded caches of rows read per answer: a few MB at most, whatever the corpus size."""
+VECTORS_KEPT = {"sentences": 8192, "passages": 4096}
+"""Bounded caches of rows read per answer: a few MB at most, whatever the corpus size. An
+answer reads the same vectors more than once (a passage found by its vector is scored by it;
+the sentences scored for the search are weighed again for the rerank and the quote)."""
 
 
 class _Articles(Sequence[ArticleRecord]):
@@ -622,6 +625,7 @@ class PostgresIndex:
         self._passages: _Bounded = _Bounded(PASSAGES_KEPT)
         self._sentences: _Bounded = _Bounded(SENTENCES_KEPT)
         self._article_cache: _Bounded = _Bounded(ARTICLES_KEPT)
+        self._vector_cache = {kind: _Bounded(size) for kind, size in VECTORS_KEPT.items()}
         self._rows_lock = threading.Lock()
         with self._pool.connection() as conn:
             row = conn.execute("SELECT id, manifest FROM quoth_versions WHERE current").fetchone()
@@ -877,18 +881,32 @@ class PostgresIndex:
         which is read without parsing text."""
         if not rows:
             return np.zeros((0, self._dimension), dtype=np.float32)
-        found: dict[int, bytes] = {}
-        at = _KINDS[kind]
-        with self._pool.connection() as conn:
-            for segment, local in self._by_segment(kind, rows):
-                for row, vector in conn.execute(
-                    f"SELECT row, vector FROM {_table(segment.name, kind)} WHERE row = ANY(%s)",
-                    (local,),
-                    binary=True,
-                ).fetchall():
-                    found[row + segment.starts[at]] = bytes(vector)
+        cache = self._vector_cache[kind]
+        with self._rows_lock:
+            found: dict[int, bytes] = {r: v for r in rows if (v := cache.get_recent(r)) is not None}
+        missing = [r for r in dict.fromkeys(rows) if r not in found]
+        if missing:
+            at = _KINDS[kind]
+            read: dict[int, bytes] = {}
+            with self._pool.connection() as conn:
+                for segment, local in self._by_segment(kind, missing):
+                    for row, vector in conn.execute(
+                        f"SELECT row, vector FROM {_table(segment.name, kind)} "
+                        "WHERE row = ANY(%s)",
+                        (local,),
+                        binary=True,
+                    ).fetchall():
+                        read[row + segment.starts[at]] = bytes(vector)
+            self._keep_vectors(kind, read)
+            found.update(read)
         raw = b"".join(found[row][4:] for row in rows)
         return np.frombuffer(raw, dtype=">f2").astype(np.float32).reshape(len(rows), -1)
+
+    def _keep_vectors(self, kind: str, vectors: dict[int, bytes]) -> None:
+        cache = self._vector_cache[kind]
+        with self._rows_lock:
+            for row, vector in vectors.items():
+                cache.keep(row, vector)
 
     def passage_vectors_at(self, rows: Sequence[int]) -> Vectors:
         return self._vectors("passages", [int(r) for r in rows])
@@ -903,28 +921,39 @@ class PostgresIndex:
         in the scan; a delta exactly), merged by inner product."""
         literal = "[" + ",".join(f"{float(v):.6g}" for v in vector.ravel()) + "]"
         found: list[tuple[float, int]] = []
+        vectors: dict[int, bytes] = {}
         with self._pool.connection() as conn:
-            for segment in self._segments:
-                start, stop = segment.starts[2], segment.starts[2] + segment.counts[2]
-                removed = self._removed_passages
-                local = (removed[(removed >= start) & (removed < stop)] - start).tolist()
-                probes = segment.search.get("probes")
-                if probes is not None:  # per segment: the pool's connections serve them all
-                    conn.execute(f"SET ivfflat.probes = {int(probes)}")
-                    # with removed rows filtered, the scan goes on until n rows are found
-                    conn.execute(
-                        "SET ivfflat.iterative_scan = " + ("relaxed_order" if local else "off")
+            sent = []
+            with conn.pipeline():  # every segment's settings and search: one round trip
+                for segment in self._segments:
+                    start, stop = segment.starts[2], segment.starts[2] + segment.counts[2]
+                    removed = self._removed_passages
+                    local = (removed[(removed >= start) & (removed < stop)] - start).tolist()
+                    probes = segment.search.get("probes")
+                    if probes is not None:  # per segment: the pool's connections serve all
+                        conn.execute(f"SET ivfflat.probes = {int(probes)}")
+                        # with removed rows filtered, the scan goes on until n rows are found
+                        conn.execute(
+                            "SET ivfflat.iterative_scan = "
+                            + ("relaxed_order" if local else "off")
+                        )
+                    where = "WHERE NOT (row = ANY(%s))" if local else ""
+                    params: tuple[Any, ...] = (
+                        (literal, local, literal, n) if local else (literal, literal, n)
                     )
-                where = "WHERE NOT (row = ANY(%s))" if local else ""
-                params: tuple[Any, ...] = (
-                    (literal, local, literal, n) if local else (literal, literal, n)
-                )
-                rows = conn.execute(
-                    f"SELECT row, vector <#> %s::halfvec FROM {_table(segment.name, 'passages')} "
-                    f"{where} ORDER BY vector <#> %s::halfvec LIMIT %s",
-                    params,
-                ).fetchall()
-                found += [(float(distance), int(row) + start) for row, distance in rows]
+                    cursor = conn.execute(
+                        f"SELECT row, vector <#> %s::halfvec, vector "
+                        f"FROM {_table(segment.name, 'passages')} "
+                        f"{where} ORDER BY vector <#> %s::halfvec LIMIT %s",
+                        params,
+                        binary=True,
+                    )
+                    sent.append((start, cursor))
+                for start, cursor in sent:
+                    for row, distance, stored in cursor.fetchall():
+                        found.append((float(distance), int(row) + start))
+                        vectors[int(row) + start] = bytes(stored)
+        self._keep_vectors("passages", vectors)  # what is found is scored next
         found.sort()
         return [row for _, row in found[:n]]
 

@@ -86,7 +86,10 @@ class StoredList:
         exactly zero: the same sums as adding at its rows, without scattering to them."""
         if self.dense is not None:
             tf = self.dense.astype(np.float32)
-            scores += idf * tf / (tf + norm)
+            denominator = tf + norm
+            np.multiply(tf, idf, out=tf)  # in place: the arrays are as long as the segment
+            np.divide(tf, denominator, out=tf)
+            scores += tf
         else:
             rows, counts = self.rows_and_counts()
             scores[rows] += idf * counts / (counts + norm[rows])
