@@ -32,7 +32,8 @@ def test_counts_take_the_narrowest_width_that_holds_them(largest: int) -> None:
     rows = np.array([2, 5, 900])
     counts = np.array([1, largest, 2], np.float32)
     bitmap, packed_rows, packed_counts = postings_codec.encode(rows, counts, 1000)
-    assert not bitmap and len(packed_counts) == 3 * (1 if largest < 256 else 2 if largest < 65536 else 4)
+    width = 1 if largest < 256 else 2 if largest < 65536 else 4
+    assert not bitmap and len(packed_counts) == 3 * width
     found = postings_codec.decode(bitmap, packed_rows, packed_counts, 1000)
     found_rows, found_counts = found.rows_and_counts()
     assert found_rows.tolist() == [2, 5, 900] and found_counts.tolist() == [1, largest, 2]

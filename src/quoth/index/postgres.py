@@ -45,6 +45,7 @@ import numpy as np
 import numpy.typing as npt
 
 from quoth.database import connection, first_line, migrate, shared_pool
+from quoth.index import postings_codec
 from quoth.index.embedder import Vectors
 from quoth.index.errors import (
     IndexBusyError,
@@ -53,7 +54,6 @@ from quoth.index.errors import (
     IndexStoreError,
 )
 from quoth.index.layered import LayeredIndex
-from quoth.index import postings_codec
 from quoth.index.lexical import K1, B, LexicalIndex
 from quoth.index.reader import PassageSpan, SentenceSpan, top_positive
 from quoth.index.rows import StoredVectors
@@ -70,8 +70,8 @@ recur with small changes) HNSW missed many of the true nearest even with a large
 while IVFFlat with these settings kept recall where the file backend has it (figures in
 docs/operators/replicas.md). Only a base segment gets the index, built from all its vectors,
 so its lists fit its data; deltas are searched exactly."""
-IVF_PROBE_CEILING = 64
-"""Past 2,048 lists a fixed number of lists is probed, not a share, so a question's scan stops
+IVF_PROBE_CEILING = 40
+"""Past 1,280 lists a fixed number of lists is probed, not a share, so a question's scan stops
 growing with the corpus; the recall this keeps is measured by ``python -m bench --backend
 postgres --scale 1m`` (docs/performance.md)."""
 IVF_BUILD_MB_PER_LIST = 0.85
@@ -891,8 +891,7 @@ class PostgresIndex:
             with self._pool.connection() as conn:
                 for segment, local in self._by_segment(kind, missing):
                     for row, vector in conn.execute(
-                        f"SELECT row, vector FROM {_table(segment.name, kind)} "
-                        "WHERE row = ANY(%s)",
+                        f"SELECT row, vector FROM {_table(segment.name, kind)} WHERE row = ANY(%s)",
                         (local,),
                         binary=True,
                     ).fetchall():
@@ -934,8 +933,7 @@ class PostgresIndex:
                         conn.execute(f"SET ivfflat.probes = {int(probes)}")
                         # with removed rows filtered, the scan goes on until n rows are found
                         conn.execute(
-                            "SET ivfflat.iterative_scan = "
-                            + ("relaxed_order" if local else "off")
+                            "SET ivfflat.iterative_scan = " + ("relaxed_order" if local else "off")
                         )
                     where = "WHERE NOT (row = ANY(%s))" if local else ""
                     params: tuple[Any, ...] = (

@@ -28,7 +28,7 @@ from quoth.index.errors import IndexStoreError
 BITMAP_FROM = 32
 """A bitmap takes ``passages / 8`` bytes and a list ``4 * rows``: past one passage in 32 the
 bitmap is the smaller."""
-_WIDTHS = {1: np.dtype("u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
+_WIDTHS: dict[int, np.dtype[Any]] = {1: np.dtype("u1"), 2: np.dtype("<u2"), 4: np.dtype("<u4")}
 
 
 def encode(
