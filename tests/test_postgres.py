@@ -6,6 +6,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 from typer.testing import CliRunner
@@ -82,14 +83,48 @@ def test_empty_database_and_bad_url_are_one_line_errors(postgres_url: str) -> No
     )
 
 
-def test_an_index_published_in_an_older_form_asks_to_be_published_again(
+def test_a_version_published_before_compact_postings_is_still_read(
     postgres_url: str, shared_index: IndexData
 ) -> None:
-    url = fresh_database(postgres_url, "quoth_older")
+    """Replicas are upgraded one by one before the index is published again: until then they
+    read the version an older quoth published, with the same BM25 scores."""
+    url = fresh_database(postgres_url, "quoth_first_form")
     publish(url, shared_index)
-    with psycopg.connect(url) as conn:  # as a quoth before compact postings wrote it
+    name = segment_name(shared_index)
+    lexical = shared_index.lexical
+    postings, table = lexical.passage_postings, f"quoth_s{name}_passage_postings"
+    with psycopg.connect(url) as conn:  # the tables as a quoth before compact postings wrote them
+        conn.execute(f"DROP TABLE {table}")
+        conn.execute(f"DROP TABLE quoth_s{name}_passage_lengths")
+        conn.execute(
+            f"CREATE TABLE {table} (term text PRIMARY KEY, rows bytea NOT NULL, "
+            "counts bytea NOT NULL, lengths bytea NOT NULL)"
+        )
+        with conn.cursor().copy(f"COPY {table} (term, rows, counts, lengths) FROM STDIN") as copy:
+            for term in postings.terms.tolist():
+                rows, counts = postings.column(term)
+                copy.write_row(
+                    (
+                        lexical.vocabulary.term(term),
+                        np.asarray(rows, "<i4").tobytes(),
+                        np.asarray(counts, "<f4").tobytes(),
+                        postings.lengths[rows].astype("<f4").tobytes(),
+                    )
+                )
         conn.execute("UPDATE quoth_versions SET manifest = manifest - 'segment_format'")
-    with pytest.raises(IndexMismatchError, match="older quoth: publish it again"):
+    older = PostgresIndex(url, shared_index.manifest.model)
+    assert older.segment_format == 1
+    for question in ("When did Heydar Aliyev visit Pakistan?", "Pahalgam attack India response"):
+        terms = tokenize([question])[0]
+        expected = shared_index.bm25_top_passages(terms, 10)
+        found = older.bm25_top_passages(terms, 10)
+        assert [row for row, _ in found] == [row for row, _ in expected]
+        assert [score for _, score in found] == pytest.approx([score for _, score in expected])
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "UPDATE quoth_versions SET manifest = jsonb_set(manifest, '{segment_format}', '99')"
+        )
+    with pytest.raises(IndexMismatchError, match="newer quoth: upgrade this replica"):
         PostgresIndex(url, shared_index.manifest.model)
 
 

@@ -640,10 +640,15 @@ class PostgresIndex:
                 f"The database index was built with {manifest['model']!r}, not {model!r}: "
                 "rebuild it with quoth index, or set QUOTH_MODEL to match."
             )
-        if manifest.get("segment_format") != SEGMENT_FORMAT:
+        if "segments" not in manifest:
             raise IndexMismatchError(
                 "The database index was published by an older quoth: publish it again "
                 "with quoth index."
+            )
+        self.segment_format = int(manifest.get("segment_format", 1))
+        if self.segment_format > SEGMENT_FORMAT:
+            raise IndexMismatchError(
+                "The database index was published by a newer quoth: upgrade this replica."
             )
         self._built_at = datetime.fromisoformat(manifest["built_at"])
         self._dimension = int(manifest["dimension"])
@@ -664,10 +669,14 @@ class PostgresIndex:
             k: (int(v[0]), float(v[1])) for k, v in manifest["collections"].items()
         }
         self._articles = _Articles(self, starts[0] - len(self._removed_articles))
-        self._passage_norms = {
-            s.name: self._norm("passages", _passage_lengths(self._pool, url, s.name))
-            for s in self._segments
-        }
+        self._passage_norms = (
+            {
+                s.name: self._norm("passages", _passage_lengths(self._pool, url, s.name))
+                for s in self._segments
+            }
+            if self.segment_format >= 2
+            else {}  # the first form keeps lengths with each posting
+        )
         self.search: dict[str, Any] = self._segments[0].search
         probes = self.search.get("probes")
         self.probes: int | None = None if probes is None else int(probes)
@@ -991,13 +1000,19 @@ class PostgresIndex:
         scores = np.zeros(self.passage_count, dtype=np.float32)
         for term, idf in zip(terms, self._idf("passages", frequency).tolist(), strict=True):
             for segment, found in zip(self._segments, columns, strict=True):
-                if len(found[term]):
-                    start, count = segment.starts[2], segment.counts[2]
-                    found[term].add_weights(
-                        scores[start : start + count],
-                        np.float32(idf),
-                        self._passage_norms[segment.name],
-                    )
+                stored, start = found[term], segment.starts[2]
+                if not len(stored):
+                    continue
+                if stored.lengths is not None:  # published before compact postings
+                    rows, counts = stored.rows_and_counts()
+                    norm = self._norm("passages", stored.lengths)
+                    scores[rows + start] += np.float32(idf) * counts / (counts + norm)
+                    continue
+                stored.add_weights(
+                    scores[start : start + segment.counts[2]],
+                    np.float32(idf),
+                    self._passage_norms[segment.name],
+                )
         scores[self._removed_passages] = 0
         with self._cache_lock:
             self._score_cache[key] = scores
@@ -1020,17 +1035,33 @@ class PostgresIndex:
                 found[term] = kept
         if not missing:
             return found
+        table = _table(segment.name, "passage_postings")
         with self._pool.connection() as conn:
-            rows = conn.execute(
-                "SELECT term, bitmap, rows, counts FROM "
-                f"{_table(segment.name, 'passage_postings')} WHERE term = ANY(%s)",
-                (missing,),
-                binary=True,
-            ).fetchall()
-        read = {
-            term: postings_codec.decode(bitmap, data, counts, segment.counts[2])
-            for term, bitmap, data, counts in rows
-        }
+            if self.segment_format >= 2:
+                rows = conn.execute(
+                    f"SELECT term, bitmap, rows, counts FROM {table} WHERE term = ANY(%s)",
+                    (missing,),
+                    binary=True,
+                ).fetchall()
+                read = {
+                    term: postings_codec.decode(bitmap, data, counts, segment.counts[2])
+                    for term, bitmap, data, counts in rows
+                }
+            else:  # raw arrays with each posting's length: read while replicas are upgraded
+                rows = conn.execute(
+                    f"SELECT term, rows, counts, lengths FROM {table} WHERE term = ANY(%s)",
+                    (missing,),
+                    binary=True,
+                ).fetchall()
+                read = {
+                    term: postings_codec.StoredList(
+                        len(data) // 4,
+                        listed=np.frombuffer(data, "<i4").astype(np.int64),
+                        counts=np.frombuffer(counts, "<f4"),
+                        lengths=np.frombuffer(lengths, "<f4"),
+                    )
+                    for term, data, counts, lengths in rows
+                }
         for term in missing:
             found[term] = read.get(term, _ABSENT)
             _POSTINGS.keep((self.url, segment.name, term), found[term])

@@ -61,13 +61,16 @@ class StoredList:
     dense: npt.NDArray[np.unsignedinteger[Any]] | None = None
     listed: npt.NDArray[np.int64] | None = None
     counts: npt.NDArray[np.float32] | None = None
+    lengths: npt.NDArray[np.float32] | None = None
+    """Each posting's passage length: only in lists of the first form (before the segment
+    kept its lengths once), read while replicas are upgraded."""
 
     def __len__(self) -> int:
         return self.frequency
 
     @property
     def nbytes(self) -> int:
-        parts = (self.dense, self.listed, self.counts)
+        parts = (self.dense, self.listed, self.counts, self.lengths)
         return sum(part.nbytes for part in parts if part is not None)
 
     def rows_and_counts(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
