@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import functools
 import hashlib
 import json
 import logging
@@ -1035,33 +1036,22 @@ class PostgresIndex:
                 found[term] = kept
         if not missing:
             return found
-        table = _table(segment.name, "passage_postings")
+        passages = segment.counts[2]
+        if self.segment_format >= 2:
+            columns = "bitmap, rows, counts"
+            decode: Callable[..., postings_codec.StoredList] = functools.partial(
+                postings_codec.decode, passages=passages
+            )
+        else:  # raw arrays with each posting's length: read while replicas are upgraded
+            columns, decode = "rows, counts, lengths", postings_codec.decode_first_form
         with self._pool.connection() as conn:
-            if self.segment_format >= 2:
-                rows = conn.execute(
-                    f"SELECT term, bitmap, rows, counts FROM {table} WHERE term = ANY(%s)",
-                    (missing,),
-                    binary=True,
-                ).fetchall()
-                read = {
-                    term: postings_codec.decode(bitmap, data, counts, segment.counts[2])
-                    for term, bitmap, data, counts in rows
-                }
-            else:  # raw arrays with each posting's length: read while replicas are upgraded
-                rows = conn.execute(
-                    f"SELECT term, rows, counts, lengths FROM {table} WHERE term = ANY(%s)",
-                    (missing,),
-                    binary=True,
-                ).fetchall()
-                read = {
-                    term: postings_codec.StoredList(
-                        len(data) // 4,
-                        listed=np.frombuffer(data, "<i4").astype(np.int64),
-                        counts=np.frombuffer(counts, "<f4"),
-                        lengths=np.frombuffer(lengths, "<f4"),
-                    )
-                    for term, data, counts, lengths in rows
-                }
+            rows = conn.execute(
+                f"SELECT term, {columns} FROM {_table(segment.name, 'passage_postings')} "
+                "WHERE term = ANY(%s)",
+                (missing,),
+                binary=True,
+            ).fetchall()
+        read = {term: decode(*fields) for term, *fields in rows}
         for term in missing:
             found[term] = read.get(term, _ABSENT)
             _POSTINGS.keep((self.url, segment.name, term), found[term])

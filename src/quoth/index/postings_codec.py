@@ -117,6 +117,17 @@ def decode(bitmap: bool, rows: bytes, counts: bytes, passages: int) -> StoredLis
     return StoredList(found, listed=listed, counts=values.astype(np.float32))
 
 
+def decode_first_form(rows: bytes, counts: bytes, lengths: bytes) -> StoredList:
+    """A list as quoth stored it before this form: int32 rows, float32 counts and each
+    posting's length (read while replicas are upgraded, until the index is published again)."""
+    return StoredList(
+        len(rows) // 4,
+        listed=np.frombuffer(rows, "<i4").astype(np.int64),
+        counts=np.frombuffer(counts, "<f4"),
+        lengths=np.frombuffer(lengths, "<f4"),
+    )
+
+
 def encode_lengths(lengths: npt.NDArray[np.floating]) -> bytes:
     return np.asarray(lengths, "<f4").tobytes()
 
