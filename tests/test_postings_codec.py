@@ -75,3 +75,20 @@ def test_what_cannot_be_stored_or_read_is_refused() -> None:
     bitmap, rows, counts = postings_codec.encode(np.array([1, 4]), np.array([1, 2]), 10)
     with pytest.raises(IndexStoreError, match="damaged"):
         postings_codec.decode(bitmap, rows, counts[:1], 10)
+
+
+def test_kept_postings_stay_within_their_budget_absent_terms_included() -> None:
+    from quoth.index.postgres import _Postings
+
+    kept = _Postings(budget=4096)
+    empty = postings_codec.StoredList(0, listed=np.zeros(0, np.int64), counts=np.zeros(0))
+    for word in range(1000):  # words no segment holds cost an entry each
+        kept.keep(("db", "segment", f"unknown{word}"), empty)
+    assert kept.get(("db", "segment", "unknown0")) is None  # the oldest went first
+    assert kept.get(("db", "segment", "unknown999")) is empty
+    rows = np.arange(3000)  # a term in every passage: 3,000 one-byte counts
+    big = postings_codec.decode(*postings_codec.encode(rows, np.ones(3000), 3000), 3000)
+    kept.keep(("db", "segment", "common"), big)
+    assert kept.get(("db", "segment", "common")) is big
+    assert kept.get(("db", "segment", "unknown990")) is None  # room made for it
+    assert kept.get(("db", "segment", "unknown999")) is empty  # the most recent stay

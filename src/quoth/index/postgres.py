@@ -504,7 +504,7 @@ PASSAGES_KEPT = 20_000
 SENTENCES_KEPT = 100_000
 ARTICLES_KEPT = 256
 VECTORS_KEPT = {"sentences": 8192, "passages": 4096}
-"""Bounded caches of rows read per answer: a few MB at most, whatever the corpus size. An
+"""Bounded caches of rows read per answer: about ten MB at most, whatever the corpus size. An
 answer reads the same vectors more than once (a passage found by its vector is scored by it;
 the sentences scored for the search are weighed again for the rerank and the quote)."""
 
@@ -557,6 +557,11 @@ and the terms in many passages are both the longest to read and the most often a
 Segments never change, so what is kept stays right across versions that share a segment."""
 
 
+_ENTRY_BYTES = 256
+"""What keeping a list costs beyond its arrays (key, object): a term a segment lacks is kept
+too, and questions bring new words without end."""
+
+
 class _Postings:
     """A least-recently-used map of decoded postings lists, bounded by their bytes."""
 
@@ -575,13 +580,14 @@ class _Postings:
 
     def keep(self, key: tuple[str, str, str], postings: postings_codec.StoredList) -> None:
         with self._lock:
-            if key in self._kept or postings.nbytes > self.budget:
+            size = postings.nbytes + _ENTRY_BYTES
+            if key in self._kept or size > self.budget:
                 return
             self._kept[key] = postings
-            self._bytes += postings.nbytes
+            self._bytes += size
             while self._bytes > self.budget:
                 _, dropped = self._kept.popitem(last=False)
-                self._bytes -= dropped.nbytes
+                self._bytes -= dropped.nbytes + _ENTRY_BYTES
 
 
 _POSTINGS = _Postings(POSTINGS_KEPT_BYTES)
