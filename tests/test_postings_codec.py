@@ -81,7 +81,9 @@ def test_kept_postings_stay_within_their_budget_absent_terms_included() -> None:
     from quoth.index.postgres import _Postings
 
     kept = _Postings(budget=4096)
-    empty = postings_codec.StoredList(0, listed=np.zeros(0, np.int64), counts=np.zeros(0))
+    empty = postings_codec.StoredList(
+        0, listed=np.zeros(0, np.int64), counts=np.zeros(0, np.float32)
+    )
     for word in range(1000):  # words no segment holds cost an entry each
         kept.keep(("db", "segment", f"unknown{word}"), empty)
     assert kept.get(("db", "segment", "unknown0")) is None  # the oldest went first
