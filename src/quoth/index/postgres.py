@@ -36,7 +36,7 @@ import struct
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -480,20 +480,21 @@ def published_articles(url: str) -> dict[str, str] | None:
     return None if row is None else dict(row[0])
 
 
-class _Bounded(OrderedDict[int, Any]):
-    """A least-recently-used map of rows already read: an answer's rows, and the popular ones."""
+class _Bounded(OrderedDict[Hashable, Any]):
+    """A least-recently-used map of what was read: an answer's rows and the popular ones, or a
+    segment's passage lengths."""
 
     def __init__(self, size: int) -> None:
         super().__init__()
         self.size = size
 
-    def keep(self, key: int, value: Any) -> None:
+    def keep(self, key: Hashable, value: Any) -> None:
         self[key] = value
         self.move_to_end(key)
         while len(self) > self.size:
             self.popitem(last=False)
 
-    def get_recent(self, key: int) -> Any:
+    def get_recent(self, key: Hashable) -> Any:
         value = self.get(key)
         if value is not None:
             self.move_to_end(key)
@@ -592,8 +593,7 @@ class _Postings:
 
 _POSTINGS = _Postings(POSTINGS_KEPT_BYTES)
 _ABSENT = postings_codec.StoredList(0, listed=np.zeros(0, np.int64), counts=np.zeros(0, np.float32))
-_LENGTHS: OrderedDict[tuple[str, str], npt.NDArray[np.float32]] = OrderedDict()
-_LENGTHS_KEPT = 8
+_LENGTHS = _Bounded(8)
 _lengths_lock = threading.Lock()
 
 
@@ -602,9 +602,9 @@ def _passage_lengths(pool: Any, url: str, segment: str) -> npt.NDArray[np.float3
     never change, so a version that keeps the base reuses them."""
     key = (url, segment)
     with _lengths_lock:
-        if key in _LENGTHS:
-            _LENGTHS.move_to_end(key)
-            return _LENGTHS[key]
+        kept: npt.NDArray[np.float32] | None = _LENGTHS.get_recent(key)
+    if kept is not None:
+        return kept
     with pool.connection() as conn:
         row = conn.execute(
             f"SELECT lengths FROM {_table(segment, 'passage_lengths')}", binary=True
@@ -613,9 +613,7 @@ def _passage_lengths(pool: Any, url: str, segment: str) -> npt.NDArray[np.float3
         raise IndexStoreError(f"Segment {segment} has no passage lengths; publish it again.")
     lengths = postings_codec.decode_lengths(bytes(row[0]))
     with _lengths_lock:
-        _LENGTHS[key] = lengths
-        while len(_LENGTHS) > _LENGTHS_KEPT:
-            _LENGTHS.popitem(last=False)
+        _LENGTHS.keep(key, lengths)
     return lengths
 
 
