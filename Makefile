@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 QUESTION ?= How do I add articles?
 
-.PHONY: demo test lint install clean bench docker-smoke monitoring-tools docs
+.PHONY: demo test test-kernels lint install clean bench docker-smoke monitoring-tools docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,16 @@ lint: install
 	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy
 
-test: lint
+# Fitted cuts must not hang on a BLAS kernel's last bit: the refusal and calibration tests run
+# once more under two other OpenBLAS kernels before the whole suite (whose summary ends the log).
+KERNEL_TESTS := tests/test_refusal.py tests/test_cli.py::test_calibrate_stores_a_fit_beside_the_index
+
+test-kernels: install
+	for kernel in Haswell Sandybridge; do \
+		OPENBLAS_CORETYPE=$$kernel $(BIN)/python -m pytest -q -p no:cacheprovider $(KERNEL_TESTS) || exit 1; \
+	done
+
+test: lint test-kernels
 	$(BIN)/python -m pytest
 
 # The documentation site, into build/site; --strict fails on a broken link or anchor.

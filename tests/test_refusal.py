@@ -39,9 +39,33 @@ def test_logistic_fit_recovers_a_known_rule() -> None:
 
 def test_threshold_spares_each_group_its_answerable_questions() -> None:
     probabilities = {"news": [0.9, 0.8, 0.7, 0.6], "wiki": [0.5, 0.4, 0.3, 0.2, 0.1] * 20}
-    assert threshold_for(probabilities, target=0.0) == 0.1  # nothing answerable refused
-    assert threshold_for(probabilities, target=0.2) == 0.2  # wiki: its 20 lowest may go
-    assert threshold_for({"news": probabilities["news"]}, target=0.25) == 0.7  # one of four
+    # never on a sample: between the least kept and the next below it
+    assert 0.1 - 1e-6 < threshold_for(probabilities, target=0.0) < 0.1  # none refused
+    assert threshold_for(probabilities, target=0.2) == pytest.approx(0.15)  # wiki's 20 lowest go
+    assert threshold_for({"news": probabilities["news"]}, target=0.25) == pytest.approx(0.65)
+    # an unanswerable question's confidence below the cut is a side of it too
+    assert threshold_for({"news": [0.9, 0.8]}, 0.0, others=[0.2, 0.95]) == pytest.approx(0.5)
+
+
+def _nudged(value: float, ulps: int) -> float:
+    for _ in range(abs(ulps)):
+        value = float(np.nextafter(value, np.inf if ulps > 0 else -np.inf))
+    return value
+
+
+@pytest.mark.parametrize("target", [0.0, 0.1])
+def test_fitted_decisions_survive_a_few_ulps(target: float) -> None:
+    """Another BLAS kernel computes the same confidence a few units in the last place off:
+    no fitted decision may flip for that (it did when the threshold sat on a sample)."""
+    samples = [sample(8 + i % 3, 7 + i % 2, True) for i in range(20)]
+    samples += [sample(-8 - i % 3, -7, False) for i in range(20)]
+    samples += [sample(5 + i % 2, 4, True, "b") for i in range(10)]
+    samples += [sample(-2, -3 - i % 2, False, "b") for i in range(10)]
+    model = fit_refusal(samples, target=target)
+    for s in samples:
+        confidence = model.confidence(s.signals)
+        kept = confidence >= model.threshold
+        assert all((_nudged(confidence, u) >= model.threshold) == kept for u in (-8, 8))
 
 
 def test_fit_separates_what_the_signals_separate() -> None:

@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
@@ -127,11 +128,24 @@ def load_refusal(index_dir: Path, reranker: Reranker | None = None) -> RefusalMo
     return default_refusal(reranker)
 
 
+ROUNDING_MARGIN = 1e-9
+"""How far below the least kept confidence a threshold sits at the least: a million times a
+probability's rounding error, so another BLAS kernel's last bit cannot flip a decision."""
+
+
 def threshold_for(
-    probabilities: dict[str, list[float]], target: float = TARGET_FALSE_REFUSALS
+    probabilities: dict[str, list[float]],
+    target: float = TARGET_FALSE_REFUSALS,
+    others: Sequence[float] = (),
 ) -> float:
-    """The highest threshold that refuses at most ``target`` of each group's answerable
-    questions (given their probabilities): the strictest setting no group pays for."""
+    """A threshold refusing at most ``target`` of each group's answerable questions (given
+    their probabilities): the strictest setting no group pays for.
+
+    It sits between the least kept confidence and the next one below it (any answerable
+    one, or ``others``: the unanswerable questions' confidences), never on a sample: a
+    threshold placed on a sample keeps it on one machine and refuses it on another whose
+    arithmetic differs in the last bit.
+    """
     cuts = []
     for values in probabilities.values():
         ordered = np.sort(np.asarray(values))
@@ -140,7 +154,16 @@ def threshold_for(
             cuts.append(float(ordered[allowed]))
     if not cuts:
         raise CalibrationError("No answerable question among the probes: nothing to keep.")
-    return min(cuts)
+    return between(min(cuts), [v for values in probabilities.values() for v in values], others)
+
+
+def between(kept: float, *confidences: Iterable[float]) -> float:
+    """The midpoint between ``kept`` and the highest of ``confidences`` below it, at least
+    :data:`ROUNDING_MARGIN` below ``kept``: the cut every fitted threshold in quoth uses."""
+    below = [v for values in confidences for v in values if v < kept - ROUNDING_MARGIN]
+    if not below:
+        return kept - ROUNDING_MARGIN
+    return min((kept + max(below)) / 2, kept - ROUNDING_MARGIN)
 
 
 def fit_refusal(
@@ -163,9 +186,11 @@ def fit_refusal(
     labels = np.array([s.answerable for s in samples])
     weights = np.array([1.0 / groups[s.group] for s in samples])
     model = fit_logistic(features, labels, weights, l2=l2)
+    unfitted = RefusalModel(model, 0.0, SIGNALS, groups, reranker)
     probabilities: dict[str, list[float]] = {group: [] for group in groups}
-    for sample, p in zip(samples, model.probability(features).tolist(), strict=True):
-        if sample.answerable:
-            probabilities[sample.group].append(p)
-    threshold = threshold_for({g: v for g, v in probabilities.items() if v}, target)
-    return RefusalModel(model, threshold, SIGNALS, groups, reranker)
+    refused = []
+    for sample in samples:  # read as serving reads them: one code path, one rounding
+        p = unfitted.confidence(sample.signals)
+        (probabilities[sample.group] if sample.answerable else refused).append(p)
+    threshold = threshold_for({g: v for g, v in probabilities.items() if v}, target, refused)
+    return replace(unfitted, threshold=threshold)
