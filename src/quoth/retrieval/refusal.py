@@ -17,11 +17,11 @@ set aside rather than read on the wrong scale.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
-from collections.abc import Iterable, Sequence
 
 import numpy as np
 
