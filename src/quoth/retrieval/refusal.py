@@ -188,7 +188,7 @@ def fit_refusal(
     model = fit_logistic(features, labels, weights, l2=l2)
     unfitted = RefusalModel(model, 0.0, SIGNALS, groups, reranker)
     probabilities: dict[str, list[float]] = {group: [] for group in groups}
-    refused = []
+    refused: list[float] = []
     for sample in samples:  # read as serving reads them: one code path, one rounding
         p = unfitted.confidence(sample.signals)
         (probabilities[sample.group] if sample.answerable else refused).append(p)
