@@ -33,7 +33,7 @@ from quoth.bot.telegram import TelegramBot
 from quoth.config import load_settings
 from quoth.index import Embedder
 from quoth.retrieval import AnsweringService
-from quoth.retrieval.rerank import Reranker
+from quoth.retrieval.rerank import Judgement, Reranker
 
 MODEL_LOCK = threading.Lock()
 
@@ -84,6 +84,12 @@ class ReplayReranker:
     def score(self, question: str, texts: list[str]) -> npt.NDArray[np.float32]:
         result: npt.NDArray[np.float32] = self.replay.call(
             (question, tuple(texts)), lambda: self.real.score(question, texts)
+        )
+        return result
+
+    def judge(self, question: str, texts: list[str]) -> Judgement:
+        result: Judgement = self.replay.call(
+            ("judge", question, tuple(texts)), lambda: self.real.judge(question, texts)
         )
         return result
 

@@ -23,7 +23,7 @@ from quoth.training.examples import (
     perturb,
     validation_cases,
 )
-from quoth.training.train import roc_auc
+from quoth.training.measure import roc_auc
 from quoth.training.validation_split import write_validation_split
 
 REPO = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from enum import StrEnum
 from functools import partial
 from pathlib import Path
@@ -243,7 +243,10 @@ def calibrate(
             progress(done, len(files))
             samples += guarded(partial(collect_samples, service, items, name))
     before = service.refusal
-    after = guarded(lambda: fit_refusal(samples, target, reranker=service.refusal.reranker))
+    after = guarded(
+        lambda: fit_refusal(samples, target, reranker=before.reranker, signals=before.signals)
+    )
+    after = replace(after, phrase_threshold=before.phrase_threshold)  # the phrase: its own fit
     after.save(settings.index_dir / STORED_NAME)
     groups = by_group(samples)
     document = {

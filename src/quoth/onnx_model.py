@@ -48,14 +48,19 @@ class OnnxBert:
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
+        self.outputs = len(self._session.get_outputs())
 
     def run(self, encoded: list[Encoding]) -> tuple[npt.NDArray[Any], npt.NDArray[np.int64]]:
         """The model's first output and the attention mask it was given."""
-        mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)
+        outputs = self.run_all(encoded)
+        return outputs[0], np.array([e.attention_mask for e in encoded], dtype=np.int64)
+
+    def run_all(self, encoded: list[Encoding]) -> list[npt.NDArray[Any]]:
+        """Every output of the model, from one run."""
         feeds = {
             "input_ids": np.array([e.ids for e in encoded], dtype=np.int64),
-            "attention_mask": mask,
+            "attention_mask": np.array([e.attention_mask for e in encoded], dtype=np.int64),
             "token_type_ids": np.array([e.type_ids for e in encoded], dtype=np.int64),
         }
         outputs = self._session.run(None, {k: v for k, v in feeds.items() if k in self._inputs})
-        return np.asarray(outputs[0]), mask
+        return [np.asarray(output) for output in outputs]

@@ -36,7 +36,13 @@ def render_answer(answer: Answer) -> RenderableType:
         body = Text()
         if quote.before:
             body.append(quote.before + " ", style="dim")
-        body.append(quote.sentence, style="bold")
+        if quote.phrase is None:
+            body.append(quote.sentence, style="bold")
+        else:  # the answer phrase underlined inside the bold sentence
+            start, end = quote.phrase.start, quote.phrase.end
+            body.append(quote.sentence[:start], style="bold")
+            body.append(quote.sentence[start:end], style="bold underline")
+            body.append(quote.sentence[end:], style="bold")
         if quote.after:
             body.append(" " + quote.after, style="dim")
         source = source_line(quote.title, quote.url, quote.published)
@@ -162,10 +168,13 @@ def render_explanation(explanation: Explanation) -> RenderableType:
     parts: list[RenderableType] = [head, passages]
     if explanation.sentences:
         sentences = Table(title=f"2. Sentences {explanation.reranker} read (best first)")
-        for column in ("sentence", "prescore", "alone", "p(answers)", "terms", "type", "score"):
-            sentences.add_column(column, justify="left" if column == "sentence" else "right")
+        columns = ("sentence", "prescore", "alone", "p(answers)", "terms", "type", "score")
+        for column in (*columns, "phrase", "p(phrase)"):
+            sentences.add_column(column, justify="right" if column in columns[1:] else "left")
         for read in explanation.sentences:
             j = read.judged
+            phrase = "-" if j.phrase is None else read.sentence[j.phrase.start : j.phrase.end]
+            chance = "-" if j.phrase is None else f"{j.phrase.probability:.2f}"
             sentences.add_row(
                 read.sentence[:80],
                 f"{j.prescore:.2f}",
@@ -174,6 +183,8 @@ def render_explanation(explanation: Explanation) -> RenderableType:
                 f"{j.lexical:.2f}",
                 f"{j.type_match:+.0f}",
                 f"{j.score:.2f}",
+                phrase[:40],
+                chance,
             )
         parts.append(sentences)
     parts.append(Text(f"3. Decision: {explanation.reason}"))

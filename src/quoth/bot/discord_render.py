@@ -91,8 +91,22 @@ def _quote_block(quote: Quote, budget: int, context: bool) -> str:
         before = fit_escaped(flat(quote.before), room // 2, escape)
     if context and quote.after:
         after = fit_escaped(flat(quote.after), room - visible_length(before), escape)
-    body = " ".join(part for part in (before, f"**{sentence}**", after) if part)
+    body = " ".join(part for part in (before, f"**{_underlined(quote, sentence)}**", after) if part)
     return f"> {body}\n{source}"
+
+
+def _underlined(quote: Quote, sentence: str) -> str:
+    """The escaped sentence with its answer phrase in ``__`` (underline), when the sentence
+    was not cut to fit and the model found a phrase; else the sentence as it was."""
+    if quote.phrase is None or sentence != escape(flat(quote.sentence)):
+        return sentence
+    start, end = quote.phrase.start, quote.phrase.end
+    lead = flat(quote.sentence[:start]) + (
+        " " if quote.sentence[start - 1 : start].isspace() else ""
+    )
+    tail = (" " if quote.sentence[end : end + 1].isspace() else "") + flat(quote.sentence[end:])
+    phrase = flat(quote.sentence[start:end])
+    return f"{escape(lead)}__{escape(phrase)}__{escape(tail)}"
 
 
 def render_answer(

@@ -13,7 +13,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from quoth.bot.text import NO_TEXT, UNTITLED, safe_url, shorten, visible_length
+from quoth.bot.text import (
+    NO_TEXT,
+    UNTITLED,
+    phrase_parts,
+    safe_url,
+    shorten,
+    visible_length,
+)
 from quoth.index.store import ArticleRecord
 from quoth.messages import NOT_IN_SOURCES, Translate
 from quoth.retrieval import Answer, Quote
@@ -87,7 +94,11 @@ def _quote_block(
     block = Html().raw("<blockquote expandable>" if folded else "<blockquote>", 0)
     if before:
         block.text(before + " ")
-    block.tag("b", sentence)
+    lead, phrase, rest = phrase_parts(quote.sentence, sentence, quote.phrase)
+    if phrase:  # the answer phrase underlined inside the bold sentence
+        block.raw("<b>", 0).text(lead).tag("u", phrase).text(rest).raw("</b>", 0)
+    else:
+        block.tag("b", sentence)
     if after:
         block.text(" " + after)
     block.raw("</blockquote>", 0)

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from urllib.parse import quote as percent_quote
 from urllib.parse import urlsplit, urlunsplit
 
+from quoth.retrieval.phrase import MarkedPhrase
+
 ELLIPSIS = "…"
 UNTITLED = "(untitled)"  # shown instead of a blank title: platforms refuse empty text
 NO_TEXT = "(no text)"
@@ -84,3 +86,12 @@ def safe_url(url: str | None) -> str | None:
         (parts.scheme, host, *(percent_quote(p, safe=_URL_SAFE) for p in parts[2:]))
     )
     return quoted if len(quoted) <= MAX_URL_CHARS else None
+
+
+def phrase_parts(sentence: str, shown: str, phrase: MarkedPhrase | None) -> tuple[str, str, str]:
+    """(before, phrase, after) of ``shown`` (``sentence`` as cut to fit a message) where the
+    answer phrase survived the cut whole; else (``shown``, "", ""), so a renderer underlines
+    nothing rather than half a phrase."""
+    if phrase is None or not shown.startswith(sentence[: phrase.end]):
+        return shown, "", ""
+    return shown[: phrase.start], shown[phrase.start : phrase.end], shown[phrase.end :]

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from quoth.errors import QuothError
+from quoth.retrieval.phrase import MarkedPhrase
 
 JSON_SCHEMA_VERSION = 1
 
@@ -42,6 +43,8 @@ class Quote:
     passage: str
     start: int
     end: int
+    phrase: MarkedPhrase | None = None
+    """The answer phrase inside ``sentence``, underlined where the model is sure enough."""
 
 
 @dataclass(frozen=True, slots=True)

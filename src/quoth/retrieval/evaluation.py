@@ -22,6 +22,7 @@ from quoth.errors import QuothError
 from quoth.index.reader import article_text
 from quoth.retrieval.answer import Answer
 from quoth.retrieval.answer_type import QuestionType, question_type
+from quoth.retrieval.phrase import MarkedPhrase, exact_match, token_f1
 from quoth.retrieval.ranking import MODES
 from quoth.retrieval.service import AnsweringService
 
@@ -104,6 +105,11 @@ class QuestionResult:
     quoted: str | None
     quotes: list[ShownQuote]
     seconds: float
+    phrase: MarkedPhrase | None = None
+    """The answer phrase underlined in the first quote's marked sentence, if any."""
+    phrase_exact: bool = False
+    """The phrase is one of the evidence strings (SQuAD's answers), as SQuAD scores it."""
+    phrase_f1: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +140,11 @@ class EvalReport:
     false_answer_rate: float
     latency_p50_ms: float
     results: list[QuestionResult]
+    phrase_shown: float = 0.0
+    """Of the answerable questions whose marked sentence is right, the share with a phrase
+    underlined; of those, the phrases that match an evidence string exactly and their F1."""
+    phrase_exact: float = 0.0
+    phrase_f1: float = 0.0
 
     def metrics(self) -> dict[str, float | int]:
         data = asdict(self)
@@ -221,6 +232,7 @@ def evaluate_question(
                 rank = position + 1
                 break
     quoted = answer.quotes[0].sentence if answer.answered and answer.quotes else None
+    phrase = answer.quotes[0].phrase if quoted is not None else None
     return QuestionResult(
         id=item.id,
         question=answer.question,
@@ -235,6 +247,9 @@ def evaluate_question(
         quoted=quoted,
         quotes=quotes,
         seconds=seconds,
+        phrase=phrase,
+        phrase_exact=phrase is not None and exact_match(phrase.text, item.evidence),
+        phrase_f1=0.0 if phrase is None else round(token_f1(phrase.text, item.evidence), 4),
     )
 
 
@@ -252,6 +267,8 @@ def evaluate(
         )
 
     top1, top3, top5 = (within(k) for k in RANKS)
+    right = [r for r in answerable if r.quote_hit]
+    underlined = [r for r in right if r.phrase is not None]
     return EvalReport(
         questions=len(results),
         answerable=n,
@@ -267,6 +284,9 @@ def evaluate(
         false_answer_rate=_ratio(sum(r.answered for r in unanswerable), len(unanswerable)),
         latency_p50_ms=statistics.median(r.seconds for r in results) * 1000,
         results=results,
+        phrase_shown=_ratio(len(underlined), len(right)),
+        phrase_exact=_ratio(sum(r.phrase_exact for r in underlined), len(underlined)),
+        phrase_f1=_ratio(sum(r.phrase_f1 for r in underlined), len(underlined)),
     )
 
 

@@ -24,6 +24,7 @@ from quoth.index.lexical import tokenize
 from quoth.index.reader import IndexReader, article_text
 from quoth.retrieval.answer_type import holds_answer_type, question_type
 from quoth.retrieval.fusion import convex_fusion, reciprocal_rank_fusion
+from quoth.retrieval.phrase import Phrase
 from quoth.retrieval.rerank import Reranker
 
 MODES = ("dense", "bm25", "hybrid", "rerank")
@@ -156,6 +157,8 @@ class JudgedSentence:
     type_match: float
     """+1 when it holds the kind of thing the question asks for, -1 when not, 0 when moot."""
     score: float
+    phrase: Phrase | None = None
+    """Where the answer model's second head puts the answer phrase in this sentence."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,21 +193,28 @@ def rerank_hits(
     order = np.argsort(-prescore, kind="stable")[:candidates]
     chosen = [sentences[i] for i in order]
     texts = [article_text(index, index.sentence_span(s)) for s in chosen]
-    logits = reranker.score(query.text, texts).tolist()
+    judgement = reranker.judge(query.text, texts)
+    logits = judgement.scores.tolist()
     kind = question_type(query.text)
     judged = []
-    for i, sentence, text, logit in zip(order.tolist(), chosen, texts, logits, strict=True):
+    for i, sentence, text, logit, phrase in zip(
+        order.tolist(), chosen, texts, logits, judgement.phrases, strict=True
+    ):
         held = holds_answer_type(kind, text, query.text)
         match = 0.0 if held is None else (1.0 if held else -1.0)
         score = logit + LEXICAL_MARK_WEIGHT * float(lexical[i]) + TYPE_MARK_WEIGHT * match
         judged.append(
-            JudgedSentence(sentence, float(prescore[i]), logit, float(lexical[i]), match, score)
+            JudgedSentence(
+                sentence, float(prescore[i]), logit, float(lexical[i]), match, score, phrase
+            )
         )
     judged.sort(key=lambda j: -j.score)
     window = _window(index, judged[0].sentence)
+    best_phrase = judged[0].phrase
     signals = {
         "answer_score": judged[0].answer_score,
         "window_score": float(reranker.score(query.text, [window])[0]),
+        "phrase_score": 0.0 if best_phrase is None else best_phrase.probability,
     }
     by_sentence = {j.sentence: j for j in judged}
     reranked = []

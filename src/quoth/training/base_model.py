@@ -49,7 +49,7 @@ def float_weights(model_file: Path) -> dict[str, npt.NDArray[np.float32]]:
     state: dict[str, npt.NDArray[np.float32]] = {
         name: value.astype(np.float32)
         for name, value in inits.items()
-        if name.startswith(("bert.", "classifier.")) and value.dtype == np.float32
+        if name.startswith(("bert.", "classifier.", "span.")) and value.dtype == np.float32
         and value.ndim > 0
     }  # fmt: skip
     for table in ("word", "position", "token_type"):
@@ -61,6 +61,9 @@ def float_weights(model_file: Path) -> dict[str, npt.NDArray[np.float32]]:
         weight = node.input[1].removeprefix("model.") if wrapped else node.input[1]
         base = weight.removesuffix("_quantized")
         output = node.output[0].removeprefix("/model") if wrapped else node.output[0]
+        if output.startswith("/span/"):  # the phrase head of a two-headed export
+            state["span.weight"] = dequantized(base, weight).T.copy()
+            continue
         if weight.startswith(("bert.pooler", "classifier")):
             module = weight.removesuffix("_quantized").removesuffix("_Transposed")
             module = module.removesuffix(".weight")
@@ -95,7 +98,7 @@ def load_base_model(model_file: Path) -> Any:
         num_labels=1,
     )
     model = BertForSequenceClassification(config)
-    tensors = {k: torch.from_numpy(v) for k, v in state.items()}
+    tensors = {k: torch.from_numpy(v) for k, v in state.items() if not k.startswith("span.")}
     result = model.load_state_dict(tensors, strict=False)
     unexpected = [k for k in result.missing_keys if "position_ids" not in k]
     if unexpected or result.unexpected_keys:

@@ -20,7 +20,9 @@ shows) and negatives of the kinds a chat user actually meets:
 - ``impossible``: SQuAD's own unanswerable questions against the sentence holding their
   plausible answer, else their paragraph's best sentence.
 
-No sentence holding the answer text is ever used as a negative.
+No sentence holding the answer text is ever used as a negative. An answering pair also
+carries where its answer phrase lies in the sentence (``span``), the target of the model's
+second head.
 """
 
 from __future__ import annotations
@@ -56,6 +58,10 @@ class Pair:
     label: float
     kind: str
     article: str
+    span: tuple[int, int] | None = None
+    """Where the answer phrase lies in ``sentence`` (character offsets), for answering pairs
+    whose sentence holds a given answer whole; None for every negative, so an unanswerable
+    question's plausible span is never a target."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +255,7 @@ def opposite(question: str, sentence: str, rng: random.Random) -> str | None:
 
 def _pair(
     question: str, sentences: _Sentences, text: str, i: int, label: float, kind: str, title: str,
-    skip: int = -1,
+    skip: int = -1, span: tuple[int, int] | None = None,
 ) -> Pair:  # fmt: skip
     return Pair(
         question,
@@ -259,7 +265,25 @@ def _pair(
         label,
         kind,
         title,
+        span,
     )
+
+
+def answer_span(
+    sentences: _Sentences, i: int, paragraph_start: int, answers: tuple[tuple[int, str], ...]
+) -> tuple[int, int] | None:
+    """Where a given answer lies whole in sentence ``i``: at its own offset when that falls in
+    the sentence, else its text's first occurrence there; None when no answer is inside."""
+    sentence, first = sentences.texts[i], sentences.spans[i][0]
+    for start, answer in answers:
+        offset = paragraph_start + start - first
+        if answer and sentence[offset : offset + len(answer)] == answer and offset >= 0:
+            return offset, offset + len(answer)
+    for _, answer in answers:
+        found = sentence.find(answer) if answer else -1
+        if found >= 0:
+            return found, found + len(answer)
+    return None
 
 
 def article_pairs(
@@ -308,7 +332,8 @@ def article_pairs(
             target = home if question.answers else (by_overlap or [home])[0]
             yield _pair(question.text, sentences, article.text, target, 0.0, "impossible", title)
             continue
-        yield _pair(question.text, sentences, article.text, home, 1.0, "answer", title)
+        span = answer_span(sentences, home, paragraph.start, question.answers)
+        yield _pair(question.text, sentences, article.text, home, 1.0, "answer", title, span=span)
         if by_overlap:
             yield _pair(question.text, sentences, article.text, by_overlap[0], 0.0, "paragraph",
                         title)  # fmt: skip
@@ -343,13 +368,36 @@ def build_pairs(
     articles: list[Article], seed: int, questions_per_article: int | None = None,
     perturbed: int = 1, contrasts: bool = False,
 ) -> list[Pair]:  # fmt: skip
-    """Every article's pairs, reproducibly (one seeded generator, articles in file order)."""
-    rng = random.Random(seed)
+    """Every article's pairs, reproducibly: each article draws from its own generator, seeded
+    with ``seed`` and its title, so articles can be built apart (:func:`build_pairs_parallel`)
+    and still give the same pairs."""
     return [
         pair
         for article in articles
-        for pair in article_pairs(article, rng, questions_per_article, perturbed, contrasts)
-    ]
+        for pair in article_pairs(
+            article, random.Random(f"{seed}/{article.title}"), questions_per_article, perturbed,
+            contrasts,
+        )
+    ]  # fmt: skip
+
+
+def build_pairs_parallel(
+    articles: list[Article], seed: int, questions_per_article: int | None = None,
+    perturbed: int = 1, contrasts: bool = False, processes: int | None = None,
+) -> list[Pair]:  # fmt: skip
+    """:func:`build_pairs` on every core: sentence splitting dominates a full training file."""
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    if processes == 1 or len(articles) < 2:
+        return build_pairs(articles, seed, questions_per_article, perturbed, contrasts)
+    build = partial(
+        build_pairs, seed=seed, questions_per_article=questions_per_article,
+        perturbed=perturbed, contrasts=contrasts,
+    )  # fmt: skip
+    with ProcessPoolExecutor(processes) as pool:
+        parts = pool.map(build, [[a] for a in articles], chunksize=4)
+        return [pair for part in parts for pair in part]
 
 
 @dataclass(frozen=True, slots=True)
