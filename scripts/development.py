@@ -1,10 +1,11 @@
 """The development files, and a service over each one's corpus: shared by the scripts that fit
 and measure quoth's decisions (``fit_refusal.py``, ``development_report.py``).
 
-Every development file at once: the reference articles' seed, own and topic files, the
-squad-dev article, quoth's own user guide, and the answer model's validation split (held-out
-SQuAD training articles, written to the work folder since their text may not be copied into
-the repository).
+Every development file at once: the reference articles' seed, own, topic and honesty files,
+the squad-dev article, quoth's own user guide, and the answer model's validation split: the
+held-out SQuAD training articles, and the held-out articles of the file of real unanswerable
+questions (both written to the work folder, since their text may not be copied into the
+repository).
 """
 
 from __future__ import annotations
@@ -21,18 +22,26 @@ from quoth.retrieval.service import AnsweringService
 from quoth.training.validation_split import write_validation_split
 
 REPO = Path(__file__).resolve().parent.parent
+UNANSWERABLE_VALIDATION_ARTICLES = 4
+"""As ``train_answer_model.py --impossible-validation-articles``: the same seeded draw."""
 
 
 def development_files(shared: Path, work: Path) -> list[tuple[str, Path, Path]]:
     """(name, corpus folder, question file) for every development file."""
     news, squad = shared / "corpus" / "articles", shared / "eval" / "squad-dev"
+    squad_training = shared / "train" / "squad"
     validation = write_validation_split(
-        shared / "train" / "squad" / "train-v2.0.json", work / "validation-split"
+        squad_training / "train-v2.0.json", work / "validation-split"
     )
+    unanswerable = write_validation_split(
+        squad_training / "dev-v2.0-train.json", work / "validation-unanswerable",
+        validation=UNANSWERABLE_VALIDATION_ARTICLES,
+    )  # fmt: skip
     return [
         ("seed", news, shared / "eval" / "seed_questions.jsonl"),
         ("own", news, REPO / "eval" / "questions.jsonl"),
         ("topic", news, REPO / "eval" / "topic_questions.jsonl"),
+        ("honesty", news, REPO / "eval" / "honesty_questions.jsonl"),
         ("squad-dev", squad / "articles", squad / "questions.jsonl"),
         (
             "guide",
@@ -40,6 +49,7 @@ def development_files(shared: Path, work: Path) -> list[tuple[str, Path, Path]]:
             REPO / "eval" / "guide_questions.jsonl",
         ),
         ("validation", *validation),
+        ("validation-unanswerable", *unanswerable),
     ]
 
 

@@ -1,13 +1,17 @@
 """Fit a reranker's packaged refusal decision on every development file at once, and check it.
 
     .venv/bin/python scripts/fit_refusal.py [--reranker NAME] [--shared ../shared]
-        [--work /tmp/quoth-fit] [--write]
+        [--work /tmp/quoth-fit] [--signals answer_score,window_score] [--write]
 
 Builds an index for each development corpus (:mod:`development`), reads every question of
 every development file through the reranking stage, fits one model with each file weighing
 the same, and prints JSON: the fitted figures per file, each file's figures when it is left
 out of the fit, and the trade-off between wrongful refusals and refused unanswerable questions
-at several targets. ``--write`` stores the fit as that reranker's packaged default: the
+at several targets. For a reranker that finds the answer phrase, it also fits the phrase
+threshold: the highest probability at which a phrase is still underlined for
+:data:`PHRASE_SHOWN` of the rightly marked answers of every SQuAD-style file (their evidence is
+the answer phrase), so the least sure phrases, the likeliest to be wrong, are not shown.
+``--write`` stores the fit as that reranker's packaged default: the
 ``refusal.json`` beside quoth-answer's weights, or ``refusal_default.json`` for the passage
 model.
 """
@@ -16,26 +20,70 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from development import REPO, development_files, services
 
 from quoth.retrieval.calibrate import by_group, collect_samples, figures
-from quoth.retrieval.evaluation import load_questions
-from quoth.retrieval.refusal import DEFAULT_NAME, STORED_NAME, Sample, fit_refusal
+from quoth.retrieval.evaluation import EvalQuestion, evaluate, load_questions
+from quoth.retrieval.phrase import NEVER_SHOWN
+from quoth.retrieval.refusal import (
+    AVAILABLE_SIGNALS,
+    DEFAULT_NAME,
+    SIGNALS,
+    STORED_NAME,
+    RefusalModel,
+    Sample,
+    fit_refusal,
+    threshold_for,
+)
 from quoth.retrieval.rerank import ANSWER_MODEL, DEFAULT_RERANKER, answer_model_dir
+from quoth.retrieval.service import AnsweringService
 
 TARGETS = (0.0, 0.01, 0.02, 0.03, 0.05, 0.08, 0.1, 0.15, 0.2)
+PHRASE_FILES = ("squad-dev", "validation", "validation-unanswerable")
+PHRASE_SHOWN = 0.85
 
 
-def gather(shared: Path, work: Path, reranker: str) -> list[Sample]:
+def gather(
+    shared: Path, work: Path, reranker: str
+) -> tuple[list[Sample], dict[str, list[tuple[float, bool]]]]:
+    """Every development question's refusal signals; and, per SQuAD-style file, each rightly
+    marked answer's phrase probability and whether the phrase is exactly right."""
     files = development_files(shared, work)
     by_corpus = services(files, work, reranker)
     samples: list[Sample] = []
+    phrases: dict[str, list[tuple[float, bool]]] = {}
     for name, corpus, questions in files:
-        samples += collect_samples(by_corpus[corpus], load_questions(questions), name)
-    return samples
+        items = load_questions(questions)
+        samples += collect_samples(by_corpus[corpus], items, name)
+        if name in PHRASE_FILES:
+            phrases[name] = phrase_points(by_corpus[corpus], [q for q in items if q.answerable])
+    return samples, phrases
+
+
+def phrase_points(service: AnsweringService, items: list[EvalQuestion]) -> list[tuple[float, bool]]:
+    """(probability, exact) of the phrase in each rightly marked answer, every phrase shown."""
+    keep = service.refusal
+    service.refusal = replace(keep, phrase_threshold=0.0, threshold=0.0)
+    try:
+        report = evaluate(service, items, "rerank")
+    finally:
+        service.refusal = keep
+    return [
+        (r.phrase.probability, r.phrase_exact) for r in report.results if r.quote_hit and r.phrase
+    ]
+
+
+def phrase_figures(points: list[tuple[float, bool]], threshold: float) -> dict[str, float]:
+    shown = [exact for p, exact in points if p >= threshold]
+    return {
+        "right_marked": len(points),
+        "shown": round(len(shown) / max(1, len(points)), 4),
+        "exact_when_shown": round(sum(shown) / max(1, len(shown)), 4),
+        "exact_if_all_shown": round(sum(e for _, e in points) / max(1, len(points)), 4),
+    }
 
 
 def main() -> None:
@@ -43,23 +91,38 @@ def main() -> None:
     parser.add_argument("--reranker", default=DEFAULT_RERANKER)
     parser.add_argument("--shared", type=Path, default=REPO.parent / "shared")
     parser.add_argument("--work", type=Path, default=Path("/tmp/quoth-fit"))
+    parser.add_argument("--signals", default=",".join(SIGNALS), help="what the fit reads")
     parser.add_argument("--write", action="store_true", help="store as the packaged default")
     args = parser.parse_args()
-    samples = gather(args.shared, args.work, args.reranker)
+    signals = tuple(args.signals.split(","))
+    unknown = set(signals) - set(AVAILABLE_SIGNALS)
+    if unknown:
+        parser.error(f"unknown signals {sorted(unknown)}: use {', '.join(AVAILABLE_SIGNALS)}")
+    samples, phrases = gather(args.shared, args.work, args.reranker)
     groups = by_group(samples)
-    model = fit_refusal(samples, reranker=args.reranker)
+
+    def fit(chosen: list[Sample], target: float | None = None) -> RefusalModel:
+        extra = {} if target is None else {"target": target}
+        return fit_refusal(chosen, reranker=args.reranker, signals=signals, **extra)
+
+    model = fit(samples)
+    points = {name: [p for p, _ in found] for name, found in phrases.items() if found}
+    phrase_threshold = threshold_for(points, 1 - PHRASE_SHOWN) if points else NEVER_SHOWN
+    model = replace(model, phrase_threshold=phrase_threshold)
     report: dict[str, object] = {
         "signals": list(model.signals),
         "threshold": round(model.threshold, 4),
+        "phrase_threshold": round(phrase_threshold, 4),
+        "phrases": {
+            name: phrase_figures(found, phrase_threshold) for name, found in phrases.items()
+        },
         "fitted": {g: asdict(figures(model, s)) for g, s in groups.items()},
         "left_out": {
-            g: asdict(figures(fit_refusal([x for x in samples if x.group != g]), s))
+            g: asdict(figures(fit([x for x in samples if x.group != g]), s))
             for g, s in groups.items()
         },
         "trade_off": {
-            str(target): {
-                g: asdict(figures(fit_refusal(samples, target), s)) for g, s in groups.items()
-            }
+            str(target): {g: asdict(figures(fit(samples, target), s)) for g, s in groups.items()}
             for target in TARGETS
         },
     }

@@ -123,10 +123,18 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         )
         training += more
     pair_seed = args.seed if args.pair_seed is None else args.pair_seed
-    pairs = build_pairs_parallel(
-        training, pair_seed, args.questions_per_article, args.perturbed, args.contrasts,
-        args.processes,
-    )  # fmt: skip
+    pairs = (
+        []
+        if args.weights is not None
+        else build_pairs_parallel(
+            training,
+            pair_seed,
+            args.questions_per_article,
+            args.perturbed,
+            args.contrasts,
+            args.processes,
+        )
+    )  # fmt: skip: trained elsewhere, only the held-out articles are needed here
     rows = _rows(pairs, args.sentence_alone)
     rows += [r for r in rows if r.kind == "impossible"] * (args.impossible_repeat - 1)
     held_rows = _rows(

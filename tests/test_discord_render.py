@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from quoth.bot import discord_render as dr
@@ -9,6 +11,7 @@ from quoth.bot.text import visible_length
 from quoth.index import ArticleRecord
 from quoth.messages import NOT_IN_SOURCES
 from quoth.retrieval import Answer, AnsweringService
+from quoth.retrieval.phrase import MarkedPhrase
 
 from .conftest import make_quote
 
@@ -24,8 +27,27 @@ def test_real_answer_renders_quotes_with_bold_sentence(service: AnsweringService
     assert reply.content is None and reply.embed is not None
     description = reply.embed.description or ""
     assert description.startswith("> ")
-    assert f"**{dr.escape(answer.quotes[0].sentence)}" in description
+    first = answer.quotes[0]
+    if first.phrase is None:
+        assert f"**{dr.escape(first.sentence)}" in description
+    else:  # the answer phrase underlined inside the bold sentence
+        assert f"__{dr.escape(first.phrase.text)}__" in description
     assert description.count("\n— ") == len(answer.quotes)
+
+
+def test_answer_phrase_underlined_inside_the_bold_sentence_and_escaped() -> None:
+    sentence = "The toll was set at **5** __euros__ by @everyone in 1931."
+    start = sentence.index("**5**")
+    phrase = MarkedPhrase("**5** __euros__", start, start + len("**5** __euros__"), 0.9)
+    quote = replace(make_quote(sentence, "Before.", "After."), phrase=phrase)
+    description = dr.render_answer(Answer("q", True, [quote])).embed.description or ""  # type: ignore[union-attr]
+    lead = dr.escape("The toll was set at ")
+    tail = dr.escape(" by @everyone in 1931.")
+    assert f"**{lead}__{dr.escape(phrase.text)}__{tail}**" in description
+    assert "@everyone" not in description.replace(dr.escape("@everyone"), "")
+    long = replace(quote, sentence=sentence * 200)  # cut to fit: nothing underlined
+    cut = dr.render_answer(Answer("q", True, [long])).embed.description or ""  # type: ignore[union-attr]
+    assert "__" + dr.escape(phrase.text) not in cut
 
 
 def test_escape_neutralises_markdown_and_mentions() -> None:

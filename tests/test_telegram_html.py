@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from quoth.bot import telegram_html as th
@@ -9,6 +11,7 @@ from quoth.bot.text import visible_length
 from quoth.index import IndexData
 from quoth.messages import NOT_IN_SOURCES
 from quoth.retrieval import Answer, AnsweringService
+from quoth.retrieval.phrase import MarkedPhrase
 
 from .conftest import make_quote as quote
 from .telegram_stand_in import ParseEntitiesError, parse_telegram_html
@@ -32,6 +35,18 @@ def test_hostile_article_text_is_escaped() -> None:
     visible = parse_telegram_html(markup)
     assert HOSTILE in visible
     assert 'href="https://e.org/?a=1&amp;b=%222%22"' in markup
+
+
+def test_answer_phrase_underlined_inside_bold_and_escaped() -> None:
+    sentence = "Fares rose to <b>5</b> & more in 1931."
+    start = sentence.index("<b>")
+    phrase = MarkedPhrase("<b>5</b> & more", start, start + len("<b>5</b> & more"), 0.9)
+    answer = Answer("q", True, [replace(quote(sentence, "Before.", "After."), phrase=phrase)])
+    markup = th.render_answer(answer, "quoth_bot")
+    assert "<b>Fares rose to <u>&lt;b&gt;5&lt;/b&gt; &amp; more</u> in 1931.</b>" in markup
+    assert sentence in parse_telegram_html(markup)
+    cut = th.render_answer(answer, "quoth_bot", limit=40)  # the phrase cut off: none shown
+    assert "<u>" not in cut and parse_telegram_html(cut)
 
 
 @pytest.mark.parametrize("count", [1, 3, 10])

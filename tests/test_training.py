@@ -9,10 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tokenizers import Tokenizer
 
 from quoth.retrieval.answer_input import SEPARATOR, candidate_text
 from quoth.retrieval.evaluation import load_questions
 from quoth.retrieval.rerank import OnnxCrossEncoder, packaged_reranker_dir
+from quoth.training import run_rows
 from quoth.training.base_model import float_weights
 from quoth.training.examples import (
     TrainingDataError,
@@ -23,7 +25,10 @@ from quoth.training.examples import (
     perturb,
     validation_cases,
 )
+from quoth.training.heads import IGNORED, answer_heads, span_targets
 from quoth.training.measure import roc_auc
+from quoth.training.rows_file import read_rows
+from quoth.training.train import Row, order_rows
 from quoth.training.validation_split import write_validation_split
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,6 +95,8 @@ def test_pairs_from_a_hand_made_file(tmp_path: Path) -> None:
     by = {(p.question, p.kind): p for p in pairs}
     answer = by[("How long is the Wend?", "answer")]
     assert answer.sentence == "It flows east for 212 kilometres."
+    assert answer.span is not None  # the phrase head's target, in the sentence
+    assert answer.sentence[answer.span[0] : answer.span[1]] == "212 kilometres"
     assert answer.before == "The river Wend rises in the Kessel hills."
     assert answer.after == "Its largest town is Marrow, founded in 1154."
     assert answer.label == 1.0
@@ -105,6 +112,9 @@ def test_pairs_from_a_hand_made_file(tmp_path: Path) -> None:
     impossible = by[("How deep is the Wend at Marrow?", "impossible")]
     assert impossible.sentence == "Its largest town is Marrow, founded in 1154."
     assert impossible.label == 0.0
+    assert impossible.span is None  # its plausible answer is never a target
+    assert all(p.span is None for p in pairs if p.label == 0.0)
+    assert all(p.span is not None for p in pairs if p.kind == "answer")
     # a question in a one-line-neighbourhood: no context from the other paragraph
     lusk = by[("Where did ferries cross the Wend?", "answer")]
     assert lusk.before == "" and lusk.after == "A bridge replaced them."
@@ -214,8 +224,36 @@ def test_the_packaged_cross_encoder_reads_back_to_float() -> None:
     assert np.isfinite(state["bert.embeddings.word_embeddings.weight"]).all()
 
 
+def test_span_targets_cover_the_answer_tokens() -> None:
+    tokenizer = Tokenizer.from_file(str(packaged_reranker_dir() / "tokenizer.json"))
+    sentence = "It flows east for 212 kilometres."
+    encoded = tokenizer.encode("How long is the Wend?", sentence)
+    first, last = span_targets(encoded.offsets, encoded.sequence_ids, (18, 32))
+    assert encoded.sequence_ids[first] == 1 and encoded.sequence_ids[last] == 1
+    assert sentence[encoded.offsets[first][0] : encoded.offsets[last][1]] == "212 kilometres"
+    assert span_targets(encoded.offsets, encoded.sequence_ids, None) == (IGNORED, IGNORED)
+    cut = tokenizer.encode("How long is the Wend?", sentence)
+    cut.truncate(8)  # the answer cut off: no target rather than a wrong one
+    assert span_targets(cut.offsets, cut.sequence_ids, (18, 32)) == (IGNORED, IGNORED)
+
+
+def test_real_unanswerable_questions_come_early_and_batches_group_lengths() -> None:
+    rows = [Row("q", "x" * (i % 50 + 1), 0.0, None, "paragraph") for i in range(9000)]
+    rows += [Row("q", "y", 0.0, None, "impossible") for _ in range(1000)]
+    batches = order_rows(rows, batch=10, early=0.3, seed=3)
+    assert sorted(i for b in batches for i in b) == list(range(len(rows)))
+    position = {i: n for n, b in enumerate(batches) for i in b}
+    late = [position[i] for i in range(9000, 10000)]
+    assert max(late) < 0.4 * len(batches)  # all of them within the first part of the run
+    spread = [
+        max(len(rows[i].text) for i in b) - min(len(rows[i].text) for i in b) for b in batches
+    ]
+    assert np.median(spread) <= 2  # like lengths together: little padding
+
+
 def test_training_end_to_end_on_a_tiny_subset(tmp_path: Path) -> None:
-    """A one-layer model trained on a handful of pairs, exported, loaded like a shipped one."""
+    """A one-layer model trained on a handful of pairs, exported with both heads, loaded like
+    a shipped one; then the same rows trained apart (as on a lent GPU) and brought back."""
     pytest.importorskip("torch")
     sys.path.insert(0, str(REPO / "scripts"))
     try:
@@ -224,25 +262,38 @@ def test_training_end_to_end_on_a_tiny_subset(tmp_path: Path) -> None:
         sys.path.remove(str(REPO / "scripts"))
     squad = _squad(tmp_path / "squad.json")
     out = tmp_path / "model"
-    report = train_answer_model.main([
-        "--squad", str(squad), "--out", str(out), "--layers", "1", "--validation-articles", "0",
-        "--skip-baseline", "--batch", "4",
-    ])  # fmt: skip
+    tiny = ["--squad", str(squad), "--impossible", str(squad), "--validation-articles", "0",
+            "--impossible-validation-articles", "0", "--skip-baseline", "--batch", "4",
+            "--sentence-alone"]  # fmt: skip
+    report = train_answer_model.main([*tiny, "--out", str(out), "--layers", "1"])
     assert report["training"]["pairs"] > 0  # type: ignore[index]
+    assert report["data"]["with_phrase"] == 6  # type: ignore[index]  # 3 answers, both files
     assert (out / "model.onnx").stat().st_size > 1_000_000
     model = OnnxCrossEncoder(out, "tiny")
-    scores = model.score("How long is the Wend?", [candidate_text("It flows east.", "", "")])
-    assert scores.shape == (1,) and np.isfinite(scores).all()
-    # quoth's own export reads back to float, so a shipped model can start the next run
+    assert model.reads_phrases
+    sentence = "It flows east for 212 kilometres."
+    judged = model.judge("How long is the Wend?", [sentence, "Marrow."])
+    assert judged.scores.shape == (2,) and np.isfinite(judged.scores).all()
+    for text, phrase in zip([sentence, "Marrow."], judged.phrases, strict=True):
+        assert phrase is not None and 0 <= phrase.start < phrase.end <= len(text)
+    # quoth's own export reads back to float, both heads, so it can start the next run
     state = float_weights(out / "model.onnx")
     assert state["bert.encoder.layer.0.output.dense.weight"].shape == (384, 1536)
     assert state["classifier.weight"].shape == (1, 384)
+    assert state["span.weight"].shape == (2, 384)
+    heads = answer_heads(out / "model.onnx")
+    assert np.allclose(heads.span.weight.detach().numpy(), state["span.weight"])
+    # the rows built here, trained apart, the weights brought back and exported
+    rows = tmp_path / "rows.json.gz"
+    train_answer_model.main([*tiny, "--rows-out", str(rows), "--impossible-repeat", "3"])
+    assert sum(r.kind == "impossible" for r in read_rows(rows)) == 3 * 2
+    weights = tmp_path / "weights"
+    run_rows.main(["--rows", str(rows), "--init", str(out), "--out", str(weights), "--batch", "4",
+                   "--tokenizer", str(packaged_reranker_dir() / "tokenizer.json")])  # fmt: skip
+    assert list(weights.glob("weights-*.npz")) and (weights / "training.json").is_file()
     again = tmp_path / "again"
-    report = train_answer_model.main([
-        "--squad", str(squad), "--out", str(again), "--init", str(out), "--pair-seed", "2",
-        "--perturbed", "2", "--validation-articles", "0", "--skip-baseline", "--batch", "4",
-    ])  # fmt: skip
-    assert report["init"] == str(out) and report["training"]["pairs"] > 0  # type: ignore[index]
-    assert OnnxCrossEncoder(again, "continued").score(
-        "How long is the Wend?", ["It flows."]
-    ).shape == (1,)
+    report = train_answer_model.main(
+        [*tiny, "--out", str(again), "--init", str(out), "--weights", str(weights)]
+    )
+    assert report["init"] == str(out)
+    assert OnnxCrossEncoder(again, "continued").judge("How long is the Wend?", [sentence]).phrases
