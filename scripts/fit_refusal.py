@@ -63,6 +63,22 @@ def gather(
     return samples, phrases
 
 
+def gathered(
+    args: argparse.Namespace,
+) -> tuple[list[Sample], dict[str, list[tuple[float, bool]]]]:
+    """:func:`gather`, or what an earlier run with the same ``--cache`` stored."""
+    if args.cache is not None and args.cache.is_file():
+        stored = json.loads(args.cache.read_text(encoding="utf-8"))
+        samples = [Sample(s["signals"], s["answerable"], s["group"]) for s in stored["samples"]]
+        phrases = {k: [(p, bool(e)) for p, e in v] for k, v in stored["phrases"].items()}
+        return samples, phrases
+    samples, phrases = gather(args.shared, args.work, args.reranker)
+    if args.cache is not None:
+        document = {"samples": [asdict(s) for s in samples], "phrases": phrases}
+        args.cache.write_text(json.dumps(document), encoding="utf-8")
+    return samples, phrases
+
+
 def phrase_points(service: AnsweringService, items: list[EvalQuestion]) -> list[tuple[float, bool]]:
     """(probability, exact) of the phrase in each rightly marked answer, every phrase shown."""
     keep = service.refusal
@@ -93,12 +109,16 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/quoth-fit"))
     parser.add_argument("--signals", default=",".join(SIGNALS), help="what the fit reads")
     parser.add_argument("--write", action="store_true", help="store as the packaged default")
+    parser.add_argument(
+        "--cache", type=Path, default=None,
+        help="keep what was read here and read it back next time (to try other signals)",
+    )  # fmt: skip
     args = parser.parse_args()
     signals = tuple(args.signals.split(","))
     unknown = set(signals) - set(AVAILABLE_SIGNALS)
     if unknown:
         parser.error(f"unknown signals {sorted(unknown)}: use {', '.join(AVAILABLE_SIGNALS)}")
-    samples, phrases = gather(args.shared, args.work, args.reranker)
+    samples, phrases = gathered(args)
     groups = by_group(samples)
 
     def fit(chosen: list[Sample], target: float | None = None) -> RefusalModel:

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from quoth.cli import app
+from quoth.retrieval.refusal import AVAILABLE_SIGNALS
 
 from .conftest import REPO, SEED_QUESTIONS
 
@@ -42,6 +43,9 @@ def test_index_then_ask_json(corpus_copy: Path, tmp_path: Path) -> None:
         "passage_id", "document_id", "title", "url", "score", "sentence", "passage",
     }  # fmt: skip
     assert "Indus Waters Treaty" in quote["sentence"]
+    phrase = quote["phrase"]  # the answer phrase, as offsets into the quoted sentence
+    assert phrase["text"] == quote["sentence"][phrase["start"] : phrase["end"]]
+    assert "Indus Waters Treaty" in phrase["text"]
     code, stdout, _ = run("ask", "Who won the 2022 FIFA World Cup?", "--index-dir", index_dir)
     assert code == 0 and "Not in my sources" in stdout
 
@@ -168,7 +172,7 @@ def test_ask_explain_says_what_decided(shared_index_dir: Path) -> None:
         "ask", "Who won the 2022 FIFA World Cup?", "--explain", "--index-dir", index_dir
     )
     assert code == 0 and "Decision: refused" in stdout and "window_score" in stdout
-    assert "Reranker: quoth-answer" in stdout and "p(answers)" in stdout
+    assert "Reranker: quoth-answer" in stdout and "p(answers)" in stdout and "p(phrase)" in stdout
     code, stdout, _ = run(
         "ask", "Where did Shehbaz Sharif meet Ilham Aliyev?", "--explain", "--json",
         "--index-dir", index_dir,
@@ -177,7 +181,13 @@ def test_ask_explain_says_what_decided(shared_index_dir: Path) -> None:
     assert code == 0 and explanation["answered"] and explanation["question_type"] == "where"
     assert explanation["confidence"] >= explanation["threshold"]
     assert "Lachin" in explanation["sentences"][0]["sentence"]
-    assert set(explanation["signals"]) == {"answer_score", "window_score"}
+    assert set(explanation["signals"]) == set(AVAILABLE_SIGNALS)
+    best = explanation["sentences"][0]["judged"]  # both heads: the score and the phrase
+    assert (
+        best["answer_score"] > 0
+        and "Lachin"
+        in explanation["sentences"][0]["sentence"][best["phrase"]["start"] : best["phrase"]["end"]]
+    )
     assert explanation["reranker"] == "quoth-answer"
 
 

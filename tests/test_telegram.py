@@ -164,6 +164,35 @@ async def test_quick_answers_skip_the_typing_action(harness: Harness) -> None:
     assert not [m for m, _ in harness.server.calls if m == "sendChatAction"]
 
 
+MARKUP_ARTICLE = (
+    "Lusk bridge\n\nThe Lusk bridge was opened in 1931 after four years of work. "
+    "It was designed by the engineering firm Smith & <Jones> of Leeds. "
+    "Tolls on the bridge were abolished in 1990.\n"
+)
+
+
+async def test_answer_phrase_underlined_in_a_real_reply_and_escaped(
+    server: BotApiStandIn, tmp_path: Path, embedder: Embedder
+) -> None:
+    """The phrase the answer model found, underlined inside the bold sentence, with its
+    ``&`` and ``<`` escaped so Telegram accepts the message and shows them as written."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "lusk.txt").write_text(MARKUP_ARTICLE, encoding="utf-8")
+    settings = settings_for(tmp_path / "idx", corpus)
+    runtime.reindex(settings, embedder)
+    service = runtime.open_service(settings, embedder)
+    question = "Which firm designed the Lusk bridge?"
+    quote = service.answer(question).quotes[0]
+    assert quote.phrase is not None and quote.phrase.text == "Smith & <Jones>"
+    async with running_bot(server, bot_settings(server, settings), service) as running:
+        reply = await running.ask(question)
+    assert "<b>It was designed by the engineering firm <u>Smith &amp; &lt;Jones&gt;</u>" in (
+        reply.markup
+    )
+    assert "Smith & <Jones> of Leeds." in reply.text  # the stand-in parsed it as Telegram would
+
+
 async def test_refusal(harness: Harness) -> None:
     reply = await harness.ask("Who won the 2022 FIFA World Cup?")
     assert reply.text == NOT_IN_SOURCES

@@ -12,6 +12,7 @@ from quoth.index.reader import article_text
 from quoth.retrieval.answer_type import question_type
 from quoth.retrieval.question import clean_question
 from quoth.retrieval.ranking import JudgedSentence
+from quoth.retrieval.refusal import SIGNALS
 from quoth.retrieval.service import AnsweringService
 
 SHOWN_PASSAGES = 8
@@ -61,11 +62,12 @@ def _reason(answered: bool, confidence: float, threshold: float, signals: dict[s
         return (
             f"{verdict}: best passage score {confidence:.3f} {relation} threshold {threshold:.3f}"
         )
-    weakest = min(signals, key=lambda name: signals[name])
+    weakest = min(SIGNALS, key=lambda name: signals.get(name, 0.0))
     return (
         f"{verdict}: confidence {confidence:.3f} {relation} threshold {threshold:.3f} "
         f"(answer_score {signals.get('answer_score', 0):.2f} for the sentence alone, "
-        f"window_score {signals.get('window_score', 0):.2f} with its neighbours; "
+        f"window_score {signals.get('window_score', 0):.2f} with its neighbours, "
+        f"phrase_score {signals.get('phrase_score', 0):.2f} for the answer phrase in it; "
         f"weakest: {weakest})"
     )
 

@@ -22,7 +22,7 @@ import numpy as np
 from quoth.index.embedder import Vectors
 from quoth.index.lexical import tokenize
 from quoth.index.reader import IndexReader, article_text
-from quoth.retrieval.answer_type import holds_answer_type, question_type
+from quoth.retrieval.answer_type import QuestionType, holds_answer_type, question_type
 from quoth.retrieval.fusion import convex_fusion, reciprocal_rank_fusion
 from quoth.retrieval.phrase import Phrase
 from quoth.retrieval.rerank import Reranker
@@ -210,11 +210,10 @@ def rerank_hits(
         )
     judged.sort(key=lambda j: -j.score)
     window = _window(index, judged[0].sentence)
-    best_phrase = judged[0].phrase
     signals = {
         "answer_score": judged[0].answer_score,
         "window_score": float(reranker.score(query.text, [window])[0]),
-        "phrase_score": 0.0 if best_phrase is None else best_phrase.probability,
+        **phrase_signals(judged, texts[chosen.index(judged[0].sentence)], kind, query.text),
     }
     by_sentence = {j.sentence: j for j in judged}
     reranked = []
@@ -228,6 +227,29 @@ def rerank_hits(
     reranked.sort(key=lambda hit: -hit.score)
     rest = [Hit(h.row, NOT_RERANKED, h.best_sentence) for h in hits[RERANK_PASSAGES:]]
     return Reranked(reranked + rest, judged, signals)
+
+
+def phrase_signals(
+    judged: list[JudgedSentence], text: str, kind: QuestionType, question: str
+) -> dict[str, float]:
+    """What the refusal decision may read besides the scores: how sure the answer model is of
+    the phrase it found in the best sentence (``text``), whether that phrase is the kind of
+    thing the question asks for (+1, -1, or 0 when moot or when there is no phrase), whether
+    the sentence is, and how far the best sentence's score stands above the next one's."""
+    best = judged[0]
+    phrase = best.phrase
+    held = (
+        None
+        if phrase is None
+        else holds_answer_type(kind, text[phrase.start : phrase.end], question)
+    )
+    runner_up = max((j.answer_score for j in judged[1:]), default=best.answer_score)
+    return {
+        "phrase_score": 0.0 if phrase is None else phrase.probability,
+        "phrase_type": 0.0 if held is None else (1.0 if held else -1.0),
+        "type_match": best.type_match,
+        "answer_margin": best.answer_score - runner_up,
+    }
 
 
 def _inclusive(index: IndexReader, row: int) -> tuple[int, int]:

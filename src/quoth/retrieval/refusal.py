@@ -32,9 +32,11 @@ from quoth.retrieval.rerank import PASSAGE_MODEL, Reranker
 
 SIGNALS = ("answer_score", "window_score")
 """What the reranker says of the best sentence alone, and of it with its neighbours."""
-AVAILABLE_SIGNALS = (*SIGNALS, "phrase_score")
-"""Every signal a fit may read: also how sure the answer model is of the phrase it found in
-the best sentence (0 for a model with no phrase head)."""
+AVAILABLE_SIGNALS = (*SIGNALS, "phrase_score", "phrase_type", "type_match", "answer_margin")
+"""Every signal a fit may read (:func:`quoth.retrieval.ranking.phrase_signals`): also how sure
+the answer model is of the phrase it found in the best sentence (0 for a model with no phrase
+head), whether that phrase and that sentence hold the kind of thing asked for, and the best
+sentence's lead over the next."""
 TARGET_FALSE_REFUSALS = 0.03
 STORED_NAME = "refusal.json"
 DEFAULT_NAME = "refusal_default.json"

@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from quoth.training.heads import answer_heads, save_trained
+from quoth.training.heads import answer_heads, load_trained, save_trained
 from quoth.training.rows_file import read_rows
 from quoth.training.train import TrainingOptions, fine_tune, truncate_layers
 
@@ -27,6 +27,10 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     parser.add_argument("--rows", type=Path, required=True)
     parser.add_argument("--init", type=Path, required=True, help="a folder with model.onnx")
     parser.add_argument("--tokenizer", type=Path, default=None)
+    parser.add_argument(
+        "--weights", type=Path, default=None,
+        help="continue from weights an earlier run wrote (weights-*.npz) on top of --init",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--time-budget-min", type=float, default=None)
     parser.add_argument("--batch", type=int, default=16)
@@ -44,6 +48,8 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
 
     rows = read_rows(args.rows)
     model = answer_heads(args.init / "model.onnx", args.seed)
+    if args.weights is not None:
+        load_trained(model, args.weights)
     if args.layers is not None:
         truncate_layers(model, args.layers)
     tokenizer = Tokenizer.from_file(str(args.tokenizer or args.init / "tokenizer.json"))
@@ -53,7 +59,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
         threads=args.threads, device=args.device, span_weight=args.span_weight,
         epochs=args.epochs, max_tokens=args.max_tokens,
     )  # fmt: skip
-    report: dict[str, object] = {"rows": len(rows), "options": vars(args) | {}}
+    report: dict[str, object] = {"rows": len(rows)}
     report["training"] = fine_tune(
         model, tokenizer, rows, options, log=lambda line: print(line, file=sys.stderr, flush=True)
     )
