@@ -3,6 +3,7 @@
     python -m bench                  # 10k passages: a few minutes, what CI runs
     python -m bench --scale 100k     # and 1m: the sizes the targets are set at
     python -m bench --backend postgres --scale 1m   # PostgreSQL against the files
+    python -m bench --scale 100k --baseline-reranker DIR   # and another answer model, same run
 
 Every latency is also given as a ratio to the floor measured in the same run (bare query
 encoding plus bare FAISS search), so figures from different machines can be compared.
@@ -15,6 +16,7 @@ import asyncio
 import gc
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -75,7 +77,10 @@ def with_ratios(stages: dict[str, Any], floor_ms: float) -> dict[str, Any]:
     return stages
 
 
-def run(scale: str, work: Path, skip_serve: bool, backend: str = "files") -> dict[str, Any]:
+def run(
+    scale: str, work: Path, skip_serve: bool, backend: str = "files",
+    baseline_reranker: str | None = None,
+) -> dict[str, Any]:  # fmt: skip
     report: dict[str, Any] = {
         "scale": scale,
         "backend": backend,
@@ -145,6 +150,10 @@ def run(scale: str, work: Path, skip_serve: bool, backend: str = "files") -> dic
         mode: with_ratios(measure.query_stages(service, asked, mode), floor["floor_p50_ms"])
         for mode in ("rerank", "hybrid")
     }
+    if baseline_reranker is not None:  # another answer model, timed in this same run
+        report["query"]["rerank_against_baseline"] = against_baseline(
+            service, baseline_reranker, asked
+        )
     report["metrics_overhead"] = measure.metrics_overhead(service, asked[: len(asked) // 4])
     query_vectors = embedder.encode(asked[: len(asked) // 4])
     report["ivf_recall_at_10"] = measure.ivf_recall(index, query_vectors)
@@ -165,6 +174,26 @@ def run(scale: str, work: Path, skip_serve: bool, backend: str = "files") -> dic
         work / scale / "index", built.corpus_dir, onnx_dir, ids
     )
     return report
+
+
+def against_baseline(
+    service: AnsweringService, baseline: str, asked: list[str], rounds: int = 3
+) -> dict[str, Any]:
+    """The answer p50 with the configured reranker and with ``baseline``, measured in turns
+    (this one, the baseline, this one, ...): on a shared machine one measurement after the
+    other differed by a fifth either way, more than the models do."""
+    other = AnsweringService(
+        service.index, service.embedder, service.options, load_reranker(baseline)
+    )
+    p50s: dict[str, list[float]] = {"configured": [], "baseline": []}
+    for _ in range(rounds):
+        for name, each in (("configured", service), ("baseline", other)):
+            p50s[name].append(measure.query_stages(each, asked, "rerank")["total_ms"]["p50"])
+    configured, before = statistics.median(p50s["configured"]), statistics.median(p50s["baseline"])
+    return {
+        "baseline": baseline, "p50_ms_by_round": p50s,
+        "p50_to_baseline": round(configured / before, 3),
+    }  # fmt: skip
 
 
 def incremental_reindex(index_dir: Path, corpus_dir: Path, onnx_dir: Path, ids: list[str]) -> Any:
@@ -188,6 +217,10 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="keep generated corpora and indexes here")
     parser.add_argument("--skip-serve", action="store_true", help="skip the quoth serve process")
     parser.add_argument(
+        "--baseline-reranker", default=None,
+        help="also time answers with this reranker (a folder, say the previous answer model)",
+    )  # fmt: skip
+    parser.add_argument(
         "--backend",
         choices=["files", "postgres"],
         default="files",
@@ -197,7 +230,7 @@ def main() -> None:
     run_and_print(
         args.work,
         "quoth-bench-",
-        lambda work: run(args.scale, work, args.skip_serve, args.backend),
+        lambda work: run(args.scale, work, args.skip_serve, args.backend, args.baseline_reranker),
     )
 
 

@@ -38,7 +38,8 @@ def main() -> None:
                 key: metrics[key]
                 for key in (
                     "answerable", "unanswerable", "quote_hit", "answer_on_first_page",
-                    "false_refusal_rate", "refusal_accuracy", "latency_p50_ms",
+                    "false_refusal_rate", "refusal_accuracy", "latency_p50_ms", "phrase_shown",
+                    "phrase_exact", "phrase_f1",
                 )
             }  # fmt: skip
         print(json.dumps({reranker: report[reranker]}), flush=True)

@@ -184,12 +184,11 @@ async def test_answer_phrase_underlined_in_a_real_reply_and_escaped(
     service = runtime.open_service(settings, embedder)
     question = "Which firm designed the Lusk bridge?"
     quote = service.answer(question).quotes[0]
-    assert quote.phrase is not None and quote.phrase.text == "Smith & <Jones>"
+    assert quote.phrase is not None and quote.phrase.text == "Smith & <Jones> of Leeds"
     async with running_bot(server, bot_settings(server, settings), service) as running:
         reply = await running.ask(question)
-    assert "<b>It was designed by the engineering firm <u>Smith &amp; &lt;Jones&gt;</u>" in (
-        reply.markup
-    )
+    underlined = "<u>Smith &amp; &lt;Jones&gt; of Leeds</u>"
+    assert f"<b>It was designed by the engineering firm {underlined}" in reply.markup
     assert "Smith & <Jones> of Leeds." in reply.text  # the stand-in parsed it as Telegram would
 
 

@@ -169,12 +169,10 @@ def render_explanation(explanation: Explanation) -> RenderableType:
     if explanation.sentences:
         sentences = Table(title=f"2. Sentences {explanation.reranker} read (best first)")
         columns = ("sentence", "prescore", "alone", "p(answers)", "terms", "type", "score")
-        for column in (*columns, "phrase", "p(phrase)"):
-            sentences.add_column(column, justify="right" if column in columns[1:] else "left")
+        for column in columns:
+            sentences.add_column(column, justify="left" if column == "sentence" else "right")
         for read in explanation.sentences:
             j = read.judged
-            phrase = "-" if j.phrase is None else read.sentence[j.phrase.start : j.phrase.end]
-            chance = "-" if j.phrase is None else f"{j.phrase.probability:.2f}"
             sentences.add_row(
                 read.sentence[:80],
                 f"{j.prescore:.2f}",
@@ -183,9 +181,17 @@ def render_explanation(explanation: Explanation) -> RenderableType:
                 f"{j.lexical:.2f}",
                 f"{j.type_match:+.0f}",
                 f"{j.score:.2f}",
-                phrase[:40],
-                chance,
             )
         parts.append(sentences)
+        phrases = Table(title="   and the answer phrase found in each (the second head)")
+        for column in ("sentence", "phrase", "p(phrase)"):
+            phrases.add_column(column, justify="right" if column == "p(phrase)" else "left")
+        for read in explanation.sentences:
+            found = read.judged.phrase
+            if found is not None:
+                text = read.sentence[found.start : found.end]
+                phrases.add_row(read.sentence[:50], text[:60], f"{found.probability:.2f}")
+        if phrases.row_count:
+            parts.append(phrases)
     parts.append(Text(f"3. Decision: {explanation.reason}"))
     return Group(*parts)
