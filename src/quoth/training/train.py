@@ -77,7 +77,7 @@ def order_rows(rows: Sequence[Row], batch: int, early: float, seed: int) -> list
     return batches
 
 
-def _tensors(tokenizer: Any, rows: Sequence[Row], max_tokens: int, device: str) -> tuple[Any, ...]:
+def _tensors(tokenizer: Any, rows: Sequence[Row], device: str) -> tuple[Any, ...]:
     """One batch padded to its own longest input, with the span targets in tokens."""
     import torch
 
@@ -142,7 +142,7 @@ def fine_tune(
     seen, running, running_span = 0, 0.0, 0.0
     for step, numbers in enumerate(batches):
         ids, mask, types, labels, allowed, starts, ends = _tensors(
-            tokenizer, [rows[i] for i in numbers], options.max_tokens, options.device
+            tokenizer, [rows[i] for i in numbers], options.device
         )
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=on_gpu):
             outputs = model(ids, mask, types)
