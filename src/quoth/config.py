@@ -74,8 +74,8 @@ class Settings(BaseSettings):
     )
     feedback_file: Path = Field(
         default=Path("data/feedback.sqlite3"),
-        description="SQLite file of answers shown, votes and the unanswered-questions log "
-        "(with `QUOTH_DATABASE_URL` all of it is in the database).",
+        description="SQLite file of answers shown, votes, the unanswered-questions log and "
+        "the followed feeds (with `QUOTH_DATABASE_URL` all of it is in the database).",
     )
     gaps_retention_days: int = Field(
         default=90,
@@ -144,16 +144,16 @@ class Settings(BaseSettings):
         default=10, ge=1, le=1000, description="Questions one user may ask per minute."
     )
     max_upload_bytes: int = Field(
-        default=2 * 1024 * 1024,
+        default=10 * 1024 * 1024,
         ge=1024,
         le=20 * 1024 * 1024,
-        description="Largest article a moderator may upload.",
+        description="Largest article file (text, PDF, Word) a moderator may upload.",
     )
     fetch_max_bytes: int = Field(
         default=5 * 1024 * 1024,
         ge=1024,
         le=50 * 1024 * 1024,
-        description="Largest web page (its HTML) a link may point to.",
+        description="Largest web page (its HTML), PDF, Word file or feed a link may point to.",
     )
     fetch_timeout_s: float = Field(
         default=15.0, gt=0, le=120, description="Seconds to wait for a site."
@@ -175,6 +175,20 @@ class Settings(BaseSettings):
         le=24 * 365,
         description="`quoth serve` fetches linked articles again this often and reindexes "
         "what changed; `0`: never (run `quoth refresh` from cron instead).",
+    )
+    feed_interval: float = Field(
+        default=30,
+        ge=0,
+        le=7 * 24 * 60,
+        description="Minutes between refreshes of the [followed feeds](../moderators/feeds.md) "
+        "in `quoth serve` (with replicas, one of them refreshes each feed); `0`: never (run "
+        "`quoth feeds refresh` from cron instead).",
+    )
+    feed_max_entries: int = Field(
+        default=50,
+        ge=1,
+        le=10_000,
+        description="New entries one feed may add in one refresh; the rest wait for the next.",
     )
     webhook_url: AnyHttpUrl | None = Field(
         default=None,

@@ -168,6 +168,14 @@ def _step_segments(conn: Connection[Any]) -> None:
     )
 
 
+def _step_feeds(conn: Connection[Any]) -> None:
+    """Followed feeds and what each added (quoth.feeds.store)."""
+    from quoth.feeds.store import schema as feeds_schema
+
+    for statement in feeds_schema("timestamptz"):
+        conn.execute(statement)
+
+
 STEPS: list[Callable[[Connection[Any]], None]] = [
     _step_index,
     _step_replica_state,
@@ -175,6 +183,7 @@ STEPS: list[Callable[[Connection[Any]], None]] = [
     _step_feedback,
     _step_votes,
     _step_segments,
+    _step_feeds,
 ]
 SCHEMA_VERSION = len(STEPS)
 

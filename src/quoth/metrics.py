@@ -126,6 +126,19 @@ LINK_REFRESHES = Counter(
     ["outcome"],
     registry=REGISTRY,
 )
+FEED_REFRESHES = Counter(
+    "quoth_feed_refreshes",
+    "Followed feeds checked, by outcome: changed (added or updated articles), unchanged, "
+    "not_modified (the site said so), failed.",
+    ["outcome"],
+    registry=REGISTRY,
+)
+FEED_ENTRIES = Counter(
+    "quoth_feed_entries",
+    "Feed entries handled, by outcome: added, updated, duplicate, failed.",
+    ["outcome"],
+    registry=REGISTRY,
+)
 
 
 def observe_answer(platform: str, timings: dict[str, float], seconds: float) -> None:
@@ -157,6 +170,10 @@ def _known_series() -> None:
         VOTE_REASONS.labels(reason)
     for outcome in ("changed", "unchanged", "not_modified", "failed"):
         LINK_REFRESHES.labels(outcome)
+    for outcome in ("changed", "unchanged", "not_modified", "failed"):
+        FEED_REFRESHES.labels(outcome)
+    for outcome in ("added", "updated", "duplicate", "failed"):
+        FEED_ENTRIES.labels(outcome)
 
 
 _known_series()

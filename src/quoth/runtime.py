@@ -42,6 +42,8 @@ from quoth.state.local import LocalState
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 if TYPE_CHECKING:
+    from quoth.feeds.refresh import FeedSettings
+    from quoth.feeds.store import FeedStore
     from quoth.retrieval.crosslingual import CrossLingual
 
 log = logging.getLogger(__name__)
@@ -107,6 +109,26 @@ def open_feedback(settings: Settings) -> FeedbackStore:
     from quoth.feedback.sqlite import SqliteFeedback
 
     return SqliteFeedback(settings.feedback_file)
+
+
+def open_feeds(settings: Settings) -> FeedStore:
+    """The followed feeds: in the database when set, else beside the feedback tables."""
+    from quoth.feeds.store import PostgresFeeds, SqliteFeeds
+
+    if settings.database_url is not None:
+        return PostgresFeeds(settings.database_url.get_secret_value())
+    return SqliteFeeds(settings.feedback_file)
+
+
+def feed_settings(settings: Settings, corpus: Path) -> FeedSettings:
+    from quoth.feeds.refresh import FeedSettings
+
+    return FeedSettings(
+        corpus,
+        settings.fetch_limits(),
+        (settings.passage_sentences, settings.passage_overlap),
+        settings.feed_max_entries,
+    )
 
 
 async def follow_published(settings: Settings, serve: Callable[[int], Awaitable[None]]) -> None:

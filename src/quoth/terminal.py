@@ -19,10 +19,12 @@ from quoth.retrieval.ranking import NOT_RERANKED
 NOT_IN_SOURCES = "Not in my sources: none of the articles I have covers that question."
 
 
-def source_line(title: str, url: str | None, published: str | None) -> str:
+def source_line(title: str, url: str | None, published: str | None, page: int | None = None) -> str:
     parts = [title]
     if published:
         parts.append(published)
+    if page is not None:
+        parts.append(f"p. {page}")
     if url:
         parts.append(url)
     return " · ".join(parts)
@@ -45,7 +47,7 @@ def render_answer(answer: Answer) -> RenderableType:
             body.append(quote.sentence[end:], style="bold")
         if quote.after:
             body.append(" " + quote.after, style="dim")
-        source = source_line(quote.title, quote.url, quote.published)
+        source = source_line(quote.title, quote.url, quote.published, quote.page)
         panels.append(
             Panel(
                 body,

@@ -324,6 +324,61 @@ class Conversation:
         self.library.reindex_in_background(report)
         return Reply(f"{verb} {about}. Indexing it now…")
 
+    async def follow(self, person: Person, url: str, report: Report) -> Reply:
+        """Follow a feed: check it, add its entries as articles, then index them."""
+        if refused := self._refused(person, "follow"):
+            return refused
+        if not url:
+            return Reply(
+                "Usage: /follow https://… (an RSS or Atom feed, or a page naming one).",
+                private=True,
+            )
+        try:
+            added = await asyncio.to_thread(self.library.follow_feed, url.strip().strip("<>"))
+        except QuothError as error:  # the feed (fetch, XML, already followed) or the store
+            return Reply(str(error))
+        log.info("follow feed=%s platform=%s", added.url, person.platform)
+        from quoth.feeds.refresh import describe_feeds_refresh
+
+        lines = describe_feeds_refresh([added]).splitlines()[1:]
+        text = f"Following {added.url}. " + (
+            f"It added {len(added.added)} articles." if added.added else "It added no articles yet."
+        )
+        text = "\n".join([text, *lines])
+        if not added.changed:
+            return Reply(text)
+        if self.library.reindexing:
+            return Reply(text + "\nA reindex is running; ask for one when it ends.")
+        self.library.reindex_in_background(report)
+        return Reply(text + "\nIndexing them now…")
+
+    async def unfollow(self, person: Person, argument: str, report: Report) -> Reply:
+        """Stop following a feed; ``URL --with-articles`` removes what it added too."""
+        if refused := self._refused(person, "unfollow"):
+            return refused
+        words = argument.split()
+        with_articles = "--with-articles" in words
+        urls = [word for word in words if word != "--with-articles"]
+        if len(urls) != 1:
+            return Reply("Usage: /unfollow URL [--with-articles] (see /feeds).", private=True)
+        try:
+            added = await asyncio.to_thread(self.library.unfollow_feed, urls[0], with_articles)
+        except QuothError as error:
+            return Reply(str(error), private=True)
+        if not with_articles:
+            keep = "remove them with /unfollow URL --with-articles"
+            return Reply(f"Stopped following it; its {len(added)} articles stay ({keep}).")
+        self.library.reindex_in_background(report)
+        return Reply(f"Stopped following it and removed its {len(added)} articles. Reindexing…")
+
+    async def feeds(self, person: Person) -> Reply:
+        if refused := self._refused(person, "feeds"):
+            return refused
+        try:
+            return Reply(await asyncio.to_thread(self.library.feeds_text), private=True)
+        except QuothError as error:
+            return Reply(str(error), private=True)
+
     @staticmethod
     def adds_link(person: Person, text: str) -> bool:
         """A moderator's private message that is only a link adds that article; anything

@@ -203,7 +203,8 @@ class DiscordBot:
 
         @tree.command(name="add", description="Moderators: add or update an article")
         @app_commands.describe(
-            url="A link to an article page", file="Or a .txt, .md or .html article file"
+            url="A link to an article page, PDF or Word file",
+            file="Or a .txt, .md, .html, .pdf or .docx article file",
         )
         async def add(
             interaction: discord.Interaction,
@@ -214,6 +215,32 @@ class DiscordBot:
                 await self.add(interaction, file)
             else:
                 await self.add_link(interaction, url or "")
+
+        @tree.command(name="follow", description="Moderators: follow a news feed (RSS or Atom)")
+        @app_commands.describe(url="The feed's address, or a page that names its feed")
+        async def follow(interaction: discord.Interaction, url: str) -> None:
+            person = self.asker(interaction)
+            if person.moderator:
+                await interaction.response.defer(thinking=True)  # fetching takes seconds
+            reply = await self.conversation.follow(person, url, self._report_to(interaction))
+            await self._answer(interaction, reply)
+
+        @tree.command(name="unfollow", description="Moderators: stop following a feed")
+        @app_commands.describe(
+            url="The feed's address (see /feeds)", with_articles="Remove the articles it added"
+        )
+        async def unfollow(
+            interaction: discord.Interaction, url: str, with_articles: bool = False
+        ) -> None:
+            argument = f"{url} --with-articles" if with_articles else url
+            reply = await self.conversation.unfollow(
+                self.asker(interaction), argument, self._report_to(interaction)
+            )
+            await self._answer(interaction, reply)
+
+        @tree.command(name="feeds", description="Moderators: followed feeds and their errors")
+        async def feeds(interaction: discord.Interaction) -> None:
+            await self._answer(interaction, await self.conversation.feeds(self.asker(interaction)))
 
         @tree.command(name="remove", description="Moderators: remove an article by id")
         @app_commands.describe(id="The article id (see /sources)")

@@ -68,6 +68,8 @@ def _source_line(quote: Quote, budget: int) -> str:
     line = f"— [{title}]({target})" if target else f"— **{title}**"
     if quote.published:
         line += f" · {fit_escaped(flat(quote.published), 40, escape)}"
+    if quote.page is not None:
+        line += f" · p. {quote.page}"
     if not target:
         line += f" · /source id:{article_id(quote.document_id)}"
     return line

@@ -35,6 +35,9 @@ from quoth.state.local import LocalState
 from quoth.terminal import describe_build
 
 if TYPE_CHECKING:
+    from quoth.feeds import Feed
+    from quoth.feeds.refresh import FeedReport
+    from quoth.feeds.store import FeedStore
     from quoth.index import Embedder
     from quoth.index.reader import IndexReader
     from quoth.web.links import RefreshReport, SavedLink
@@ -99,6 +102,7 @@ class Library:
         self._reindex_lock = asyncio.Lock()
         self._background: set[asyncio.Task[None]] = set()
         self._merging: asyncio.Task[None] | None = None
+        self._feeds: FeedStore | None = None
 
     @property
     def reindexing(self) -> bool:
@@ -172,6 +176,14 @@ class Library:
             lines.append("a reindex is running")
         if self.merging:
             lines.append("the index's recent changes are being merged into its base")
+        try:
+            failing = self.failing_feeds()
+        except QuothError as error:
+            failing, lines = [], [*lines, f"feeds: unknown ({error})"]
+        for feed in failing:
+            lines.append(
+                f"⚠️ feed failing {feed.failures}× in a row: {feed.url} ({feed.last_error})"
+            )
         return "\n".join(lines)
 
     @property
@@ -301,6 +313,120 @@ class Library:
             metrics.LINK_REFRESHES.labels(outcome).inc(len(ids))
         return report
 
+    # -- feeds -------------------------------------------------------------------------------
+
+    @property
+    def feeds(self) -> FeedStore:
+        """The followed feeds' store, opened on first use (most bots follow none)."""
+        if self._feeds is None:
+            self._feeds = runtime.open_feeds(self.settings)
+        return self._feeds
+
+    def follow_feed(self, url: str) -> FeedReport:
+        """Follow a feed and add its entries at once (the caller reindexes)."""
+        from quoth.feeds.refresh import follow, refresh_feed
+
+        corpus = self._writable_corpus()
+        document = follow(self.feeds, url, self.settings.fetch_limits())
+        feed = self.feeds.feed(document.url)
+        assert feed is not None
+        with self.feeds.refresh_turn():  # added now, whether or not a round runs elsewhere
+            report = refresh_feed(self.feeds, feed, runtime.feed_settings(self.settings, corpus))
+        _count_feed(report)
+        return report
+
+    def unfollow_feed(self, url: str, with_articles: bool = False) -> list[str]:
+        """Stop following; the ids of its articles, which are removed only when asked."""
+        from quoth.feeds import FeedError
+        from quoth.web.fetch import normalise_link
+
+        added = self.feeds.remove(normalise_link(url))
+        if added is None:
+            raise FeedError("That feed is not followed; /feeds lists the ones that are.")
+        if with_articles:
+            for doc_id in added:
+                with contextlib.suppress(ModerationError):
+                    self.remove(doc_id)
+        return added
+
+    def refresh_feeds(self, only_due: bool = False) -> list[FeedReport] | None:
+        """Refresh the followed feeds (``only_due``: those not checked within the interval);
+        None when another process is refreshing them right now."""
+        from quoth.feeds.refresh import refresh_feed
+
+        corpus = self._writable_corpus()
+        options = runtime.feed_settings(self.settings, corpus)
+        with self.feeds.refresh_turn() as mine:
+            if not mine:
+                return None
+            interval = self.settings.feed_interval * 60
+            feeds = self.feeds.due(interval) if only_due else self.feeds.feeds()
+            reports = [refresh_feed(self.feeds, feed, options) for feed in feeds]
+        for report in reports:
+            _count_feed(report)
+        return reports
+
+    def feeds_text(self) -> str:
+        from quoth.feeds.refresh import FAILURES_REPORTED
+
+        feeds = self.feeds.feeds()
+        if not feeds:
+            return "No feeds are followed. Follow one with /follow URL (an RSS or Atom feed)."
+        lines = [f"Followed feeds ({len(feeds)}):"]
+        for feed in feeds:
+            checked = (
+                f"checked {_ago(time.time() - feed.last_checked.timestamp())}"
+                if feed.last_checked
+                else "not checked yet"
+            )
+            line = f"• {feed.title} — {feed.url}\n  {feed.articles} articles added, {checked}"
+            if feed.last_error:
+                warn = "⚠️ " if feed.failures >= FAILURES_REPORTED else ""
+                line += f"\n  {warn}failed {feed.failures}× in a row: {feed.last_error}"
+            lines.append(line)
+        return "\n".join(lines)
+
+    def failing_feeds(self) -> list[Feed]:
+        from quoth.feeds.refresh import FAILURES_REPORTED
+
+        return [feed for feed in self.feeds.feeds() if feed.failures >= FAILURES_REPORTED]
+
+    async def refresh_feeds_periodically(self) -> None:
+        """Every ``QUOTH_FEED_INTERVAL`` minutes: refresh the feeds due (with replicas, the
+        one that takes the turn does), then one reindex for all they added. A failure is
+        logged; the next round runs."""
+        minutes = self.settings.feed_interval
+        if minutes <= 0 or self.settings.corpus_dir is None:
+            return
+        while True:
+            await asyncio.sleep(minutes * 60)
+            await self.feed_round()
+
+    async def feed_round(self) -> list[FeedReport] | None:
+        """One periodic round: the feeds due, then a reindex when they changed anything."""
+        from quoth.feeds.refresh import FAILURES_REPORTED, describe_feeds_refresh
+
+        try:
+            reports = await asyncio.to_thread(self.refresh_feeds, True)
+        except (QuothError, OSError) as error:
+            log.error("refreshing feeds failed: %s", error)
+            return None
+        if not reports:
+            return reports
+        log.info("%s", describe_feeds_refresh(reports).replace("\n", "; "))
+        for report in reports:
+            if report.failures >= FAILURES_REPORTED:
+                log.error(
+                    "feed %s has failed %d times in a row: %s",
+                    report.url, report.failures, report.error,
+                )  # fmt: skip
+        if any(report.changed for report in reports):
+            if self.reindexing:
+                log.info("feeds changed articles; a reindex is running, the next one takes them")
+            else:
+                log.info("%s", await self.reindex_and_describe())
+        return reports
+
     async def refresh_periodically(self) -> None:
         """Every ``QUOTH_REFRESH_HOURS``: fetch linked articles again, reindex if any changed
         (only their passages are embedded again). A failure is logged; the next round runs."""
@@ -398,6 +524,23 @@ class Library:
             return "unknown (the feedback store failed; see the log)"
         reasons = ", ".join(f"{REASONS[r]} {n}" for r, n in counts.reasons.items() if r in REASONS)
         return f"👍 {counts.up} · 👎 {counts.down}" + (f" ({reasons})" if reasons else "")
+
+
+def _count_feed(report: FeedReport) -> None:
+    if report.error is not None:
+        outcome = "failed"
+    elif report.not_modified:
+        outcome = "not_modified"
+    else:
+        outcome = "changed" if report.changed else "unchanged"
+    metrics.FEED_REFRESHES.labels(outcome).inc()
+    for kind, count in (
+        ("added", len(report.added)),
+        ("updated", len(report.updated)),
+        ("duplicate", report.duplicates),
+        ("failed", len(report.failed)),
+    ):
+        metrics.FEED_ENTRIES.labels(kind).inc(count)
 
 
 def _ago(seconds: float) -> str:

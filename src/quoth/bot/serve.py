@@ -56,6 +56,7 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
         exporter = metrics.serve_on_port(library.settings.metrics_port, library.settings.replica)
     follower = asyncio.create_task(library.follow_published())
     refresher = asyncio.create_task(library.refresh_periodically())
+    feeder = asyncio.create_task(library.refresh_feeds_periodically())
     library.discard_torn_uploads()
     try:
         for adapter in adapters:
@@ -83,7 +84,7 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
         if exporter is not None:
             exporter.shutdown()
             exporter.server_close()
-        for task in (follower, refresher):
+        for task in (follower, refresher, feeder):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

@@ -81,6 +81,9 @@ MODERATOR_COMMANDS = [
     BotCommand("reindex", "Rebuild the index from the corpus folder"),
     BotCommand("add", "Add or update an article from a link: /add URL"),
     BotCommand("remove", "Remove an article: /remove ID"),
+    BotCommand("follow", "Follow a news feed (RSS or Atom): /follow URL"),
+    BotCommand("unfollow", "Stop following a feed: /unfollow URL [--with-articles]"),
+    BotCommand("feeds", "Followed feeds, their last refresh and errors"),
     BotCommand("stats", "Articles, passages, index age, questions"),
     BotCommand("gaps", "Questions I could not answer: /gaps [DAYS] [PAGE]"),
 ]
@@ -91,9 +94,11 @@ WELCOME = N_(
     "reply to one of my messages. /sources lists the articles."
 )
 MODERATOR_HELP = (
-    "\n\nModerator tools: send a .txt, .md or .html file, or a link to an article page "
-    "(/add URL, or just the link here), to add or update an article (it is indexed at "
-    "once); /remove ID deletes one; /reindex rebuilds after changes on disk; "
+    "\n\nModerator tools: send a .txt, .md, .html, .pdf or .docx file, or a link to an "
+    "article page or document (/add URL, or just the link here), to add or update an article "
+    "(it is indexed at once); /follow URL adds a news feed's articles as they appear (/feeds "
+    "lists them, /unfollow URL stops); /remove ID deletes one; /reindex rebuilds after "
+    "changes on disk; "
     "/stats shows the numbers; /gaps lists what users asked that the articles do not answer."
 )
 
@@ -239,6 +244,9 @@ class TelegramBot:
         app.add_handler(CommandHandler("stats", self.stats))
         app.add_handler(CommandHandler("gaps", self.gaps))
         app.add_handler(CommandHandler("add", self.add_link))
+        app.add_handler(CommandHandler("follow", self.follow))
+        app.add_handler(CommandHandler("unfollow", self.unfollow))
+        app.add_handler(CommandHandler("feeds", self.feeds))
         app.add_handler(MessageHandler(private & filters.Document.ALL, self.upload))
         app.add_handler(MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.private))
         app.add_handler(
@@ -563,6 +571,24 @@ class TelegramBot:
 
     async def remove(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._moderate(update, context, self.conversation.remove)
+
+    async def follow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await self._moderate(update, context, self.conversation.follow)
+
+    async def unfollow(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None:
+            person = self._person(update.effective_user, message.chat.id)
+            argument = " ".join(context.args or [])
+            reply = await self.conversation.unfollow(person, argument, message.reply_text)
+            await message.reply_text(reply.text)
+
+    async def feeds(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message is not None:
+            person = self._person(update.effective_user, message.chat.id)
+            reply = await self.conversation.feeds(person)
+            await message.reply_text(reply.text, link_preview_options=NO_PREVIEW)
 
     async def _moderate(
         self,

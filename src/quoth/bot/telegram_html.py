@@ -85,6 +85,8 @@ def _quote_block(
     before, after = (quote.before, quote.after) if context else ("", "")
     title = shorten(quote.title, 120)
     meta = f" · {shorten(quote.published, 40)}" if quote.published else ""
+    if quote.page is not None:
+        meta += f" · p. {quote.page}"
     fixed = visible_length(title + meta) + 5  # "\n— " and the spaces around the sentence
     room = max(20, budget - fixed)
     sentence = shorten(quote.sentence, room)

@@ -1,4 +1,5 @@
-"""Turn one article file (plain text, Markdown or HTML) into text plus the metadata it carries.
+"""Turn one article file (plain text, Markdown, HTML, PDF or Word) into text plus the metadata
+it carries.
 
 Each format reduces to the same thing: paragraphs of text separated by newlines, which the
 cleaning rules then treat identically, so a page saved as HTML and the same page pasted as
@@ -18,7 +19,10 @@ from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
 from quoth.errors import QuothError
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+DOCUMENT_SUFFIXES = (".pdf", ".docx")
+"""Binary documents (:mod:`quoth.corpus.documents`): no web furniture to clean, pages kept."""
+SUPPORTED_SUFFIXES = TEXT_SUFFIXES + DOCUMENT_SUFFIXES
 META_FIELDS = ("title", "url", "published", "source")
 _DROP_TAGS = (
     "script", "style", "noscript", "nav", "header", "footer", "aside", "form", "iframe",
@@ -40,6 +44,10 @@ class RawArticle:
 
     text: str
     meta: dict[str, str] = field(default_factory=dict)
+    pages: tuple[tuple[int, int], ...] = ()
+    """For a paged document: (offset in ``text``, page number) where each page starts."""
+    document: bool = False
+    """An office document, not a web page: its text needs none of the web cleaning."""
 
 
 def _string_meta(data: Any, origin: str) -> dict[str, str]:
@@ -134,8 +142,14 @@ def decode_article_bytes(data: bytes) -> str:
 
 def parse_article(path: Path, data: bytes) -> RawArticle:
     """Parse an article file's bytes according to its suffix, merging sidecar metadata."""
-    text = decode_article_bytes(data)
     suffix = path.suffix.lower()
+    if suffix in DOCUMENT_SUFFIXES:
+        from quoth.corpus.documents import READERS  # pypdf, python-docx: loaded when needed
+
+        document = READERS[suffix](data)
+        declared = {**document.meta, **read_sidecar(path)}
+        return RawArticle(document.text, declared, document.pages, document=True)
+    text = decode_article_bytes(data)
     meta: dict[str, str] = {}
     if suffix in (".md", ".markdown"):
         meta, body = split_front_matter(text)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Protocol
 
-from quoth.corpus.cleaning import clean_page
+from quoth.corpus.cleaning import CleanedPage, clean_page, normalise_whitespace
 from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError, parse_article
 from quoth.corpus.models import Article, ArticleMeta, LoadedCorpus, SkippedFile
 from quoth.corpus.splitting import sentence_spans
@@ -88,10 +88,17 @@ def file_stamp(path: Path, size: int, mtime_ns: int) -> str:
     return f"{size}:{mtime_ns}:{side_size}:{side_mtime}"
 
 
+def _document_page(text: str) -> CleanedPage:
+    """An office document's text as it is: it has no web furniture, and the web rules (a
+    "Comments" heading ends the article) would cut real sections of a report."""
+    lines = [normalise_whitespace(line) for line in text.split("\n")]
+    return CleanedPage("\n".join(line for line in lines if line), None, None)
+
+
 def build_article(doc_id: str, path: Path, data: bytes) -> Article:
     """Parse, clean and title one article; raises :class:`ArticleFormatError` when unusable."""
     raw = parse_article(path, data)
-    page = clean_page(raw.text)
+    page = _document_page(raw.text) if raw.document else clean_page(raw.text)
     if not page.text.strip():
         raise ArticleFormatError("has no article text after cleaning")
     title = raw.meta.get("title") or page.headline or derive_title(page.text, doc_id)
@@ -102,7 +109,12 @@ def build_article(doc_id: str, path: Path, data: bytes) -> Article:
         source=raw.meta.get("source"),
     )
     return Article(
-        id=doc_id, meta=meta, text=page.text, path=str(path), source_hash=source_hash(path, data)
+        id=doc_id,
+        meta=meta,
+        text=page.text,
+        path=str(path),
+        source_hash=source_hash(path, data),
+        pages=raw.pages if page.text == raw.text else (),
     )
 
 
@@ -140,13 +152,21 @@ class KnownArticle(Protocol):
     source_hash: str
     source_stamp: str
     hash: str
+    pages: list[tuple[int, int]]
 
 
 def _as_indexed(previous: KnownArticle, doc_id: str, path: Path, stamp: str) -> Article:
     """An unchanged file's article as the previous index holds it (no parsing, no hashing)."""
     meta = ArticleMeta(previous.title, previous.url, previous.published, previous.source)
     return Article(
-        doc_id, meta, previous.text, str(path), previous.source_hash, stamp, previous.hash
+        doc_id,
+        meta,
+        previous.text,
+        str(path),
+        previous.source_hash,
+        stamp,
+        tuple(previous.pages),
+        previous.hash,
     )
 
 

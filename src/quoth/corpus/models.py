@@ -35,6 +35,9 @@ class Article:
     """Size and modification time of the file and its sidecar when they were read: a file
     whose stamp is unchanged is not even read again (empty: too fresh to trust, see
     :func:`quoth.corpus.loader.file_stamp`)."""
+    pages: tuple[tuple[int, int], ...] = ()
+    """For a paged document (PDF): (character offset in ``text``, page number) where each
+    page's text starts, so a quote can cite its page; empty for everything else."""
     known_hash: str = field(default="", compare=False)
     """:attr:`hash` as an index stored it, for an article taken from there unchanged."""
 

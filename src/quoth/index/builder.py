@@ -98,6 +98,7 @@ def article_record(article: Article) -> ArticleRecord:
         id=article.id, title=meta.title, url=meta.url, published=meta.published,
         source=meta.source, path=article.path, hash=article.hash, text=article.text,
         source_hash=article.source_hash, source_stamp=article.source_stamp,
+        pages=list(article.pages),
     )  # fmt: skip
 
 
@@ -113,6 +114,7 @@ def stored_corpus(index: StoredIndex) -> LoadedCorpus:
                 record.path,
                 record.source_hash,
                 record.source_stamp,
+                tuple(record.pages),
                 record.hash,
             )
             for record in index.articles

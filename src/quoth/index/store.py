@@ -68,6 +68,9 @@ class ArticleRecord(BaseModel):
     text: str
     source_hash: str = ""
     source_stamp: str = ""
+    pages: list[tuple[int, int]] = []
+    """(offset in ``text``, page number) where each page starts, for a PDF (see
+    :attr:`quoth.corpus.models.Article.pages`)."""
 
 
 class Manifest(BaseModel):

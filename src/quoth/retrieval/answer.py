@@ -45,6 +45,8 @@ class Quote:
     end: int
     phrase: MarkedPhrase | None = None
     """The answer phrase inside ``sentence``, underlined where the model is sure enough."""
+    page: int | None = None
+    """The page ``sentence`` starts on, for an article from a PDF; None for the rest."""
 
 
 @dataclass(frozen=True, slots=True)

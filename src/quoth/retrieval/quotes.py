@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from quoth.corpus.pages import page_at
 from quoth.index.embedder import Vectors
 from quoth.index.reader import IndexReader
 from quoth.retrieval.answer import Quote
@@ -86,4 +87,5 @@ def build_quote(index: IndexReader, group: _Group) -> Quote:
         passage=text[start:end],
         start=start,
         end=end,
+        page=page_at(article.pages, s_start),
     )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -22,6 +23,12 @@ from quoth.errors import QuothError
 
 MAX_REDIRECTS = 5
 HTML_TYPES = ("text/html", "application/xhtml+xml")
+DOCUMENT_TYPES = {
+    "application/pdf": ".pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+}
+"""Documents a link may point to, by media type, with the file suffix they are kept under."""
+ARTICLE_TYPES = (*HTML_TYPES, *DOCUMENT_TYPES)
 USER_AGENT = "quoth/0.1 (+https://github.com/quoth; article fetcher)"
 
 
@@ -45,6 +52,13 @@ class Page:
     body: bytes | None
     etag: str | None
     last_modified: str | None
+    content_type: str = ""
+    """The media type the site declared, lower-cased, without parameters."""
+
+    @property
+    def suffix(self) -> str:
+        """The file suffix its kind of article is kept under: ``.html``, ``.pdf``, ``.docx``."""
+        return DOCUMENT_TYPES.get(self.content_type, ".html")
 
 
 def normalise_link(url: str) -> str:
@@ -106,10 +120,12 @@ def fetch_page(
     limits: FetchLimits,
     etag: str | None = None,
     last_modified: str | None = None,
+    accept: Sequence[str] = ARTICLE_TYPES,
 ) -> Page:
-    """GET a page (conditionally, when an ETag or Last-Modified is known)."""
+    """GET a page (conditionally, when an ETag or Last-Modified is known) whose media type
+    is one of ``accept``: a web page or a document, unless the caller asks for others."""
     current = normalise_link(url)
-    headers = {"User-Agent": USER_AGENT, "Accept": "text/html,application/xhtml+xml"}
+    headers = {"User-Agent": USER_AGENT, "Accept": ",".join(accept)}
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -123,7 +139,7 @@ def fetch_page(
                     if response.is_redirect and "location" in response.headers:
                         current = normalise_link(urljoin(current, response.headers["location"]))
                         continue
-                    return _page(current, response, limits)
+                    return _page(current, response, limits, accept)
             except httpx.TimeoutException:
                 raise FetchError(f"{urlsplit(current).hostname} did not answer in time.") from None
             except httpx.HTTPError as error:
@@ -133,16 +149,28 @@ def fetch_page(
     raise FetchError(f"That link redirects more than {MAX_REDIRECTS} times.")
 
 
-def _page(url: str, response: httpx.Response, limits: FetchLimits) -> Page:
+def _media_type(url: str, declared: str) -> str:
+    """The declared type, or a document's own when a site serves it as bare bytes."""
+    if declared in ("application/octet-stream", "binary/octet-stream", ""):
+        path = urlsplit(url).path.lower()
+        for kind, suffix in DOCUMENT_TYPES.items():
+            if path.endswith(suffix):
+                return kind
+    return declared
+
+
+def _page(url: str, response: httpx.Response, limits: FetchLimits, accept: Sequence[str]) -> Page:
     etag = response.headers.get("etag")
     modified = response.headers.get("last-modified")
     if response.status_code == 304:
         return Page(url, None, etag, modified)
     if response.status_code >= 400:
         raise FetchError(f"{response.url.host} answered {response.status_code} for that link.")
-    kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    if kind not in HTML_TYPES:
-        raise FetchError(f"That link is not a web page (it is {kind or 'of no stated type'}).")
+    declared = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    kind = _media_type(url, declared)
+    if kind not in accept:
+        what = "a web page or a PDF or Word file" if accept == ARTICLE_TYPES else "a feed"
+        raise FetchError(f"That link is not {what} (it is {kind or 'of no stated type'}).")
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limits.max_bytes:
         raise FetchError(_too_large(limits))
@@ -151,7 +179,7 @@ def _page(url: str, response: httpx.Response, limits: FetchLimits) -> Page:
         body += chunk
         if len(body) > limits.max_bytes:
             raise FetchError(_too_large(limits))
-    return Page(url, bytes(body), etag, modified)
+    return Page(url, bytes(body), etag, modified, kind)
 
 
 def _too_large(limits: FetchLimits) -> str:

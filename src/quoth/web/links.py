@@ -1,17 +1,21 @@
 """Linked articles in the corpus folder: one file per link, fetched again on refresh.
 
-A linked article is an ordinary ``.txt`` article file whose front matter also records where
+A linked web page is an ordinary ``.txt`` article file whose front matter also records where
 it came from and the site's cache validators (``link``, ``etag``, ``last_modified``,
-``fetched``); the corpus loader reads only the article fields and ignores the rest. Its
-name is derived from the link (``web-HOST-SLUG-HASH.txt``), so the same link again updates
-the same file, and ``quoth refresh`` finds every linked article by that prefix. Keeping all
-of it in the corpus folder means backups, ``/remove`` and reindexing need nothing new.
+``fetched``, and ``feed`` for an article a followed feed added); the corpus loader reads only
+the article fields and ignores the rest. A linked PDF or Word file is kept as it came
+(``.pdf``, ``.docx``), the same fields in its ``.meta.json`` sidecar. Its name is derived
+from the link (``web-HOST-SLUG-HASH.txt``), so the same link again updates the same file,
+and ``quoth refresh`` finds every linked article by that prefix. Keeping all of it in the
+corpus folder means backups, ``/remove`` and reindexing need nothing new.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,14 +26,15 @@ import yaml
 
 from quoth.corpus.formats import ArticleFormatError
 from quoth.corpus.loader import article_id, build_article
-from quoth.corpus.models import Article
+from quoth.corpus.models import Article, content_hash
 from quoth.corpus.splitting import split_passages, split_sentences
 from quoth.corpus.writing import write_atomically
 from quoth.web.extract import Extracted, extract_article
 from quoth.web.fetch import FetchError, FetchLimits, Page, fetch_page, normalise_link
 
 PREFIX = "web-"
-Outcome = Literal["added", "updated", "unchanged"]
+Outcome = Literal["added", "updated", "unchanged", "duplicate"]
+"""``duplicate``: new under its link, but its text is already an article; not written."""
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -40,6 +45,9 @@ class SavedLink:
     title: str
     passages: int
     outcome: Outcome
+    text_hash: str = ""
+    """The hash of the cleaned text: the same text under another link is the same article
+    (:mod:`quoth.feeds` adds it once)."""
 
 
 @dataclass(slots=True)
@@ -52,17 +60,34 @@ class RefreshReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
 
 
-def link_file_name(link: str) -> str:
+LINKED_SUFFIXES = (".txt", ".pdf", ".docx")
+
+
+def link_file_name(link: str, suffix: str = ".txt") -> str:
     parts = urlsplit(link)
     host = _SLUG.sub("-", (parts.hostname or "site").removeprefix("www.")).strip("-")
     last = [p for p in parts.path.split("/") if p][-1:] or ["index"]
     slug = _SLUG.sub("-", last[0].lower().rsplit(".", 1)[0]).strip("-")[:40] or "page"
     digest = hashlib.sha256(link.encode()).hexdigest()[:8]
-    return f"{PREFIX}{host[:40]}-{slug}-{digest}.txt"
+    return f"{PREFIX}{host[:40]}-{slug}-{digest}{suffix}"
+
+
+def linked_path(corpus: Path, link: str) -> Path | None:
+    """The file a link is kept in, whichever kind it turned out to be, or None."""
+    for suffix in LINKED_SUFFIXES:
+        path = corpus / link_file_name(link, suffix)
+        if path.is_file():
+            return path
+    return None
 
 
 def read_front_matter(path: Path) -> dict[str, Any]:
-    """All front-matter fields of a linked article file (the loader keeps only some)."""
+    """All recorded fields of a linked article file (the loader keeps only some): the front
+    matter of a ``.txt``, the sidecar of a document."""
+    if path.suffix != ".txt":
+        sidecar = path.with_name(f"{path.stem}.meta.json")
+        data = json.loads(sidecar.read_text(encoding="utf-8")) if sidecar.is_file() else {}
+        return data if isinstance(data, dict) else {}
     text = path.read_text(encoding="utf-8")
     if not text.startswith("---\n"):
         return {}
@@ -71,18 +96,28 @@ def read_front_matter(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _render(link: str, page: Page, extracted: Extracted) -> bytes:
+def _fields(
+    link: str, page: Page, meta: Mapping[str, str | None], feed: str | None
+) -> dict[str, str]:
     front = {
-        "title": extracted.title,
-        "url": extracted.url,
-        "published": extracted.published,
-        "source": extracted.site,
+        **meta,
         "link": link,
+        "feed": feed,
         "etag": page.etag,
         "last_modified": page.last_modified,
         "fetched": datetime.now(UTC).replace(microsecond=0).isoformat(),
     }
-    kept = {key: value for key, value in front.items() if value}
+    return {key: value for key, value in front.items() if value}
+
+
+def _render(link: str, page: Page, extracted: Extracted, feed: str | None) -> bytes:
+    meta = {
+        "title": extracted.title,
+        "url": extracted.url,
+        "published": extracted.published,
+        "source": extracted.site,
+    }
+    kept = _fields(link, page, meta, feed)
     head = yaml.safe_dump(kept, allow_unicode=True, sort_keys=False, width=10_000)
     return f"---\n{head}---\n{extracted.text}\n".encode()
 
@@ -92,17 +127,39 @@ def count_passages(article: Article, size: int, overlap: int) -> int:
     return len(split_passages(article.id, article.text, sentences, size, overlap))
 
 
-def _store(corpus: Path, path: Path, link: str, page: Page, chunking: tuple[int, int]) -> SavedLink:
-    """Extract, check and write the article (when it changed); say what happened."""
+def store_page(
+    corpus: Path,
+    link: str,
+    page: Page,
+    chunking: tuple[int, int],
+    feed: str | None = None,
+    fields: dict[str, str | None] | None = None,
+    known_text: Callable[[str], str | None] | None = None,
+) -> SavedLink:
+    """Extract, check and write the article (when it changed); say what happened.
+
+    A web page is kept as its extracted text; a PDF or Word file as it came, with a sidecar
+    (``fields``: metadata a feed entry gives, used where the file itself has none). A new
+    article whose text ``known_text`` names an article for is not written: a duplicate."""
     assert page.body is not None
-    extracted = extract_article(page.body, page.url)
-    data = _render(link, page, extracted)
+    suffix = ".txt" if page.suffix == ".html" else page.suffix
+    path = corpus / link_file_name(link, suffix)
+    sidecar: bytes | None = None
+    if suffix == ".txt":
+        data = _render(link, page, extract_article(page.body, page.url), feed)
+    else:
+        data = page.body
+        meta = {"url": page.url, **{k: v for k, v in (fields or {}).items() if v}}
+        sidecar = json.dumps(_fields(link, page, meta, feed), ensure_ascii=False).encode()
     doc_id = article_id(corpus, path)
     try:
         article = build_article(doc_id, path, data)
     except ArticleFormatError as error:
-        raise FetchError(f"That page was not added: it {error}.") from None
+        raise FetchError(f"That link was not added: it {error}.") from None
     outcome: Outcome = "added"
+    text_hash = content_hash(article.text)
+    if not path.exists() and known_text is not None and known_text(text_hash) is not None:
+        return SavedLink(doc_id, path, article.meta.title, 0, "duplicate", text_hash)
     if path.exists():
         try:
             before = build_article(doc_id, path, path.read_bytes())
@@ -110,9 +167,13 @@ def _store(corpus: Path, path: Path, link: str, page: Page, chunking: tuple[int,
             before = None
         outcome = "unchanged" if before is not None and before.hash == article.hash else "updated"
     if outcome != "unchanged" or _validators(path) != (page.etag, page.last_modified):
+        if sidecar is not None:  # the sidecar first: the loader never sees the file without
+            write_atomically(path.with_name(f"{path.stem}.meta.json"), sidecar)
         write_atomically(path, data)  # unchanged text: only the cache validators are new
+    if sidecar is not None:
+        article = build_article(doc_id, path, data)  # with the sidecar's title and address
     passages = count_passages(article, *chunking)
-    return SavedLink(doc_id, path, article.meta.title, passages, outcome)
+    return SavedLink(doc_id, path, article.meta.title, passages, outcome, text_hash)
 
 
 def _validators(path: Path) -> tuple[str | None, str | None]:
@@ -124,12 +185,15 @@ def save_link(corpus: Path, url: str, limits: FetchLimits, chunking: tuple[int, 
     """Fetch a page and keep its article in the corpus (``chunking``: sentences per passage
     and overlap, to tell the moderator how many passages it makes)."""
     link = normalise_link(url)
-    path = corpus / link_file_name(link)
-    return _store(corpus, path, link, fetch_page(link, limits), chunking)
+    return store_page(corpus, link, fetch_page(link, limits), chunking)
 
 
 def linked_files(corpus: Path) -> list[Path]:
-    return sorted(p for p in corpus.glob(f"{PREFIX}*.txt") if p.is_file())
+    return sorted(
+        p
+        for p in corpus.glob(f"{PREFIX}*")
+        if p.is_file() and p.suffix in LINKED_SUFFIXES and not p.name.endswith(".meta.json")
+    )
 
 
 def refresh_links(corpus: Path, limits: FetchLimits, chunking: tuple[int, int]) -> RefreshReport:
@@ -149,12 +213,16 @@ def refresh_links(corpus: Path, limits: FetchLimits, chunking: tuple[int, int]) 
             if page.body is None:
                 report.not_modified.append(doc_id)
                 continue
-            saved = _store(corpus, path, link, page, chunking)
-        except (FetchError, OSError, yaml.YAMLError) as error:
+            saved = store_page(corpus, link, page, chunking, front.get("feed"), _kept(front))
+        except (FetchError, OSError, yaml.YAMLError, json.JSONDecodeError) as error:
             report.failed.append((doc_id, str(error)))
             continue
         (report.unchanged if saved.outcome == "unchanged" else report.changed).append(doc_id)
     return report
+
+
+def _kept(front: dict[str, Any]) -> dict[str, str | None]:
+    return {key: front.get(key) for key in ("title", "published", "source")}
 
 
 def describe_refresh(report: RefreshReport) -> str:
