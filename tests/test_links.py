@@ -80,7 +80,7 @@ def test_bad_links_get_one_clear_line(site: Site, tmp_path: Path) -> None:
     site.resources["/loop"] = Resource(b"", status=301, headers={"Location": "/loop"})
     site.resources["/empty"] = Resource(b"<html><body><nav>Home</nav><p>Hi.</p></body></html>")
     expected = {
-        site.url("/report.pdf"): "not a web page (it is application/pdf)",
+        site.url("/report.pdf"): "was not added: it is a damaged PDF",
         site.url("/huge"): "larger than 195 KB",
         site.url("/loop"): "redirects more than 5 times",
         site.url("/empty"): "no article text",

@@ -385,6 +385,86 @@ def refresh(index_dir: IndexDirOption = None) -> None:
         raise typer.Exit(1)
 
 
+feeds_app = typer.Typer(help="Follow news feeds (RSS, Atom): their new entries become articles.")
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.command("add")
+def feeds_add(
+    url: Annotated[str, typer.Argument(help="The feed, or a page that names its feed.")],
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Follow a feed, add its entries as articles and reindex."""
+    from quoth.feeds.refresh import describe_feeds_refresh, follow, refresh_feed
+
+    settings = settings_for(index_dir)
+    corpus = _writable_corpus(settings)
+    store = guarded(lambda: runtime.open_feeds(settings))
+    document = guarded(lambda: follow(store, url, settings.fetch_limits()))
+    feed = store.feed(document.url)
+    assert feed is not None
+    out.print(f"Following “{feed.title}” ({feed.url}).", highlight=False, soft_wrap=True)
+    report = refresh_feed(store, feed, runtime.feed_settings(settings, corpus))
+    out.print(describe_feeds_refresh([report]), highlight=False, soft_wrap=True)
+    if report.changed:
+        _reindex(settings, corpus)
+
+
+@feeds_app.command("list")
+def feeds_list() -> None:
+    """The followed feeds: articles added, last refresh, last error."""
+    from quoth.feeds.refresh import describe_feeds
+
+    settings = settings_for(None)
+    store = guarded(lambda: runtime.open_feeds(settings))
+    out.print(describe_feeds(store.feeds()), highlight=False, soft_wrap=True)
+
+
+@feeds_app.command("remove")
+def feeds_remove(
+    url: Annotated[str, typer.Argument(help="The feed's address, as `quoth feeds list` shows.")],
+    with_articles: Annotated[
+        bool, typer.Option("--with-articles", help="Remove the articles it added too.")
+    ] = False,
+    index_dir: IndexDirOption = None,
+) -> None:
+    """Stop following a feed; its articles stay unless --with-articles."""
+    from quoth.corpus.writing import remove_article_files
+    from quoth.web.fetch import normalise_link
+
+    settings = settings_for(index_dir)
+    store = guarded(lambda: runtime.open_feeds(settings))
+    added = guarded(lambda: store.remove(normalise_link(url)))
+    if added is None:
+        fail("That feed is not followed; `quoth feeds list` shows the ones that are.")
+    if not with_articles:
+        out.print(f"Stopped following it; its {len(added)} articles stay.", highlight=False)
+        return
+    corpus = _writable_corpus(settings)
+    for doc_id in added:
+        remove_article_files(corpus, doc_id)
+    out.print(f"Stopped following it and removed its {len(added)} articles.", highlight=False)
+    _reindex(settings, corpus)
+
+
+@feeds_app.command("refresh")
+def feeds_refresh(index_dir: IndexDirOption = None) -> None:
+    """Refresh every followed feed now, then one reindex for what they added."""
+    from quoth.feeds.refresh import describe_feeds_refresh, refresh_round
+
+    settings = settings_for(index_dir)
+    corpus = _writable_corpus(settings)
+    store = guarded(lambda: runtime.open_feeds(settings))
+    reports = guarded(lambda: refresh_round(store, runtime.feed_settings(settings, corpus)))
+    if reports is None:
+        fail("Another process is refreshing the feeds right now; try again in a minute.")
+    out.print(describe_feeds_refresh(reports), highlight=False, soft_wrap=True)
+    if any(report.changed for report in reports):
+        _reindex(settings, corpus)
+    if any(report.error or report.failed for report in reports):
+        raise typer.Exit(1)
+
+
 @app.command("export-onnx")
 def export_onnx_command(
     target: Annotated[

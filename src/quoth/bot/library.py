@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Protocol
 from quoth import metrics, runtime
 from quoth.config import Settings
 from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError
-from quoth.corpus.loader import article_id, build_article, iter_article_files
-from quoth.corpus.writing import UPLOAD_PREFIX, write_atomically
+from quoth.corpus.loader import article_id, build_article
+from quoth.corpus.writing import UPLOAD_PREFIX, remove_article_files, write_atomically
 from quoth.errors import QuothError
 from quoth.feedback import REASONS, FeedbackStore
 from quoth.health import Heartbeat
@@ -345,46 +345,25 @@ class Library:
             raise FeedError("That feed is not followed; /feeds lists the ones that are.")
         if with_articles:
             for doc_id in added:
-                with contextlib.suppress(ModerationError):
-                    self.remove(doc_id)
+                remove_article_files(self._writable_corpus(), doc_id)
         return added
 
     def refresh_feeds(self, only_due: bool = False) -> list[FeedReport] | None:
         """Refresh the followed feeds (``only_due``: those not checked within the interval);
         None when another process is refreshing them right now."""
-        from quoth.feeds.refresh import refresh_feed
+        from quoth.feeds.refresh import refresh_round
 
-        corpus = self._writable_corpus()
-        options = runtime.feed_settings(self.settings, corpus)
-        with self.feeds.refresh_turn() as mine:
-            if not mine:
-                return None
-            interval = self.settings.feed_interval * 60
-            feeds = self.feeds.due(interval) if only_due else self.feeds.feeds()
-            reports = [refresh_feed(self.feeds, feed, options) for feed in feeds]
-        for report in reports:
+        options = runtime.feed_settings(self.settings, self._writable_corpus())
+        interval = self.settings.feed_interval * 60 if only_due else None
+        reports = refresh_round(self.feeds, options, interval)
+        for report in reports or []:
             _count_feed(report)
         return reports
 
     def feeds_text(self) -> str:
-        from quoth.feeds.refresh import FAILURES_REPORTED
+        from quoth.feeds.refresh import describe_feeds
 
-        feeds = self.feeds.feeds()
-        if not feeds:
-            return "No feeds are followed. Follow one with /follow URL (an RSS or Atom feed)."
-        lines = [f"Followed feeds ({len(feeds)}):"]
-        for feed in feeds:
-            checked = (
-                f"checked {_ago(time.time() - feed.last_checked.timestamp())}"
-                if feed.last_checked
-                else "not checked yet"
-            )
-            line = f"• {feed.title} — {feed.url}\n  {feed.articles} articles added, {checked}"
-            if feed.last_error:
-                warn = "⚠️ " if feed.failures >= FAILURES_REPORTED else ""
-                line += f"\n  {warn}failed {feed.failures}× in a row: {feed.last_error}"
-            lines.append(line)
-        return "\n".join(lines)
+        return describe_feeds(self.feeds.feeds())
 
     def failing_feeds(self) -> list[Feed]:
         from quoth.feeds.refresh import FAILURES_REPORTED
@@ -448,16 +427,9 @@ class Library:
 
     def remove(self, doc_id: str) -> list[Path]:
         """Delete the files of one article (and its sidecar); ids are matched, never joined."""
-        corpus = self._writable_corpus()
-        files = [p for p in iter_article_files(corpus) if article_id(corpus, p) == doc_id]
-        if not files:
+        removed = remove_article_files(self._writable_corpus(), doc_id)
+        if not removed:
             raise ModerationError(f"No article with id {doc_id!r}. See /sources for the ids.")
-        removed = []
-        for path in files:
-            for victim in (path, path.with_name(f"{path.stem}.meta.json")):
-                if victim.exists():
-                    victim.unlink()
-                    removed.append(victim)
         return removed
 
     def discard_torn_uploads(self) -> list[Path]:

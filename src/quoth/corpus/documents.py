@@ -70,6 +70,8 @@ def read_pdf(data: bytes, max_pages: int = MAX_PDF_PAGES) -> Document:
         pages = [page.extract_text() or "" for page in reader.pages]
         info = reader.metadata
         meta = _pdf_meta(info)
+    except ArticleFormatError:
+        raise
     except (FileNotDecryptedError, DependencyError):
         raise ArticleFormatError("is an encrypted PDF; save it without a password first") from None
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError) as error:
@@ -121,8 +123,9 @@ def _paged(pages: list[str], meta: dict[str, str]) -> Document:
 
 
 def read_docx(data: bytes) -> Document:
-    """A Word file's body paragraphs and table cells in document order (python-docx); page
-    headers and footers live apart from the body in a .docx and are left out with it."""
+    """A Word file's body paragraphs and table rows in document order (python-docx); page
+    headers and footers live apart from the body in a .docx and are left out with it. Its
+    stored creation date is not taken: templates carry theirs into every file."""
     import docx
     from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
@@ -141,23 +144,25 @@ def read_docx(data: bytes) -> Document:
         title = usable_title(properties.title)
         if title:
             meta["title"] = title
-        if properties.created is not None:
-            meta["published"] = properties.created.date().isoformat()
     except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as error:
         raise ArticleFormatError(f"is not a readable Word file ({_first_line(error)})") from None
     return Document("\n".join(lines), meta)
 
 
 def _table_lines(table: Any) -> list[str]:
-    """Each cell's paragraphs once (a merged cell is reported by every row it spans)."""
+    """A line per row, its cells joined by " | " (a merged cell, which python-docx reports
+    in every column it spans, once)."""
     lines: list[str] = []
-    seen: list[object] = []  # the cells' XML elements, held so that ``is`` compares them
-    for row in getattr(table, "rows", []):
+    for row in table.rows:
+        cells: list[str] = []
+        previous: object = None  # the cell's XML element, held so that ``is`` compares it
         for cell in row.cells:
-            if any(cell._tc is known for known in seen):
+            if cell._tc is previous:
                 continue
-            seen.append(cell._tc)
-            lines.extend(str(p.text) for p in cell.paragraphs)
+            previous = cell._tc
+            cells.append(" ".join(p.text for p in cell.paragraphs).strip())
+        if any(cells):
+            lines.append(" | ".join(cells))
     return lines
 
 

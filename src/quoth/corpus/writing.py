@@ -7,6 +7,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from quoth.corpus.loader import article_id, iter_article_files
+
 UPLOAD_PREFIX = ".upload-"
 """Temporaries are hidden files: the corpus loader never reads a half-written article."""
 
@@ -24,3 +26,16 @@ def write_atomically(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             Path(temporary).unlink()
         raise
+
+
+def remove_article_files(corpus: Path, doc_id: str) -> list[Path]:
+    """Delete the files of one article (and its sidecar); ids are matched, never joined
+    into a path. Returns what was deleted (nothing: no such article)."""
+    files = [p for p in iter_article_files(corpus) if article_id(corpus, p) == doc_id]
+    removed = []
+    for path in files:
+        for victim in (path, path.with_name(f"{path.stem}.meta.json")):
+            if victim.exists():
+                victim.unlink()
+                removed.append(victim)
+    return removed

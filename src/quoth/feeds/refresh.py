@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from quoth.feeds import EntryState, Feed, FeedError
@@ -175,3 +176,34 @@ def follow(store: FeedStore, url: str, limits: FetchLimits) -> FeedDocument:
     if not store.add(document.url, title):
         raise FeedError(f"That feed is followed already: {document.url}")
     return document
+
+
+def refresh_round(
+    store: FeedStore, settings: FeedSettings, due_within_s: float | None = None
+) -> list[FeedReport] | None:
+    """Refresh every followed feed (``due_within_s``: only those not checked within it), or
+    None when another process is refreshing them right now."""
+    with store.refresh_turn() as mine:
+        if not mine:
+            return None
+        feeds = store.feeds() if due_within_s is None else store.due(due_within_s)
+        return [refresh_feed(store, feed, settings) for feed in feeds]
+
+
+def describe_feeds(feeds: list[Feed], now: datetime | None = None) -> str:
+    """The followed feeds as moderators read them, in the chat and on the command line."""
+    if not feeds:
+        return "No feeds are followed. Follow one with /follow URL (an RSS or Atom feed)."
+    now = now or datetime.now(UTC)
+    lines = [f"Followed feeds ({len(feeds)}):"]
+    for feed in feeds:
+        checked = "not checked yet"
+        if feed.last_checked is not None:
+            minutes = max(0, int((now - feed.last_checked).total_seconds() // 60))
+            checked = f"checked {minutes} min ago"
+        line = f"• {feed.title} — {feed.url}\n  {feed.articles} articles added, {checked}"
+        if feed.last_error:
+            warn = "⚠️ " if feed.failures >= FAILURES_REPORTED else ""
+            line += f"\n  {warn}failed {feed.failures}× in a row: {feed.last_error}"
+        lines.append(line)
+    return "\n".join(lines)
