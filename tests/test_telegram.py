@@ -32,7 +32,7 @@ from quoth.retrieval import AnsweringService
 
 from .conftest import settings_for
 from .telegram_stand_in import TEST_TOKEN, BotApiStandIn, SentMessage
-from .web_stand_in import PARAGRAPHS, news_page, serving
+from .web_stand_in import PARAGRAPHS, Entry, Resource, news_page, rss, serving
 
 TOKEN = TEST_TOKEN
 MODERATOR = 4242
@@ -589,6 +589,52 @@ async def test_articles_added_by_link_from_the_chat(
             asked = await harness.ask(url)  # anyone else's link is a question
             assert "couldn't find" in asked.text
         assert site.downloads["/news/bridge"] == 2
+
+
+async def test_feeds_followed_from_the_chat_and_refreshed_by_the_serving_loop(
+    server: BotApiStandIn, own_service: AnsweringService, corpus_copy: Path, tmp_path: Path
+) -> None:
+    base = settings_for(
+        tmp_path / "idx",
+        corpus_copy,
+        fetch_allow_private=True,
+        feedback_file=tmp_path / "state.sqlite3",
+        feed_interval=0.001,  # every feed is due again at once
+    )
+    settings = bot_settings(server, base)
+    with serving() as site:
+        bridge = site.page("/news/bridge", news_page(BRIDGE, PARAGRAPHS, BRIDGE_URL, "2026-11-24"))
+        feed = site.url("/feed.rss")
+        site.resources["/feed.rss"] = Resource(
+            rss("Meridian Daily", [Entry(BRIDGE, bridge)]), "application/rss+xml"
+        )
+        async with running_bot(server, settings, own_service) as harness:
+            assert (await harness.ask(f"/follow {feed}")).text == NOT_A_MODERATOR
+            followed = await harness.ask(f"/follow {feed}", chat=MODERATOR, user=MODERATOR)
+            assert followed.text.startswith(f"Following {feed}. It added 1 articles.")
+            assert followed.text.endswith("Indexing them now…")
+            await server.wait_for(lambda s: "1 new" in s.text)
+            answer = await harness.ask("How much will the new bridge in Port Meridian cost?")
+            assert "48 million euros" in answer.text
+
+            ferry = "The harbour ferry will run all night during the summer festival week."
+            site.page("/news/ferry", news_page("Night ferry", [ferry, *PARAGRAPHS[2:]], "", ""))
+            entries = [Entry("Night ferry", site.url("/news/ferry")), Entry(BRIDGE, bridge)]
+            site.resources["/feed.rss"] = Resource(rss("Meridian Daily", entries), "text/xml")
+            reports = await harness.bot.library.feed_round()  # what the serving loop runs
+            assert reports is not None and len(reports[0].added) == 1
+            answer = await harness.ask("When will the harbour ferry run all night?")
+            assert "summer festival week" in answer.text
+
+            listed = await harness.ask("/feeds", chat=MODERATOR, user=MODERATOR)
+            assert "Meridian Daily" in listed.text and "2 articles added" in listed.text
+            stopped = await harness.ask(f"/unfollow {feed}", chat=MODERATOR, user=MODERATOR)
+            assert stopped.text.startswith("Stopped following it; its 2 articles stay")
+            assert (
+                "No feeds are followed"
+                in (await harness.ask("/feeds", chat=MODERATOR, user=MODERATOR)).text
+            )
+    assert site.downloads["/news/bridge"] == 1
 
 
 async def test_quoth_speaks_the_users_language_and_quotes_verbatim(harness: Harness) -> None:

@@ -131,3 +131,48 @@ def serving() -> Iterator[Site]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@dataclass
+class Entry:
+    """One feed entry; ``updated`` changes when the site edits it."""
+
+    title: str
+    link: str
+    updated: str = "2026-11-24T08:30:00Z"
+    summary: str = ""
+
+
+def rss(title: str, entries: list[Entry]) -> bytes:
+    """An RSS 2.0 document, newest entry first."""
+    items = "".join(
+        f"<item><title>{e.title}</title><link>{e.link}</link><guid>{e.link}</guid>"
+        f"<pubDate>{_rfc822(e.updated)}</pubDate><description>{e.summary}</description></item>"
+        for e in entries
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        f"<title>{title}</title><link>https://meridian-daily.example/</link>"
+        f"<description>News</description>{items}</channel></rss>"
+    ).encode()
+
+
+def atom(title: str, entries: list[Entry]) -> bytes:
+    """An Atom 1.0 document with relative links (resolved against the feed's address)."""
+    items = "".join(
+        f'<entry><title>{e.title}</title><link href="{e.link}"/><id>tag:{e.link}</id>'
+        f"<updated>{e.updated}</updated><summary>{e.summary}</summary></entry>"
+        for e in entries
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>{title}</title><id>tag:feed</id><updated>2026-11-24T08:30:00Z</updated>"
+        f"{items}</feed>"
+    ).encode()
+
+
+def _rfc822(moment: str) -> str:
+    from datetime import datetime
+    from email.utils import format_datetime
+
+    return format_datetime(datetime.fromisoformat(moment.replace("Z", "+00:00")))

@@ -80,7 +80,7 @@ def _fetch(
     try:
         return fetch_page(url, limits, etag, modified, accept=(*FEED_TYPES, *HTML_TYPES))
     except FetchError as error:
-        raise FeedError(str(error).replace("That link", "That feed")) from None
+        raise FeedError(str(error).replace("That link", "That address")) from None
 
 
 def _looks_like_xml(body: bytes) -> bool:
@@ -162,9 +162,10 @@ def _item(entry: Any, base: str) -> FeedItem | None:
     except FetchError:
         return None
     title = str(entry.get("title") or "").strip() or None
-    stamp = entry.get("published_parsed") or entry.get("updated_parsed")
+    # dict.get: feedparser's own get maps a missing "updated" to "published", with a warning
+    stamp = dict.get(entry, "published_parsed") or dict.get(entry, "updated_parsed")
     published = date(stamp[0], stamp[1], stamp[2]).isoformat() if stamp else None
-    updated = str(entry.get("updated") or entry.get("published") or "")
+    updated = str(dict.get(entry, "updated") or dict.get(entry, "published") or "")
     summary = str(entry.get("summary") or "")
     version = hashlib.sha256("\0".join((link, title or "", updated, summary)).encode())
     return FeedItem(

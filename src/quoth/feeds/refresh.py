@@ -17,7 +17,7 @@ from pathlib import Path
 from quoth.feeds import EntryState, Feed, FeedError
 from quoth.feeds.reader import FeedDocument, FeedItem, read_feed
 from quoth.feeds.store import FeedStore
-from quoth.web.fetch import FetchError, FetchLimits, fetch_page
+from quoth.web.fetch import FetchError, FetchLimits, fetch_page, normalise_link
 from quoth.web.links import linked_path, store_page
 
 log = logging.getLogger("quoth.feeds")
@@ -170,6 +170,8 @@ def describe_feeds_refresh(reports: list[FeedReport]) -> str:
 def follow(store: FeedStore, url: str, limits: FetchLimits) -> FeedDocument:
     """Check that ``url`` is a readable feed (or a page naming one) and follow it; the
     entries are added by the refresh that follows. Raises :class:`FeedError`."""
+    if store.feed(normalise_link(url)) is not None:
+        raise FeedError(f"That feed is followed already: {normalise_link(url)}")
     document = read_feed(url, limits)
     assert document is not None  # no validators were sent
     title = document.title or document.url
