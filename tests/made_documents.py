@@ -26,7 +26,12 @@ def make_pdf(pages: list[list[str]], title: str = "", encrypt: str | None = None
         canvas.restoreState()  # type: ignore[attr-defined]
 
     buffer = io.BytesIO()
-    document = SimpleDocTemplate(buffer, pagesize=A4, title=title, encrypt=encrypt)
+    lock = None
+    if encrypt is not None:  # "": anyone may open it; only editing needs the owner's password
+        from reportlab.lib.pdfencrypt import StandardEncryption
+
+        lock = StandardEncryption(encrypt, ownerPassword="owner-secret", canModify=0)
+    document = SimpleDocTemplate(buffer, pagesize=A4, title=title, encrypt=lock)
     style = getSampleStyleSheet()["BodyText"]
     story: list[object] = []
     for number, paragraphs in enumerate(pages):

@@ -123,7 +123,10 @@ def own(
 
 async def test_slash_commands_synced_at_start(bot: DiscordBot, server: DiscordStandIn) -> None:
     names = {command["name"] for command in server.commands}
-    assert names == {"ask", "sources", "source", "reindex", "stats", "gaps", "add", "remove"}
+    assert names == {
+        "ask", "sources", "source", "reindex", "stats", "gaps", "add", "remove",
+        "follow", "unfollow", "feeds",
+    }  # fmt: skip
     ask = next(c for c in server.commands if c["name"] == "ask")
     assert ask["options"][0]["name"] == "question" and ask["options"][0]["required"]
 

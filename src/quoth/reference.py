@@ -71,13 +71,21 @@ def _usage(name: str, command: Any) -> str:
 
 
 def command_rows(app: typer.Typer) -> list[tuple[str, str]]:
-    """(usage, what it does) for every command of ``app``, by name."""
+    """(usage, what it does) for every command of ``app``, by name; a command group's
+    (``quoth feeds add``) each under its full name."""
     group: Any = typer.main.get_command(app)  # typer's own click: duck-typed here
+    return _rows(group, "")
+
+
+def _rows(group: Any, prefix: str) -> list[tuple[str, str]]:
     rows = []
     for name in sorted(group.commands):
         command = group.commands[name]
+        if hasattr(command, "commands"):
+            rows.extend(_rows(command, f"{prefix}{name} "))
+            continue
         summary = (command.help or "").strip().split("\n\n")[0]
-        rows.append((_usage(name, command), summary))
+        rows.append((_usage(prefix + name, command), summary))
     return rows
 
 

@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Protocol
 
 from quoth.corpus.cleaning import CleanedPage, clean_page, normalise_whitespace
-from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError, parse_article
+from quoth.corpus.formats import (
+    DOCUMENT_SUFFIXES,
+    SUPPORTED_SUFFIXES,
+    ArticleFormatError,
+    parse_article,
+)
 from quoth.corpus.models import Article, ArticleMeta, LoadedCorpus, SkippedFile
 from quoth.corpus.splitting import sentence_spans
 from quoth.errors import QuothError
@@ -25,6 +30,8 @@ from quoth.errors import QuothError
 log = logging.getLogger(__name__)
 
 MAX_ARTICLE_BYTES = 5 * 1024 * 1024
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+"""PDF and Word files carry fonts and pictures: ten times a text article's limit."""
 RACY_NS = 2_000_000_000
 """A file changed this recently (nanoseconds) gets no stamp: see :func:`file_stamp`."""
 TITLE_MAX_CHARS = 90
@@ -189,8 +196,13 @@ def load_corpus(root: Path, known: Mapping[str, KnownArticle] | None = None) -> 
             if doc_id in seen:
                 raise ArticleFormatError(f"has the same id {doc_id!r} as {seen[doc_id].name}")
             status = path.stat()
-            if status.st_size > MAX_ARTICLE_BYTES:
-                raise ArticleFormatError(f"is larger than {MAX_ARTICLE_BYTES // 1024 // 1024} MB")
+            limit = (
+                MAX_DOCUMENT_BYTES
+                if path.suffix.lower() in DOCUMENT_SUFFIXES
+                else MAX_ARTICLE_BYTES
+            )
+            if status.st_size > limit:
+                raise ArticleFormatError(f"is larger than {limit // 1024 // 1024} MB")
             stamp = file_stamp(path, status.st_size, status.st_mtime_ns)
             previous = known.get(str(path)) if known else None
             if previous is not None and previous.id != doc_id:
