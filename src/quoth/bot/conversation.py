@@ -285,7 +285,8 @@ class Conversation:
         try:
             if size is not None and size > limit:
                 raise ModerationError(f"That file is too large; the limit is {limit // 1024} KB.")
-            saved = self.library.save_upload(name, await fetch())
+            data = await fetch()  # reading a long PDF takes a while: not on the event loop
+            saved = await asyncio.to_thread(self.library.save_upload, name, data)
         except ModerationError as error:
             return Reply(str(error))
         log.info(
