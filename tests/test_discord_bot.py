@@ -304,7 +304,9 @@ async def test_moderator_adds_and_removes_an_article(
         b"Lighthouse keepers of Gwadar\n\nThe Gwadar lighthouse was repainted blue and white "
         b"in March 2031 by a crew of eleven volunteers from the fishing cooperative."
     )
-    settings = own.settings.model_copy(update={"fetch_allow_private": True})
+    settings = own.settings.model_copy(
+        update={"fetch_allow_private": True, "max_upload_bytes": 1_000_000}
+    )
     with serving() as site:
         async with running_bot(server, settings, own.service) as bot:
             added = await server.push_command(
@@ -326,9 +328,9 @@ async def test_moderator_adds_and_removes_an_article(
             )
             assert "Only" in (await server.reply(wrong)).content
             huge = await server.push_command(
-                "add", user_id=MODERATOR, attachment=("huge.txt", b"Big. " * 500_000)
+                "add", user_id=MODERATOR, attachment=("huge.txt", b"Big. " * 250_000)
             )
-            assert "too large" in (await server.reply(huge)).shown
+            assert "too large; the limit is 976 KB" in (await server.reply(huge)).shown
             title = "Port Meridian votes for a lifting bridge"
             url = site.page(
                 "/bridge", news_page(title, PARAGRAPHS, "https://m.example/b", "2026-11-24")
