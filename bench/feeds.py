@@ -100,7 +100,10 @@ def pages(site: Counting) -> None:
     items = []
     for number in range(ENTRIES + 1):
         paragraphs = [f"Bulletin {number}: {sources[number % len(sources)][0]}"]
-        paragraphs += sources[number % len(sources)][1:]
+        # the number in every paragraph: no two pages' texts are the same after cleaning
+        paragraphs += [
+            f"{line} (Bulletin {number}.)" for line in sources[number % len(sources)][1:]
+        ]
         body = "".join(f"<p>{p}</p>" for p in paragraphs)
         html = f"<html><head><title>Bulletin {number}</title></head><body><article>"
         html += f"<h1>Bulletin {number}</h1>{body}</article></body></html>"
@@ -129,11 +132,11 @@ def measure(work: Path, scale_dir: Path) -> dict[str, Any]:
     )
     service = runtime.open_service(settings)
     site = Counting()
-    pages(site)
     store = SqliteFeeds(settings.feedback_file)
     options = runtime.feed_settings(settings, corpus)
     result: dict[str, Any] = {"passages": service.index.live_passages, "entries": ENTRIES}
     with serving(site):
+        pages(site)  # the links name the server's port
         started = time.perf_counter()
         save_link(corpus, site.url("/news/0"), settings.fetch_limits(), options.chunking)
         fetched = time.perf_counter() - started
@@ -149,6 +152,8 @@ def measure(work: Path, scale_dir: Path) -> dict[str, Any]:
         follow(store, site.url("/feed.rss"), settings.fetch_limits())
         [first] = refresh_round(store, options) or []
         fetched = time.perf_counter() - started
+        if len(first.added) != ENTRIES:
+            raise SystemExit(f"expected {ENTRIES} new articles, got {first}")
         started = time.perf_counter()
         _, report = runtime.reindex(settings, service.embedder, previous=index_now)
         reindexed = time.perf_counter() - started
