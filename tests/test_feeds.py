@@ -185,7 +185,7 @@ def test_feeds_that_are_not_feeds_get_one_clear_line(
     assert report.error is not None and report.failures == FAILURES_REPORTED
     text = describe_feeds(store.feeds())
     assert f"⚠️ failed {FAILURES_REPORTED}× in a row: That feed declares XML entities" in text
-    assert "1 articles added" in text and len(linked_files(settings.corpus)) == 1
+    assert "1 article added" in text and len(linked_files(settings.corpus)) == 1
 
 
 def test_a_feed_of_ten_thousand_entries_adds_a_few_each_refresh(
@@ -243,15 +243,15 @@ def test_feeds_from_the_command_line(site: Site, tmp_path: Path, corpus_copy: Pa
     url = serve_feed(site, [publish(site, 13)])
     added = runner.invoke(app, ["feeds", "add", url], env=env)
     assert added.exit_code == 0, added.output
-    assert "Following “Meridian Daily”" in added.stdout and "1 articles added" in added.stdout
+    assert "Following “Meridian Daily”" in added.stdout and "1 article added" in added.stdout
     asked = runner.invoke(app, ["ask", "How many hours did the debate on plan 13 last?"], env=env)
     assert "15 hours" in asked.stdout
     listed = runner.invoke(app, ["feeds", "list"], env=env)
-    assert "Meridian Daily" in listed.stdout and "1 articles added" in listed.stdout
+    assert "Meridian Daily" in listed.stdout and "1 article added" in listed.stdout
     serve_feed(site, [publish(site, 14), publish(site, 13)])
     refreshed = runner.invoke(app, ["feeds", "refresh"], env=env)
     assert refreshed.exit_code == 0, refreshed.output
-    assert "1 articles added" in refreshed.stdout and "(1 new, 0 changed" in refreshed.stdout
+    assert "1 article added" in refreshed.stdout and "(1 new, 0 changed" in refreshed.stdout
     removed = runner.invoke(app, ["feeds", "remove", url, "--with-articles"], env=env)
     assert removed.exit_code == 0 and "removed its 2 articles" in removed.stdout
     assert linked_files(corpus_copy) == []

@@ -611,7 +611,7 @@ async def test_feeds_followed_from_the_chat_and_refreshed_by_the_serving_loop(
         async with running_bot(server, settings, own_service) as harness:
             assert (await harness.ask(f"/follow {feed}")).text == NOT_A_MODERATOR
             followed = await harness.ask(f"/follow {feed}", chat=MODERATOR, user=MODERATOR)
-            assert followed.text.startswith(f"Following {feed}. It added 1 articles.")
+            assert followed.text.startswith(f"Following {feed}. It added 1 article.")
             assert followed.text.endswith("Indexing them now…")
             await server.wait_for(lambda s: "1 new" in s.text)
             answer = await harness.ask("How much will the new bridge in Port Meridian cost?")

@@ -339,11 +339,13 @@ class Conversation:
         except QuothError as error:  # the feed (fetch, XML, already followed) or the store
             return Reply(str(error))
         log.info("follow feed=%s platform=%s", added.url, person.platform)
-        from quoth.feeds.refresh import describe_feeds_refresh
+        from quoth.feeds.refresh import counted, describe_feeds_refresh
 
         lines = describe_feeds_refresh([added]).splitlines()[1:]
         text = f"Following {added.url}. " + (
-            f"It added {len(added.added)} articles." if added.added else "It added no articles yet."
+            f"It added {counted(len(added.added), 'article')}."
+            if added.added
+            else "It added no articles yet."
         )
         text = "\n".join([text, *lines])
         if not added.changed:

@@ -25,6 +25,11 @@ FAILURES_REPORTED = 3
 """Refreshes in a row a feed may fail before moderators are told (in /feeds and the log)."""
 
 
+def counted(number: int, noun: str) -> str:
+    """``1 article``, ``2 articles``: moderators read these counts in the chat."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 @dataclass(slots=True)
 class FeedReport:
     """One feed's refresh: articles added and updated, entries that failed, the feed's error."""
@@ -144,8 +149,8 @@ def describe_feeds_refresh(reports: list[FeedReport]) -> str:
     added = sum(len(r.added) for r in reports)
     updated = sum(len(r.updated) for r in reports)
     lines = [
-        f"Checked {len(reports)} feeds: {added} articles added, {updated} updated, "
-        f"{sum(r.not_modified for r in reports)} feeds unchanged (the site said so), "
+        f"Checked {counted(len(reports), 'feed')}: {counted(added, 'article')} added, "
+        f"{updated} updated, {sum(r.not_modified for r in reports)} unchanged (the site said so), "
         f"{sum(r.error is not None for r in reports)} failed."
     ]
     for report in reports:
@@ -203,7 +208,9 @@ def describe_feeds(feeds: list[Feed], now: datetime | None = None) -> str:
         if feed.last_checked is not None:
             minutes = max(0, int((now - feed.last_checked).total_seconds() // 60))
             checked = f"checked {minutes} min ago"
-        line = f"• {feed.title} — {feed.url}\n  {feed.articles} articles added, {checked}"
+        line = (
+            f"• {feed.title} — {feed.url}\n  {counted(feed.articles, 'article')} added, {checked}"
+        )
         if feed.last_error:
             warn = "⚠️ " if feed.failures >= FAILURES_REPORTED else ""
             line += f"\n  {warn}failed {feed.failures}× in a row: {feed.last_error}"
