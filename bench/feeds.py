@@ -3,10 +3,11 @@ indexed at scale.
 
     python -m bench.feeds [--scale-dir /tmp/bench100k] > bench/results/DATE-feeds.json
 
-A local web server serves an RSS feed of 50 entries and a news page behind each (text from
-the reference articles, ``../shared``), counting requests and bytes. Over a copy of the
-benchmark corpus and index (``SCALE_DIR/100k/{corpus,index}`` and ``SCALE_DIR/onnx``, as
-``python -m bench --scale 100k --work SCALE_DIR`` leaves them), it measures:
+The tests' local web server (``tests/web_stand_in.py``) serves an RSS feed of 50 entries
+and a news page behind each (text from the reference articles, ``../shared``), counting
+requests and bytes. Over a copy of the benchmark corpus and index
+(``SCALE_DIR/100k/{corpus,index}`` and ``SCALE_DIR/onnx``, as ``python -m bench --scale
+100k --work SCALE_DIR`` leaves them), it measures:
 
 - following the feed and refreshing it with all 50 entries new: fetch and store seconds,
   then the delta reindex that follows (seconds, passages embedded);
@@ -21,13 +22,11 @@ import argparse
 import os
 import shutil
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+
+from tests.web_stand_in import Entry, Resource, Site, rss, serving
 
 from bench.report import run_and_print
 from quoth import runtime
@@ -41,81 +40,32 @@ SHARED = Path(os.environ.get("QUOTH_SHARED_DIR", REPO.parent / "shared"))
 ENTRIES = 50
 
 
-class Counting:
-    """Paths and their bodies; counts requests and bytes sent."""
-
-    def __init__(self) -> None:
-        self.bodies: dict[str, tuple[bytes, str]] = {}
-        self.requests = 0
-        self.bytes = 0
-        self.port = 0
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+def requests_and_bytes(site: Site) -> tuple[int, int]:
+    """Requests the site answered so far, and the body bytes it sent."""
+    sent = sum(count * len(site.resources[path].body) for path, count in site.downloads.items())
+    return sum(site.hits.values()), sent
 
 
-@contextmanager
-def serving(site: Counting) -> Iterator[None]:
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            site.requests += 1
-            body, kind = site.bodies.get(self.path, (b"", ""))
-            etag = f'"{hash(body) & 0xFFFFFFFF:x}"'
-            if not body:
-                self.send_error(404)
-                return
-            if self.headers.get("If-None-Match") == etag:
-                self.send_response(304)
-                self.send_header("ETag", etag)
-                self.end_headers()
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("ETag", etag)
-            self.end_headers()
-            self.wfile.write(body)
-            site.bytes += len(body)
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    site.port = server.server_address[1]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-def pages(site: Counting) -> None:
+def pages(site: Site) -> None:
     """A feed of ENTRIES stories; each page holds a reference article's paragraphs under a
     headline of its own, so no two pages have the same text."""
     sources = []
     for path in sorted((SHARED / "corpus" / "articles").glob("*.txt")):
         lines = [line for line in path.read_text("utf-8").splitlines() if len(line) > 120]
         sources.append(lines[:8])
-    items = []
+    entries = []
     for number in range(ENTRIES + 1):
-        paragraphs = [f"Bulletin {number}: {sources[number % len(sources)][0]}"]
+        source = sources[number % len(sources)]
+        paragraphs = [f"Bulletin {number}: {source[0]}"]
         # the number in every paragraph: no two pages' texts are the same after cleaning
-        paragraphs += [
-            f"{line} (Bulletin {number}.)" for line in sources[number % len(sources)][1:]
-        ]
+        paragraphs += [f"{line} (Bulletin {number}.)" for line in source[1:]]
         body = "".join(f"<p>{p}</p>" for p in paragraphs)
         html = f"<html><head><title>Bulletin {number}</title></head><body><article>"
         html += f"<h1>Bulletin {number}</h1>{body}</article></body></html>"
-        site.bodies[f"/news/{number}"] = (html.encode(), "text/html; charset=utf-8")
+        link = site.page(f"/news/{number}", html)
         if number:  # bulletin 0 is the baseline's single link
-            items.append(
-                f"<item><title>Bulletin {number}</title><link>{site.url(f'/news/{number}')}"
-                f"</link><guid>bulletin-{number}</guid></item>"
-            )
-    channel = f"<channel><title>Bulletins</title>{''.join(items)}</channel>"
-    feed = f'<?xml version="1.0"?><rss version="2.0">{channel}</rss>'
-    site.bodies["/feed.rss"] = (feed.encode(), "application/rss+xml")
+            entries.append(Entry(f"Bulletin {number}", link))
+    site.resources["/feed.rss"] = Resource(rss("Bulletins", entries), "application/rss+xml")
 
 
 def measure(work: Path, scale_dir: Path) -> dict[str, Any]:
@@ -131,12 +81,11 @@ def measure(work: Path, scale_dir: Path) -> dict[str, Any]:
         feedback_file=work / "state.sqlite3",
     )
     service = runtime.open_service(settings)
-    site = Counting()
     store = SqliteFeeds(settings.feedback_file)
     options = runtime.feed_settings(settings, corpus)
     result: dict[str, Any] = {"passages": service.index.live_passages, "entries": ENTRIES}
-    with serving(site):
-        pages(site)  # the links name the server's port
+    with serving() as site:
+        pages(site)
         started = time.perf_counter()
         save_link(corpus, site.url("/news/0"), settings.fetch_limits(), options.chunking)
         fetched = time.perf_counter() - started
@@ -147,7 +96,7 @@ def measure(work: Path, scale_dir: Path) -> dict[str, Any]:
             "reindex_s": time.perf_counter() - started,
             "embedded_texts": report.embedded_texts,
         }
-        requests, sent = site.requests, site.bytes
+        requests, sent = requests_and_bytes(site)
         started = time.perf_counter()
         follow(store, site.url("/feed.rss"), settings.fetch_limits())
         [first] = refresh_round(store, options) or []
@@ -160,20 +109,20 @@ def measure(work: Path, scale_dir: Path) -> dict[str, Any]:
         base = result["baseline_one_link"]
         result["new_entries"] = {
             "added": len(first.added),
-            "requests": site.requests - requests,
-            "bytes": site.bytes - sent,
+            "requests": requests_and_bytes(site)[0] - requests,
+            "bytes": requests_and_bytes(site)[1] - sent,
             "fetch_and_store_s": fetched,
             "reindex_s": reindexed,
             "embedded_texts": report.embedded_texts,
             "reindex_ratio_to_one_link": reindexed / base["reindex_s"],
         }
-        requests, sent = site.requests, site.bytes
+        requests, sent = requests_and_bytes(site)
         started = time.perf_counter()
         [again] = refresh_round(store, options) or []
         result["unchanged_feed"] = {
             "not_modified": again.not_modified,
-            "requests": site.requests - requests,
-            "bytes": site.bytes - sent,
+            "requests": requests_and_bytes(site)[0] - requests,
+            "bytes": requests_and_bytes(site)[1] - sent,
             "seconds": time.perf_counter() - started,
         }
     return result
