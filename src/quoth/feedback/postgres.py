@@ -5,23 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 
 from quoth.database import shared_pool
-from quoth.feedback.sql import SqlFeedback, Statement
+from quoth.feedback.sql import SqlFeedback
+from quoth.state_sql import Rows, Statement, run_in_postgres
 
 
 class PostgresFeedback(SqlFeedback):
     def __init__(self, url: str) -> None:
         self._pool = shared_pool(url)
 
-    def _run(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
-        with self._pool.connection() as conn, conn.transaction():
-            found = []
-            for query, params in statements:
-                cursor = conn.execute(query, params)
-                found.append(cursor.fetchall() if cursor.description else [])
-            return found
+    def _run(self, statements: Sequence[Statement]) -> Rows:
+        return run_in_postgres(self._pool, statements)
 
     def _time(self, moment: datetime) -> object:
         return moment

@@ -23,8 +23,7 @@ from quoth.feedback import (
     merge_gaps,
     question_key,
 )
-
-Statement = tuple[str, tuple[Any, ...]]
+from quoth.state_sql import Rows, Statement
 
 
 def schema(time: str) -> dict[str, list[str]]:
@@ -93,7 +92,7 @@ ORDER BY shown_at DESC
 
 class SqlFeedback(ABC):
     @abstractmethod
-    def _run(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
+    def _run(self, statements: Sequence[Statement]) -> Rows:
         """Run the statements in one transaction; the rows each returned (or [])."""
 
     @abstractmethod

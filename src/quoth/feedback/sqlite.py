@@ -7,10 +7,10 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from quoth.feedback import FeedbackStoreError
-from quoth.feedback.sql import SqlFeedback, Statement, schema
+from quoth.feedback.sql import SqlFeedback, schema
+from quoth.state_sql import Rows, Statement, run_in_sqlite
 
 SCHEMA_VERSION = 1
 
@@ -39,19 +39,8 @@ class SqliteFeedback(SqlFeedback):
         body = ";\n".join(statements)
         self._db.executescript(f"BEGIN; {body}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
-    def _run(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                found = [
-                    self._db.execute(query.replace("%s", "?"), params).fetchall()
-                    for query, params in statements
-                ]
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            return found
+    def _run(self, statements: Sequence[Statement]) -> Rows:
+        return run_in_sqlite(self._db, self._lock, statements)
 
     def _time(self, moment: datetime) -> object:
         return moment.isoformat()

@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from quoth.feeds import EntryState, Feed, FeedError
+from quoth.state_sql import Rows, Statement, run_in_postgres, run_in_sqlite
 
-Statement = tuple[str, tuple[Any, ...]]
 MAX_ERROR_CHARS = 300
 
 
@@ -65,7 +65,7 @@ class FeedStore(ABC):
     """Feeds and entries; each backend supplies a transaction, a time format and a lock."""
 
     @abstractmethod
-    def _run(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
+    def _run(self, statements: Sequence[Statement]) -> Rows:
         """Run the statements in one transaction; the rows each returned (or [])."""
 
     @abstractmethod
@@ -213,19 +213,8 @@ class SqliteFeeds(FeedStore):
         self._lock_path = path.with_name(f"{path.name}.feeds.lock")
         self._lock = threading.Lock()
 
-    def _run(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                found = [
-                    self._db.execute(query.replace("%s", "?"), params).fetchall()
-                    for query, params in statements
-                ]
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-            return found
+    def _run(self, statements: Sequence[Statement]) -> Rows:
+        return run_in_sqlite(self._db, self._lock, statements)
 
     def _time(self, moment: datetime) -> object:
         return moment.isoformat()
@@ -258,13 +247,8 @@ class PostgresFeeds(FeedStore):
         self._url = url
         self._pool = shared_pool(url)
 
-    def _run(self, statements: Sequence[Statement]) -> list[list[tuple[Any, ...]]]:
-        with self._pool.connection() as conn, conn.transaction():
-            found = []
-            for query, params in statements:
-                cursor = conn.execute(query, params)
-                found.append(cursor.fetchall() if cursor.description else [])
-            return found
+    def _run(self, statements: Sequence[Statement]) -> Rows:
+        return run_in_postgres(self._pool, statements)
 
     def _time(self, moment: datetime) -> object:
         return moment
