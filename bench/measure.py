@@ -238,8 +238,7 @@ def metrics_overhead(service: AnsweringService, questions: list[str]) -> dict[st
         started = time.perf_counter()
         for number in range(rounds):
             answer = answers[number % len(answers)]
-            outcome = "answered" if answer.answered else "refused"
-            metrics.QUESTIONS.labels("bench", "private", outcome).inc()
+            metrics.QUESTIONS.labels("bench", "private", answer.state.outcome).inc()
             metrics.observe_answer("bench", answer.timings, 0.05)
             await metrics.sent("bench", nothing())
         return (time.perf_counter() - started) * 1000 / rounds

@@ -42,6 +42,7 @@ def development_files(shared: Path, work: Path) -> list[tuple[str, Path, Path]]:
         ("own", news, REPO / "eval" / "questions.jsonl"),
         ("topic", news, REPO / "eval" / "topic_questions.jsonl"),
         ("honesty", news, REPO / "eval" / "honesty_questions.jsonl"),
+        ("reader", news, REPO / "eval" / "reader_questions.jsonl"),
         ("squad-dev", squad / "articles", squad / "questions.jsonl"),
         (
             "guide",
@@ -51,6 +52,18 @@ def development_files(shared: Path, work: Path) -> list[tuple[str, Path, Path]]:
         ("validation", *validation),
         ("validation-unanswerable", *unanswerable),
     ]
+
+
+ADVERSARIAL = frozenset({"squad-dev", "validation", "validation-unanswerable"})
+"""SQuAD-style files: their unanswerable questions were written against the paragraph that
+nearly answers them, so a claim decision may give more of them a bold answer (the issue's
+20% rather than 10%)."""
+
+
+def blind_files(shared: Path) -> list[tuple[str, Path, Path]]:
+    """The questions set aside before anything was fitted: read only to report, last."""
+    news = shared / "corpus" / "articles"
+    return [("reader-blind", news, REPO / "eval" / "reader_blind.jsonl")]
 
 
 def services(

@@ -1,13 +1,20 @@
-"""Fit a reranker's packaged refusal decision on every development file at once, and check it.
+"""Fit a reranker's packaged answer decision on every development file at once, and check it.
 
     .venv/bin/python scripts/fit_refusal.py [--reranker NAME] [--shared ../shared]
-        [--work /tmp/quoth-fit] [--signals answer_score,window_score] [--write]
+        [--work /tmp/quoth-fit] [--signals answer_score,window_score] [--write] [--blind]
 
 Builds an index for each development corpus (:mod:`development`), reads every question of
-every development file through the reranking stage, fits one model with each file weighing
-the same, and prints JSON: the fitted figures per file, each file's figures when it is left
-out of the fit, and the trade-off between wrongful refusals and refused unanswerable questions
-at several targets. For a reranker that finds the answer phrase, it also fits the phrase
+every development file through the reranking stage, fits one confidence with each file
+weighing the same and two cuts on it: *refuse* below the first (at most 3% of any file's
+answerable questions refused), *claim* (bold answer) from the second (the lowest at which no
+file gives a bold answer to more than 10% of its unanswerable questions, 20% for SQuAD-style
+files); in between quoth shows the closest passages. It prints JSON: the fitted figures per
+file (claims right, unanswerable claimed, answerable claimed and right, refused, first page),
+each file's figures when it is left out of the fit (confidence and both cuts refitted without
+it), the trade-off between wrongful refusals and refused unanswerable questions at several
+targets, and with ``--blind`` the figures of the questions set aside before any fit, last.
+
+For a reranker that finds the answer phrase, it also fits the phrase
 threshold: the highest probability at which a phrase is still underlined for
 :data:`PHRASE_SHOWN` of the rightly marked answers of every SQuAD-style file (their evidence is
 the answer phrase), so the least sure phrases, the likeliest to be wrong, are not shown.
@@ -23,7 +30,7 @@ import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
-from development import REPO, development_files, services
+from development import ADVERSARIAL, REPO, blind_files, development_files, services
 
 from quoth.retrieval.calibrate import by_group, collect_samples, figures
 from quoth.retrieval.evaluation import EvalQuestion, evaluate, load_questions
@@ -33,8 +40,11 @@ from quoth.retrieval.refusal import (
     DEFAULT_NAME,
     SIGNALS,
     STORED_NAME,
+    TARGET_FALSE_CLAIMS,
+    TARGET_FALSE_CLAIMS_ADVERSARIAL,
     RefusalModel,
     Sample,
+    fit_claim,
     fit_refusal,
     threshold_for,
 )
@@ -46,12 +56,21 @@ PHRASE_FILES = ("squad-dev", "validation", "validation-unanswerable")
 PHRASE_SHOWN = 0.85
 
 
+def claim_limits(groups: object) -> dict[str, float]:
+    """Each file's most unanswerable questions given a bold answer: more for SQuAD-style."""
+    return {
+        g: TARGET_FALSE_CLAIMS_ADVERSARIAL if g in ADVERSARIAL else TARGET_FALSE_CLAIMS
+        for g in groups  # type: ignore[attr-defined]
+    }
+
+
 def gather(
     shared: Path, work: Path, reranker: str
 ) -> tuple[list[Sample], dict[str, list[tuple[float, bool]]]]:
-    """Every development question's refusal signals; and, per SQuAD-style file, each rightly
-    marked answer's phrase probability and whether the phrase is exactly right."""
-    files = development_files(shared, work)
+    """Every development question's refusal signals (and, for the blind file, its own, kept
+    apart by its group name); and, per SQuAD-style file, each rightly marked answer's phrase
+    probability and whether the phrase is exactly right."""
+    files = development_files(shared, work) + blind_files(shared)
     by_corpus = services(files, work, reranker)
     samples: list[Sample] = []
     phrases: dict[str, list[tuple[float, bool]]] = {}
@@ -69,7 +88,7 @@ def gathered(
     """:func:`gather`, or what an earlier run with the same ``--cache`` stored."""
     if args.cache is not None and args.cache.is_file():
         stored = json.loads(args.cache.read_text(encoding="utf-8"))
-        samples = [Sample(s["signals"], s["answerable"], s["group"]) for s in stored["samples"]]
+        samples = [Sample(**s) for s in stored["samples"]]
         phrases = {k: [(p, bool(e)) for p, e in v] for k, v in stored["phrases"].items()}
         return samples, phrases
     samples, phrases = gather(args.shared, args.work, args.reranker)
@@ -82,7 +101,7 @@ def gathered(
 def phrase_points(service: AnsweringService, items: list[EvalQuestion]) -> list[tuple[float, bool]]:
     """(probability, exact) of the phrase in each rightly marked answer, every phrase shown."""
     keep = service.refusal
-    service.refusal = replace(keep, phrase_threshold=0.0, threshold=0.0)
+    service.refusal = replace(keep, phrase_threshold=0.0, threshold=0.0, claim_threshold=0.0)
     try:
         report = evaluate(service, items, "rerank")
     finally:
@@ -110,6 +129,9 @@ def main() -> None:
     parser.add_argument("--signals", default=",".join(SIGNALS), help="what the fit reads")
     parser.add_argument("--write", action="store_true", help="store as the packaged default")
     parser.add_argument(
+        "--blind", action="store_true", help="report the set-aside questions too (last)"
+    )
+    parser.add_argument(
         "--cache", type=Path, default=None,
         help="keep what was read here and read it back next time (to try other signals)",
     )  # fmt: skip
@@ -118,12 +140,19 @@ def main() -> None:
     unknown = set(signals) - set(AVAILABLE_SIGNALS)
     if unknown:
         parser.error(f"unknown signals {sorted(unknown)}: use {', '.join(AVAILABLE_SIGNALS)}")
-    samples, phrases = gathered(args)
+    everything, phrases = gathered(args)
+    blind = {name for name, _, _ in blind_files(args.shared)}
+    samples = [s for s in everything if s.group not in blind]
     groups = by_group(samples)
 
     def fit(chosen: list[Sample], target: float | None = None) -> RefusalModel:
         extra = {} if target is None else {"target": target}
-        return fit_refusal(chosen, reranker=args.reranker, signals=signals, **extra)
+        model = fit_refusal(chosen, reranker=args.reranker, signals=signals, **extra)
+        return fit_claim(model, chosen, claim_limits({s.group for s in chosen}))
+
+    def shown(model: RefusalModel, chosen: list[Sample]) -> dict[str, object]:
+        return {k: v if not isinstance(v, float) else round(v, 4)
+                for k, v in asdict(figures(model, chosen)).items()}  # fmt: skip
 
     model = fit(samples)
     points = {name: [p for p, _ in found] for name, found in phrases.items() if found}
@@ -132,20 +161,24 @@ def main() -> None:
     report: dict[str, object] = {
         "signals": list(model.signals),
         "threshold": round(model.threshold, 4),
+        "claim_threshold": round(model.claim_threshold, 4),
         "phrase_threshold": round(phrase_threshold, 4),
         "phrases": {
             name: phrase_figures(found, phrase_threshold) for name, found in phrases.items()
         },
-        "fitted": {g: asdict(figures(model, s)) for g, s in groups.items()},
+        "fitted": {g: shown(model, s) for g, s in groups.items()},
         "left_out": {
-            g: asdict(figures(fit([x for x in samples if x.group != g]), s))
-            for g, s in groups.items()
+            g: shown(fit([x for x in samples if x.group != g]), s) for g, s in groups.items()
         },
         "trade_off": {
-            str(target): {g: asdict(figures(fit(samples, target), s)) for g, s in groups.items()}
+            str(target): {g: shown(fit(samples, target), s) for g, s in groups.items()}
             for target in TARGETS
         },
     }
+    if args.blind:  # read last, never fitted on
+        report["blind"] = {
+            g: shown(model, s) for g, s in by_group(everything).items() if g in blind
+        }
     print(json.dumps(report, indent=1))
     if args.write:
         packaged = REPO / "src" / "quoth" / "retrieval" / DEFAULT_NAME

@@ -10,7 +10,7 @@ from quoth.bot import discord_render as dr
 from quoth.bot.text import visible_length
 from quoth.index import ArticleRecord
 from quoth.messages import NOT_IN_SOURCES
-from quoth.retrieval import Answer, AnsweringService
+from quoth.retrieval import Answer, AnsweringService, AnswerState
 from quoth.retrieval.phrase import MarkedPhrase
 
 from .conftest import make_quote
@@ -40,13 +40,13 @@ def test_answer_phrase_underlined_inside_the_bold_sentence_and_escaped() -> None
     start = sentence.index("**5**")
     phrase = MarkedPhrase("**5** __euros__", start, start + len("**5** __euros__"), 0.9)
     quote = replace(make_quote(sentence, "Before.", "After."), phrase=phrase)
-    description = dr.render_answer(Answer("q", True, [quote])).embed.description or ""  # type: ignore[union-attr]
+    description = dr.render_answer(Answer("q", AnswerState.ANSWER, [quote])).embed.description or ""  # type: ignore[union-attr]
     lead = dr.escape("The toll was set at ")
     tail = dr.escape(" by @everyone in 1931.")
     assert f"**{lead}__{dr.escape(phrase.text)}__{tail}**" in description
     assert "@everyone" not in description.replace(dr.escape("@everyone"), "")
     long = replace(quote, sentence=sentence * 200)  # cut to fit: nothing underlined
-    cut = dr.render_answer(Answer("q", True, [long])).embed.description or ""  # type: ignore[union-attr]
+    cut = dr.render_answer(Answer("q", AnswerState.ANSWER, [long])).embed.description or ""  # type: ignore[union-attr]
     assert "__" + dr.escape(phrase.text) not in cut
 
 
@@ -65,7 +65,7 @@ def test_escape_neutralises_markdown_and_mentions() -> None:
 def test_long_hostile_quotes_fit_the_embed(count: int) -> None:
     long = (HOSTILE + " word ") * 200
     quotes = [make_quote(long, long, long, title=long, url="https://e.org/x") for _ in range(count)]
-    reply = dr.render_answer(Answer("q", True, quotes))
+    reply = dr.render_answer(Answer("q", AnswerState.ANSWER, quotes))
     assert reply.embed is not None
     description = reply.embed.description or ""
     assert visible_length(description) <= dr.DESCRIPTION_LIMIT
@@ -74,7 +74,7 @@ def test_long_hostile_quotes_fit_the_embed(count: int) -> None:
 
 
 def test_refusal_is_plain_text() -> None:
-    reply = dr.render_answer(Answer("q", False))
+    reply = dr.render_answer(Answer("q", AnswerState.REFUSED))
     assert reply.embed is None and reply.content == dr.escape(NOT_IN_SOURCES)
 
 

@@ -58,10 +58,10 @@ def test_an_update_is_handled_once(make_state: StateFactory) -> None:
 
 def test_counters(make_state: StateFactory) -> None:
     state = make_state(10)
-    for answered in (True, True, False):
-        state.count_answer(answered)
+    for outcome in ("answered", "answered", "closest", "refused"):
+        state.count_answer(outcome)
     counts = state.counters()
-    assert (counts.answered, counts.refused) == (2, 1)
+    assert (counts.answered, counts.closest, counts.refused) == (2, 1, 1)
 
 
 def test_replicas_share_budgets_claims_and_counters(postgres_url: str) -> None:
@@ -74,10 +74,12 @@ def test_replicas_share_budgets_claims_and_counters(postgres_url: str) -> None:
         assert second.claim_update("telegram", 1) is Claim.BUSY  # the first one is alive
         first.finish_update("telegram", 1)
         assert second.claim_update("telegram", 1) is Claim.DONE
-        first.count_answer(True)
-        second.count_answer(False)
+        first.count_answer("answered")
+        second.count_answer("refused")
+        first.count_answer("closest")
         counts = second.counters()
-        assert (counts.answered, counts.refused, counts.scope) == (1, 1, "all replicas")
+        assert (counts.answered, counts.closest, counts.refused) == (1, 1, 1)
+        assert counts.scope == "all replicas"
     finally:
         first.close()
         second.close()

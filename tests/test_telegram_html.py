@@ -10,7 +10,7 @@ from quoth.bot import telegram_html as th
 from quoth.bot.text import visible_length
 from quoth.index import IndexData
 from quoth.messages import NOT_IN_SOURCES
-from quoth.retrieval import Answer, AnsweringService
+from quoth.retrieval import Answer, AnsweringService, AnswerState
 from quoth.retrieval.phrase import MarkedPhrase
 
 from .conftest import make_quote as quote
@@ -29,7 +29,9 @@ def test_real_answer_renders_valid_html(service: AnsweringService) -> None:
 
 def test_hostile_article_text_is_escaped() -> None:
     answer = Answer(
-        "q", True, [quote(HOSTILE, HOSTILE, HOSTILE, title=HOSTILE, url='https://e.org/?a=1&b="2"')]
+        "q",
+        AnswerState.ANSWER,
+        [quote(HOSTILE, HOSTILE, HOSTILE, title=HOSTILE, url='https://e.org/?a=1&b="2"')],
     )
     markup = th.render_answer(answer, "quoth_bot")
     visible = parse_telegram_html(markup)
@@ -41,7 +43,9 @@ def test_answer_phrase_underlined_inside_bold_and_escaped() -> None:
     sentence = "Fares rose to <b>5</b> & more in 1931."
     start = sentence.index("<b>")
     phrase = MarkedPhrase("<b>5</b> & more", start, start + len("<b>5</b> & more"), 0.9)
-    answer = Answer("q", True, [replace(quote(sentence, "Before.", "After."), phrase=phrase)])
+    answer = Answer(
+        "q", AnswerState.ANSWER, [replace(quote(sentence, "Before.", "After."), phrase=phrase)]
+    )
     markup = th.render_answer(answer, "quoth_bot")
     assert "<b>Fares rose to <u>&lt;b&gt;5&lt;/b&gt; &amp; more</u> in 1931.</b>" in markup
     assert sentence in parse_telegram_html(markup)
@@ -52,7 +56,9 @@ def test_answer_phrase_underlined_inside_bold_and_escaped() -> None:
 @pytest.mark.parametrize("count", [1, 3, 10])
 def test_long_quotes_are_trimmed_within_the_limit(count: int) -> None:
     long = "word " * 3000 + "🇦🇿" * 500
-    answer = Answer("q", True, [quote(long, long, long, title=long) for _ in range(count)])
+    answer = Answer(
+        "q", AnswerState.ANSWER, [quote(long, long, long, title=long) for _ in range(count)]
+    )
     markup = th.render_answer(answer, "quoth_bot")
     visible = parse_telegram_html(markup)
     assert visible_length(visible) <= th.MESSAGE_LIMIT
@@ -81,11 +87,13 @@ def test_article_and_sources_fit() -> None:
 
 
 def test_refusal_text() -> None:
-    assert th.render_answer(Answer("q", False), "bot") == th.escape(NOT_IN_SOURCES)
+    assert th.render_answer(Answer("q", AnswerState.REFUSED), "bot") == th.escape(NOT_IN_SOURCES)
 
 
 def test_only_the_first_quote_is_unfolded() -> None:
-    answer = Answer("q", True, [quote(f"Sentence {n}.", title=f"T{n}") for n in range(3)])
+    answer = Answer(
+        "q", AnswerState.ANSWER, [quote(f"Sentence {n}.", title=f"T{n}") for n in range(3)]
+    )
     markup = th.render_answer(answer, "quoth_bot")
     assert markup.startswith("<blockquote>") and markup.count("<blockquote>") == 1
     assert markup.count("<blockquote expandable>") == 2
@@ -97,10 +105,12 @@ def test_only_the_first_quote_is_unfolded() -> None:
 def test_the_link_preview_shows_the_first_source_on_the_web() -> None:
     from quoth.bot.telegram import link_preview
 
-    on_web = Answer("q", True, [quote("S.", url="https://news.example/a"), quote("T.")])
+    on_web = Answer(
+        "q", AnswerState.ANSWER, [quote("S.", url="https://news.example/a"), quote("T.")]
+    )
     preview = link_preview(on_web)
     assert preview.url == "https://news.example/a" and not preview.is_disabled
     assert link_preview(
-        Answer("q", True, [quote("S."), quote("T.", url="https://x.org")])
+        Answer("q", AnswerState.ANSWER, [quote("S."), quote("T.", url="https://x.org")])
     ).is_disabled
-    assert link_preview(Answer("q", False, [])).is_disabled
+    assert link_preview(Answer("q", AnswerState.REFUSED, [])).is_disabled

@@ -115,6 +115,16 @@ class Settings(BaseSettings):
         "(../answers/index.md#the-refusal-decision-and-how-it-was-fitted)).",
         json_schema_extra={"shown_default": "calibrated"},
     )
+    min_claim: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Least confidence (0-1, `rerank` mode) at which the best quote is shown as "
+        "the answer, in bold; below it quoth shows the closest passages and claims nothing. "
+        "Unset: the calibrated one "
+        "([three answer states](../answers/index.md#three-answer-states)).",
+        json_schema_extra={"shown_default": "calibrated"},
+    )
     threads: int = Field(
         default=2,
         ge=1,

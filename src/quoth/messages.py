@@ -55,3 +55,5 @@ MORE_LABEL = N_("More")
 NOT_IN_SOURCES = N_(
     "I couldn't find that in my sources. Try other words, or see /sources for what I have."
 )
+CLOSEST_LEAD = N_("My sources don't state this directly. Closest passages:")
+"""Said before the closest passages, where quoth is not sure any of them answers."""

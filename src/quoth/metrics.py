@@ -50,7 +50,8 @@ PlatformCollector(registry=REGISTRY)
 
 QUESTIONS = Counter(
     "quoth_questions",
-    "Questions received, by how they ended: answered, refused (the articles do not say), "
+    "Questions received, by how they ended: answered (a bold answer), closest (the closest "
+    "passages, no claim), refused (the articles do not say), "
     "rate_limited, invalid (empty or too long) or failed (an error on quoth's side).",
     ["platform", "chat", "outcome"],
     registry=REGISTRY,

@@ -67,6 +67,7 @@ def retrieval_options(settings: Settings) -> RetrievalOptions:
         fusion=settings.fusion,
         rerank_candidates=settings.rerank_candidates,
         min_score=settings.min_score,
+        min_claim=settings.min_claim,
         max_question_chars=settings.max_question_chars,
     )
 

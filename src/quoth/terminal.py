@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from quoth.index import BuildReport
+from quoth.messages import CLOSEST_LEAD
 from quoth.retrieval import Answer
 from quoth.retrieval.evaluation import Breakdown, EvalReport
 from quoth.retrieval.explain import Explanation
@@ -31,14 +32,20 @@ def source_line(title: str, url: str | None, published: str | None, page: int | 
 
 
 def render_answer(answer: Answer) -> RenderableType:
-    if not answer.answered:
+    """The answer's quotes in panels, its sentence bold (the phrase underlined); the closest
+    passages after a lead line, nothing bold; or the refusal."""
+    if not answer.shows_quotes:
         return Text(NOT_IN_SOURCES, style="yellow")
     panels: list[RenderableType] = []
+    if not answer.answered:
+        panels.append(Text(CLOSEST_LEAD, style="yellow"))
     for number, quote in enumerate(answer.quotes, start=1):
         body = Text()
         if quote.before:
             body.append(quote.before + " ", style="dim")
-        if quote.phrase is None:
+        if not answer.answered:
+            body.append(quote.sentence)
+        elif quote.phrase is None:
             body.append(quote.sentence, style="bold")
         else:  # the answer phrase underlined inside the bold sentence
             start, end = quote.phrase.start, quote.phrase.end
@@ -103,7 +110,7 @@ def render_eval(report: EvalReport) -> RenderableType:
                 r.id,
                 r.question,
                 "answer" if r.answerable else "refusal",
-                (r.quoted or "refused")[:80],
+                ("refused" if r.refused else f"{'closest: ' * (not r.answered)}{r.quoted}")[:80],
                 f"{r.top_score:.3f}",
                 str(r.evidence_rank or "-"),
             )

@@ -21,7 +21,16 @@ from dataclasses import dataclass
 from quoth import metrics
 from quoth.bot.library import Library, ModerationError
 from quoth.errors import QuothError
-from quoth.feedback import DOWN, REASONS, REFUSED, UP, ShownAnswer, VoteOutcome, describe_gaps
+from quoth.feedback import (
+    CLOSEST,
+    DOWN,
+    REASONS,
+    REFUSED,
+    UP,
+    ShownAnswer,
+    VoteOutcome,
+    describe_gaps,
+)
 from quoth.index.store import ArticleRecord
 from quoth.language import detect, script_language
 from quoth.messages import N_, Translate, choose, translator
@@ -141,18 +150,18 @@ class Conversation:
         except Exception:
             metrics.QUESTIONS.labels(person.platform, via, "failed").inc()
             raise
-        outcome = "answered" if answer.answered else "refused"
-        metrics.QUESTIONS.labels(person.platform, via, outcome).inc()
+        metrics.QUESTIONS.labels(person.platform, via, answer.state.outcome).inc()
         metrics.observe_answer(person.platform, answer.timings, time.perf_counter() - started)
         self.library.record(answer)
-        if not answer.answered and not as_typed:
-            await self._log_gap(answer.question, REFUSED, person.platform, via)
+        if not answer.answered and not as_typed:  # closest passages are a gap too: not stated
+            reason = CLOSEST if answer.shows_quotes else REFUSED
+            await self._log_gap(answer.question, reason, person.platform, via)
         answer_id = None if as_typed else await self._remember(answer, person.platform, via)
         fields = {
             "platform": person.platform,
             "via": via,
             "latency_ms": round((time.perf_counter() - started) * 1000),
-            "answered": answer.answered,
+            "state": answer.state.value,
             "top_score": round(answer.top_score, 3),
         }
         log.info("question %s", " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
@@ -161,7 +170,7 @@ class Conversation:
     async def _remember(self, answer: Answer, platform: str, via: str) -> str | None:
         """Store an answer with quotes so its buttons work on any replica and after a
         restart; without storage it is still shown, just without buttons."""
-        if not answer.answered or not answer.quotes:
+        if not answer.shows_quotes:
             return None
         shown = ShownAnswer(
             secrets.token_urlsafe(9),

@@ -20,7 +20,7 @@ from discord.utils import escape_mentions
 
 from quoth.bot.text import NO_TEXT, UNTITLED, fit_escaped, safe_url, shorten, visible_length
 from quoth.index.store import ArticleRecord
-from quoth.messages import NOT_IN_SOURCES, Translate
+from quoth.messages import CLOSEST_LEAD, NOT_IN_SOURCES, Translate
 from quoth.retrieval import Answer, Quote
 
 MESSAGE_LIMIT = 2000
@@ -83,7 +83,7 @@ def article_id(doc_id: str, limit: int = 100) -> str:
     return f"`{escape_mentions(_CONTROL.sub('', shown))}`"  # a code span shows the rest as is
 
 
-def _quote_block(quote: Quote, budget: int, context: bool) -> str:
+def _quote_block(quote: Quote, budget: int, context: bool, claimed: bool = True) -> str:
     source = _source_line(quote, budget // 3)
     room = max(40, budget - visible_length(source) - 8)  # "> ", "**" twice, spaces, newline
     sentence = fit_escaped(flat(quote.sentence), room, escape)
@@ -93,7 +93,8 @@ def _quote_block(quote: Quote, budget: int, context: bool) -> str:
         before = fit_escaped(flat(quote.before), room // 2, escape)
     if context and quote.after:
         after = fit_escaped(flat(quote.after), room - visible_length(before), escape)
-    body = " ".join(part for part in (before, f"**{_underlined(quote, sentence)}**", after) if part)
+    marked = f"**{_underlined(quote, sentence)}**" if claimed else sentence
+    body = " ".join(part for part in (before, marked, after) if part)
     return f"> {body}\n{source}"
 
 
@@ -115,24 +116,29 @@ def render_answer(
     answer: Answer, limit: int = DESCRIPTION_LIMIT, translate: Translate = str
 ) -> Reply:
     """Quotes with the answering sentence in bold and a linked source under each; the
-    refusal in the asker's language (``translate``)."""
-    if not answer.answered or not answer.quotes:
+    closest passages (no claim) after a lead line saying so, with nothing bold; the refusal
+    and the lead in the asker's language (``translate``)."""
+    if not answer.shows_quotes:
         return text_reply(translate(NOT_IN_SOURCES))
     separator = "\n\n"
     count = len(answer.quotes)
+    claimed = answer.answered
+    lead = "" if claimed else fit_escaped(translate(CLOSEST_LEAD), 200, escape) + separator
+    room = limit - visible_length(lead)
     for context in (True, False):
-        blocks = [_quote_block(q, limit, context) for q in answer.quotes]
-        description = separator.join(blocks)
+        blocks = [_quote_block(q, room, context, claimed) for q in answer.quotes]
+        description = lead + separator.join(blocks)
         if visible_length(description) <= limit:
             return Reply(embed=discord.Embed(description=description, colour=COLOUR))
-    share = (limit - len(separator) * (count - 1)) // count
+    share = (room - len(separator) * (count - 1)) // count
     while share >= MIN_SHARE:  # an even share each; shrink until the escapes stop overshooting
-        description = separator.join(_quote_block(q, share, False) for q in answer.quotes)
+        blocks = [_quote_block(q, share, False, claimed) for q in answer.quotes]
+        description = lead + separator.join(blocks)
         if visible_length(description) <= limit:
             return Reply(embed=discord.Embed(description=description, colour=COLOUR))
         share -= max(1, (visible_length(description) - limit) // count)
     # Sources too long to share the space (huge titles and ids): show fewer quotes.
-    return render_answer(replace(answer, quotes=answer.quotes[:-1]), limit)
+    return render_answer(replace(answer, quotes=answer.quotes[:-1]), limit, translate)
 
 
 def render_article(article: ArticleRecord) -> Reply:

@@ -462,7 +462,7 @@ class Library:
     def record(self, answer: Answer) -> None:
         """Count an answer (for /stats); a database hiccup must not cost the user the answer."""
         try:
-            self.state.count_answer(answer.answered)
+            self.state.count_answer(answer.state.outcome)
         except Exception:
             log.exception("could not count an answer")
 
@@ -482,6 +482,7 @@ class Library:
             "passages": index.live_passages,
             "index built": f"{index.built_at:%Y-%m-%d %H:%M} UTC ({_ago(age.total_seconds())})",
             "answered": counts.answered,
+            "closest passages only": counts.closest,
             "refused": counts.refused,
             "counted": f"since {counts.since:%Y-%m-%d %H:%M} UTC, by {counts.scope}",
             "votes, last 30 days": self._votes(),

@@ -117,14 +117,14 @@ def inline_results(reply: Reply, username: str) -> list[InlineQueryResultArticle
     sending that quote with its source; a refusal or a wait is one result saying so."""
     answer = reply.answer
     translate = reply.translate
-    if answer is None or not answer.answered or not answer.quotes:
+    if answer is None or not answer.shows_quotes:
         text = reply.text or translate(NOT_IN_SOURCES)
         title = translate(NOT_IN_SOURCES_TITLE if answer is not None else NOT_NOW_TITLE)
         content = InputTextMessageContent(text, link_preview_options=NO_PREVIEW)
         return [InlineQueryResultArticle("0", title, content, description=shorten(text, 200))]
     results = []
     for number, quote in enumerate(answer.quotes[:INLINE_RESULTS]):
-        single = Answer(answer.question, True, [quote], answer.top_score)
+        single = Answer(answer.question, answer.state, [quote], answer.top_score)
         content = InputTextMessageContent(
             th.render_answer(single, username, translate=translate),
             parse_mode=ParseMode.HTML,
@@ -143,7 +143,7 @@ def inline_results(reply: Reply, username: str) -> list[InlineQueryResultArticle
 
 def link_preview(answer: Answer) -> LinkPreviewOptions:
     """The preview shows the first quote's source when it is on the web; none otherwise."""
-    url = safe_url(answer.quotes[0].url) if answer.answered and answer.quotes else None
+    url = safe_url(answer.quotes[0].url) if answer.shows_quotes else None
     if url is None:
         return NO_PREVIEW
     return LinkPreviewOptions(

@@ -22,7 +22,7 @@ from quoth.bot.text import (
     visible_length,
 )
 from quoth.index.store import ArticleRecord
-from quoth.messages import NOT_IN_SOURCES, Translate
+from quoth.messages import CLOSEST_LEAD, NOT_IN_SOURCES, Translate
 from quoth.retrieval import Answer, Quote
 
 MESSAGE_LIMIT = 4096
@@ -80,7 +80,12 @@ def source_link(bot_username: str, doc_id: str, url: str | None) -> str:
 
 
 def _quote_block(
-    quote: Quote, bot_username: str, budget: int, context: bool, folded: bool = False
+    quote: Quote,
+    bot_username: str,
+    budget: int,
+    context: bool,
+    folded: bool = False,
+    claimed: bool = True,
 ) -> Html:
     before, after = (quote.before, quote.after) if context else ("", "")
     title = shorten(quote.title, 120)
@@ -97,7 +102,9 @@ def _quote_block(
     if before:
         block.text(before + " ")
     lead, phrase, rest = phrase_parts(quote.sentence, sentence, quote.phrase)
-    if phrase:  # the answer phrase underlined inside the bold sentence
+    if not claimed:  # a closest passage: no sentence is presented as the answer
+        block.text(sentence)
+    elif phrase:  # the answer phrase underlined inside the bold sentence
         block.raw("<b>", 0).text(lead).tag("u", phrase).text(rest).raw("</b>", 0)
     else:
         block.tag("b", sentence)
@@ -115,25 +122,30 @@ def render_answer(
 ) -> str:
     """Quotes as blockquotes with the answering sentence in bold, each with its source. The
     first is shown in full; the others are folded (expandable), so a group is not flooded.
-    ``translate`` says quoth's own words (the refusal) in the asker's language."""
-    if not answer.answered or not answer.quotes:
+    The closest passages (no claim) come after a lead line saying so, with nothing bold.
+    ``translate`` says quoth's own words (the refusal, the lead) in the asker's language."""
+    if not answer.shows_quotes:
         return escape(translate(NOT_IN_SOURCES))
     separator = "\n\n"
+    head = "" if answer.answered else translate(CLOSEST_LEAD)
+    lead = escape(head) + separator if head else ""
+    limit -= visible_length(head) + len(separator) if head else 0
+    claimed = answer.answered
     for context in (True, False):
         blocks = [
-            _quote_block(q, bot_username, limit, context, folded=number > 0)
+            _quote_block(q, bot_username, limit, context, number > 0, claimed)
             for number, q in enumerate(answer.quotes)
         ]
         total = sum(b.length for b in blocks) + len(separator) * (len(blocks) - 1)
         if total <= limit:
-            return separator.join(b.render() for b in blocks)
+            return lead + separator.join(b.render() for b in blocks)
     # Still too long: share the budget evenly and cut each quote to fit.
     share = (limit - len(separator) * (len(answer.quotes) - 1)) // len(answer.quotes)
     blocks = [
-        _quote_block(q, bot_username, share, False, folded=number > 0)
+        _quote_block(q, bot_username, share, False, number > 0, claimed)
         for number, q in enumerate(answer.quotes)
     ]
-    return separator.join(b.render() for b in blocks)
+    return lead + separator.join(b.render() for b in blocks)
 
 
 def render_article(article: ArticleRecord, limit: int = MESSAGE_LIMIT) -> str:

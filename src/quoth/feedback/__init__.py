@@ -24,6 +24,8 @@ from quoth.errors import QuothError
 from quoth.messages import N_
 
 REFUSED = "refused"
+CLOSEST = "closest"
+"""A gap of its own: the articles hold related passages, none stating the answer clearly."""
 UP, DOWN = "up", "down"
 REASONS = {
     "wrong_quote": N_("wrong quote"),
@@ -157,7 +159,10 @@ def describe_gaps(gaps: list[Gap], days: int, first: int = 1) -> str:
     """The plain-text list moderators read in the chat and on the command line."""
     if not gaps:
         return f"No unanswered questions in the last {days} days."
-    lines = [f"Unanswered or voted-down questions, last {days} days (most asked first):"]
+    lines = [
+        f"Unanswered, only closest passages, or voted-down questions, last {days} days "
+        "(most asked first):"
+    ]
     for number, gap in enumerate(gaps, start=first):
         where = ", ".join(gap.where)
         why = ", ".join(describe_reason(reason) for reason in gap.reasons)
@@ -169,9 +174,11 @@ def describe_gaps(gaps: list[Gap], days: int, first: int = 1) -> str:
 
 
 def describe_reason(reason: str) -> str:
-    """``refused``, ``down`` or ``down:wrong_quote`` as moderators read them."""
+    """``refused``, ``closest``, ``down`` or ``down:wrong_quote`` as moderators read them."""
     if reason == REFUSED:
         return "refused"
+    if reason == CLOSEST:
+        return "closest passages only"
     code = reason.partition(":")[2]
     return f"👎 {REASONS[code]}" if code in REASONS else "👎"
 

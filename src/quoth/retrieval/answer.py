@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from quoth.errors import QuothError
@@ -49,10 +50,29 @@ class Quote:
     """The page ``sentence`` starts on, for an article from a PDF; None for the rest."""
 
 
+class AnswerState(StrEnum):
+    """How sure quoth is that its quotes answer: what the reader is told, and how.
+
+    A bold sentence promises the answer, so it is kept for ``ANSWER``; where the articles hold
+    related passages but quoth is not sure any of them states the answer, they are shown as
+    ``CLOSEST`` (no bold, no underline, one lead line saying so); ``REFUSED`` is "not in my
+    sources".
+    """
+
+    ANSWER = "answer"
+    CLOSEST = "closest"
+    REFUSED = "refused"
+
+    @property
+    def outcome(self) -> str:
+        """How metrics and /stats name it ("answered" kept from before there were three)."""
+        return "answered" if self is AnswerState.ANSWER else self.value
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     question: str
-    answered: bool
+    state: AnswerState
     quotes: list[Quote] = field(default_factory=list)
     top_score: float = 0.0
     next_offset: int | None = None
@@ -61,12 +81,25 @@ class Answer:
     """Milliseconds per stage (encode, search, rerank, quote), for logs and benchmarks."""
     language: str = "en"
     """The question's language as detected (the quotes keep the articles' own)."""
+    signals: dict[str, float] = field(default_factory=dict, compare=False)
+    """What the decision read (``rerank`` mode): for calibration and ``--explain``."""
+
+    @property
+    def answered(self) -> bool:
+        """A quote is shown as *the* answer (bold sentence): the ``ANSWER`` state alone."""
+        return self.state is AnswerState.ANSWER
+
+    @property
+    def shows_quotes(self) -> bool:
+        """Quotes are shown (as the answer or as the closest passages), not a refusal."""
+        return self.state is not AnswerState.REFUSED and bool(self.quotes)
 
     def to_json(self) -> dict[str, Any]:
         """The stable document printed by ``quoth ask --json``."""
         return {
             "schema": JSON_SCHEMA_VERSION,
             "question": self.question,
+            "state": self.state.value,
             "answered": self.answered,
             "top_score": round(self.top_score, 4),
             "quotes": [{**asdict(quote), "score": round(quote.score, 4)} for quote in self.quotes],

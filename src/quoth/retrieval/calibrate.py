@@ -6,17 +6,38 @@ Used by ``quoth calibrate`` (an operator's probes over their own index) and by
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 
-from quoth.retrieval.evaluation import EvalQuestion
+from quoth.retrieval.evaluation import (
+    EvalQuestion,
+    contains_evidence,
+    first_page_holds,
+    shown_quotes,
+)
 from quoth.retrieval.refusal import CalibrationError, RefusalModel, Sample
 from quoth.retrieval.service import AnsweringService
+
+
+@contextmanager
+def answering_everything(service: AnsweringService) -> Iterator[AnsweringService]:
+    """``service`` claiming every answer it finds, for as long as the block runs: what each
+    question would show is read once, and any pair of thresholds is scored on it after."""
+    kept = service.options
+    service.options = replace(kept, min_score=0.0, min_claim=0.0)
+    try:
+        yield service
+    finally:
+        service.options = kept
 
 
 def collect_samples(
     service: AnsweringService, questions: list[EvalQuestion], group: str
 ) -> list[Sample]:
-    """Each probe's refusal signals, read through the reranking stage as answers are.
+    """Each probe's refusal signals, read through the reranking stage as answers are, and,
+    for an answerable probe with evidence, whether its marked sentence and its first page
+    hold the answer.
 
     A question that finds no candidate sentence is refused whatever the model says, so it
     teaches the fit nothing and is left out.
@@ -27,39 +48,87 @@ def collect_samples(
             "and keep a reranker (QUOTH_RERANKER)."
         )
     samples = []
-    for item in questions:
-        ranked = service.rank(item.question)
-        if ranked.signals:
-            samples.append(Sample(ranked.signals, item.answerable, group))
+    with answering_everything(service):
+        for item in questions:
+            answer = service.answer(item.question)
+            if not answer.signals:
+                continue
+            right = page = None
+            if item.answerable and item.evidence and answer.quotes:
+                right = contains_evidence(answer.quotes[0].sentence, item.evidence)
+                page = first_page_holds(shown_quotes(answer), item.evidence)
+            elif item.answerable and item.evidence:
+                right = page = False
+            samples.append(Sample(answer.signals, item.answerable, group, right, page))
     return samples
 
 
 @dataclass(frozen=True, slots=True)
 class RefusalFigures:
-    """What a decision does to one question file: the two rates a user notices."""
+    """What a decision does to one question file: the rates a user notices."""
 
     answerable: int
     unanswerable: int
     false_refusal_rate: float
     refusal_rate: float
     """Share of the unanswerable questions refused."""
+    false_claim_rate: float = 0.0
+    """Share of the unanswerable questions given a bold answer."""
+    claimed_right: float | None = None
+    """Share of the answerable questions given a bold answer whose sentence is right (None
+    where the probes carry no evidence to check it)."""
+    claims_right: float | None = None
+    """Of every bold answer given (answerable or not), the share whose sentence is right."""
+    first_page: float | None = None
+    """Share of the answerable questions whose answer is on the first page, shown as the
+    answer or as the closest passages."""
+
+
+def _share(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
 
 
 def figures(
-    model: RefusalModel, samples: list[Sample], threshold: float | None = None
+    model: RefusalModel,
+    samples: list[Sample],
+    threshold: float | None = None,
+    claim: float | None = None,
 ) -> RefusalFigures:
-    """The decision's rates on ``samples`` (at ``threshold``, or the model's own)."""
+    """The decision's rates on ``samples`` (at ``threshold`` and ``claim``, or the model's
+    own cuts)."""
     cut = model.threshold if threshold is None else threshold
+    bold = max(cut, model.claim if claim is None else claim)
     answerable = [s for s in samples if s.answerable]
     unanswerable = [s for s in samples if not s.answerable]
-    refused = [model.confidence(s.signals) < cut for s in samples]
-    wrong = sum(r for r, s in zip(refused, samples, strict=True) if s.answerable)
-    right = sum(r for r, s in zip(refused, samples, strict=True) if not s.answerable)
+    confidence = {id(s): model.confidence(s.signals) for s in samples}
+    refused = [s for s in samples if confidence[id(s)] < cut]
+    claimed = [s for s in samples if confidence[id(s)] >= bold]
+    checked = [s for s in answerable if s.right is not None]
+    claimed_checked = [s for s in claimed if not s.answerable or s.right is not None]
     return RefusalFigures(
         answerable=len(answerable),
         unanswerable=len(unanswerable),
-        false_refusal_rate=wrong / len(answerable) if answerable else 0.0,
-        refusal_rate=right / len(unanswerable) if unanswerable else 0.0,
+        false_refusal_rate=_share(sum(s.answerable for s in refused), len(answerable)),
+        refusal_rate=_share(sum(not s.answerable for s in refused), len(unanswerable)),
+        false_claim_rate=_share(sum(not s.answerable for s in claimed), len(unanswerable)),
+        claimed_right=(
+            _share(sum(bool(s.right) for s in claimed if s.answerable), len(checked))
+            if checked
+            else None
+        ),
+        claims_right=(
+            _share(sum(bool(s.right) for s in claimed_checked), len(claimed_checked))
+            if checked
+            else None
+        ),
+        first_page=(
+            _share(
+                sum(bool(s.on_first_page) for s in checked if confidence[id(s)] >= cut),
+                len(checked),
+            )
+            if checked
+            else None
+        ),
     )
 
 

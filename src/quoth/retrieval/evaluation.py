@@ -96,6 +96,7 @@ class QuestionResult:
     language: str
     answerable: bool
     answered: bool
+    """Given a bold answer (the ``answer`` state)."""
     top_score: float
     evidence_rank: int | None
     quote_hit: bool
@@ -110,6 +111,12 @@ class QuestionResult:
     phrase_exact: bool = False
     """The phrase is one of the evidence strings (SQuAD's answers), as SQuAD scores it."""
     phrase_f1: float = 0.0
+    state: str = "answer"
+    """``answer``, ``closest`` or ``refused``."""
+
+    @property
+    def refused(self) -> bool:
+        return self.state == "refused"
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +143,11 @@ class EvalReport:
     quote_hit: float
     answer_on_first_page: float
     refusal_accuracy: float
+    """Unanswerable questions refused."""
     false_refusal_rate: float
+    """Answerable questions refused (not shown even the closest passages)."""
     false_answer_rate: float
+    """Unanswerable questions given a bold answer."""
     latency_p50_ms: float
     results: list[QuestionResult]
     phrase_shown: float = 0.0
@@ -145,6 +155,10 @@ class EvalReport:
     underlined; of those, the phrases that match an evidence string exactly and their F1."""
     phrase_exact: float = 0.0
     phrase_f1: float = 0.0
+    claims_right: float = 0.0
+    """Of the bold answers given (to any question), the share whose sentence holds the answer."""
+    closest_rate: float = 0.0
+    """Of all questions, the share shown the closest passages with no claim."""
 
     def metrics(self) -> dict[str, float | int]:
         data = asdict(self)
@@ -196,9 +210,9 @@ def _breakdown(results: list[QuestionResult]) -> Breakdown:
         answerable=n,
         quote_hit=_ratio(sum(r.quote_hit for r in answerable), n),
         answer_on_first_page=_ratio(sum(r.answer_on_first_page for r in answerable), n),
-        false_refusal_rate=_ratio(sum(not r.answered for r in answerable), n),
+        false_refusal_rate=_ratio(sum(r.refused for r in answerable), n),
         refusal_accuracy=(
-            _ratio(sum(not r.answered for r in unanswerable), len(unanswerable))
+            _ratio(sum(r.refused for r in unanswerable), len(unanswerable))
             if unanswerable
             else None
         ),
@@ -231,7 +245,7 @@ def evaluate_question(
             if contains_evidence(article_text(index, index.passage_span(hit.row)), item.evidence):
                 rank = position + 1
                 break
-    quoted = answer.quotes[0].sentence if answer.answered and answer.quotes else None
+    quoted = answer.quotes[0].sentence if answer.shows_quotes else None
     phrase = answer.quotes[0].phrase if quoted is not None else None
     return QuestionResult(
         id=item.id,
@@ -242,7 +256,9 @@ def evaluate_question(
         answered=answer.answered,
         top_score=round(answer.top_score, 4),
         evidence_rank=rank,
-        quote_hit=quoted is not None and contains_evidence(quoted, item.evidence),
+        quote_hit=answer.answered
+        and quoted is not None
+        and contains_evidence(quoted, item.evidence),
         answer_on_first_page=item.answerable and first_page_holds(quotes, item.evidence),
         quoted=quoted,
         quotes=quotes,
@@ -250,6 +266,7 @@ def evaluate_question(
         phrase=phrase,
         phrase_exact=phrase is not None and exact_match(phrase.text, item.evidence),
         phrase_f1=0.0 if phrase is None else round(token_f1(phrase.text, item.evidence), 4),
+        state=answer.state.value,
     )
 
 
@@ -279,14 +296,16 @@ def evaluate(
         mrr=_ratio(sum(1.0 / r.evidence_rank for r in answerable if r.evidence_rank), n),
         quote_hit=_ratio(sum(r.quote_hit for r in answerable), n),
         answer_on_first_page=_ratio(sum(r.answer_on_first_page for r in answerable), n),
-        refusal_accuracy=_ratio(sum(not r.answered for r in unanswerable), len(unanswerable)),
-        false_refusal_rate=_ratio(sum(not r.answered for r in answerable), n),
+        refusal_accuracy=_ratio(sum(r.refused for r in unanswerable), len(unanswerable)),
+        false_refusal_rate=_ratio(sum(r.refused for r in answerable), n),
         false_answer_rate=_ratio(sum(r.answered for r in unanswerable), len(unanswerable)),
         latency_p50_ms=statistics.median(r.seconds for r in results) * 1000,
         results=results,
         phrase_shown=_ratio(len(underlined), len(right)),
         phrase_exact=_ratio(sum(r.phrase_exact for r in underlined), len(underlined)),
         phrase_f1=_ratio(sum(r.phrase_f1 for r in underlined), len(underlined)),
+        claims_right=_ratio(len(right), sum(r.answered for r in results)),
+        closest_rate=_ratio(sum(r.state == "closest" for r in results), len(results)),
     )
 
 

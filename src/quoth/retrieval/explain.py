@@ -1,7 +1,8 @@
-"""Why quoth answered or refused one question: each stage's candidates and the deciding signal.
+"""Why quoth answered, showed the closest passages, or refused: each stage's candidates, the
+confidence and what it was computed from, and both thresholds it was held against.
 
 A moderator who sees a question go unanswered needs to know whether the passage was never
-found, found but not judged an answer, or judged one too weakly to pass the threshold.
+found, found but not judged an answer, or judged one too weakly to pass a threshold.
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from quoth.index.reader import article_text
+from quoth.retrieval.answer import AnswerState
 from quoth.retrieval.answer_type import question_type
 from quoth.retrieval.question import clean_question
 from quoth.retrieval.ranking import JudgedSentence
-from quoth.retrieval.refusal import SIGNALS
 from quoth.retrieval.service import AnsweringService
 
 SHOWN_PASSAGES = 8
@@ -45,8 +46,15 @@ class Explanation:
     signals: dict[str, float]
     confidence: float
     threshold: float
-    answered: bool
+    """Below it: refused."""
+    claim_threshold: float
+    """From it up: the answer, in bold; between the two, the closest passages."""
+    state: AnswerState
     reason: str
+
+    @property
+    def answered(self) -> bool:
+        return self.state is AnswerState.ANSWER
 
 
 def _sentence_text(service: AnsweringService, sentence: int) -> tuple[str, str]:
@@ -55,21 +63,37 @@ def _sentence_text(service: AnsweringService, sentence: int) -> tuple[str, str]:
     return index.article(span.doc).id, article_text(index, span)
 
 
-def _reason(answered: bool, confidence: float, threshold: float, signals: dict[str, float]) -> str:
-    relation = ">=" if answered else "<"
-    verdict = "answered" if answered else "refused"
-    if not signals:
-        return (
-            f"{verdict}: best passage score {confidence:.3f} {relation} threshold {threshold:.3f}"
-        )
-    weakest = min(SIGNALS, key=lambda name: signals.get(name, 0.0))
-    return (
-        f"{verdict}: confidence {confidence:.3f} {relation} threshold {threshold:.3f} "
-        f"(answer_score {signals.get('answer_score', 0):.2f} for the sentence alone, "
-        f"window_score {signals.get('window_score', 0):.2f} with its neighbours, "
-        f"phrase_score {signals.get('phrase_score', 0):.2f} for the answer phrase in it; "
-        f"weakest: {weakest})"
+VERDICTS = {
+    AnswerState.ANSWER: "answered (bold)",
+    AnswerState.CLOSEST: "closest passages, no claim",
+    AnswerState.REFUSED: "refused",
+}
+
+
+def _reason(
+    state: AnswerState,
+    confidence: float,
+    cuts: tuple[float, float],
+    signals: dict[str, float],
+    read: tuple[str, ...],
+) -> str:
+    """The verdict, the confidence between (or beyond) the two cuts, and the signals the
+    confidence was computed from (the fit's own first, then the others it could read)."""
+    refuse, claim = cuts
+    where = (
+        f"< refuse {refuse:.3f}"
+        if state is AnswerState.REFUSED
+        else f">= claim {claim:.3f}"
+        if state is AnswerState.ANSWER
+        else f"between refuse {refuse:.3f} and claim {claim:.3f}"
     )
+    kind = "confidence" if signals else "best passage score"
+    text = f"{VERDICTS[state]}: {kind} {confidence:.3f} {where}"
+    if not signals:
+        return text
+    used = ", ".join(f"{name} {signals.get(name, 0.0):.2f}" for name in read)
+    rest = ", ".join(f"{k} {v:.2f}" for k, v in signals.items() if k not in read)
+    return f"{text}; computed from {used}" + (f" (also measured: {rest})" if rest else "")
 
 
 def explain(service: AnsweringService, question: str, mode: str | None = None) -> Explanation:
@@ -79,7 +103,8 @@ def explain(service: AnsweringService, question: str, mode: str | None = None) -
     ranked = service.rank(cleaned, mode, index)
     confidence = service.confidence(ranked, mode)
     threshold = service.threshold(mode)
-    answered = bool(ranked.hits) and confidence >= threshold
+    claim = service.claim_threshold(mode)
+    state = service.state(confidence, mode) if ranked.hits else AnswerState.REFUSED
     passages = []
     for hit in ranked.hits[:SHOWN_PASSAGES]:
         document_id, marked = _sentence_text(service, hit.best_sentence)
@@ -100,6 +125,9 @@ def explain(service: AnsweringService, question: str, mode: str | None = None) -
         signals={name: round(value, 3) for name, value in ranked.signals.items()},
         confidence=round(confidence, 4),
         threshold=round(threshold, 4),
-        answered=answered,
-        reason=_reason(answered, confidence, threshold, ranked.signals),
+        claim_threshold=round(claim, 4),
+        state=state,
+        reason=_reason(
+            state, confidence, (threshold, claim), ranked.signals, service.refusal.signals
+        ),
     )

@@ -38,6 +38,11 @@ the answer model is of the phrase it found in the best sentence (0 for a model w
 head), whether that phrase and that sentence hold the kind of thing asked for, and the best
 sentence's lead over the next."""
 TARGET_FALSE_REFUSALS = 0.03
+TARGET_FALSE_CLAIMS = 0.10
+"""The most unanswerable questions of a file that may be given a bold answer (news-like
+files; SQuAD-style files, written against the paragraph that nearly answers them, are
+allowed :data:`TARGET_FALSE_CLAIMS_ADVERSARIAL`)."""
+TARGET_FALSE_CLAIMS_ADVERSARIAL = 0.20
 STORED_NAME = "refusal.json"
 DEFAULT_NAME = "refusal_default.json"
 
@@ -54,6 +59,11 @@ class Sample:
     answerable: bool
     group: str
     """The question file it came from: every file weighs the same in the fit."""
+    right: bool | None = None
+    """An answerable question whose best quote's marked sentence holds the answer (None:
+    not measured, or unanswerable)."""
+    on_first_page: bool | None = None
+    """An answerable question whose answer is somewhere on the first page of quotes."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +80,14 @@ class RefusalModel:
     phrase_threshold: float = NEVER_SHOWN
     """The least probability at which the answer phrase is underlined (fitted on the
     development files with the rest; a model with no phrase head never reaches it)."""
+    claim_threshold: float = 0.0
+    """The least confidence at which the best quote is claimed as the answer (bold); below
+    it, down to ``threshold``, quoth shows the closest passages and claims nothing. Never
+    below ``threshold`` where it is read (:attr:`claim`)."""
+
+    @property
+    def claim(self) -> float:
+        return max(self.threshold, self.claim_threshold)
 
     def confidence(self, signals: dict[str, float]) -> float:
         row = np.array([[signals.get(name, 0.0) for name in self.signals]])
@@ -83,6 +101,7 @@ class RefusalModel:
             "fitted_on": self.fitted_on,
             "reranker": self.reranker,
             "phrase_threshold": self.phrase_threshold,
+            "claim_threshold": self.claim_threshold,
         }
 
     @classmethod
@@ -100,6 +119,7 @@ class RefusalModel:
             fitted_on=dict(data.get("fitted_on", {})),
             reranker=str(data.get("reranker", PASSAGE_MODEL)),
             phrase_threshold=float(data.get("phrase_threshold", NEVER_SHOWN)),
+            claim_threshold=float(data.get("claim_threshold", 0.0)),
         )
 
     def save(self, path: Path) -> None:
@@ -175,6 +195,57 @@ def between(kept: float, *confidences: Iterable[float]) -> float:
     if not below:
         return kept - ROUNDING_MARGIN
     return min((kept + max(below)) / 2, kept - ROUNDING_MARGIN)
+
+
+def claim_threshold_for(
+    unanswerable: dict[str, list[float]],
+    limits: dict[str, float],
+    others: Sequence[float] = (),
+) -> float:
+    """The lowest confidence at which no group claims (answers in bold) more than its limit
+    of its unanswerable questions (``limits``, per group; a group not named gets
+    :data:`TARGET_FALSE_CLAIMS`).
+
+    Like :func:`threshold_for`, it sits between samples: halfway between the highest
+    unanswerable confidence that must not be claimed and the next confidence above it (any
+    of ``unanswerable`` or ``others``), at least :data:`ROUNDING_MARGIN` above the former.
+    """
+    excluded = []
+    for group, values in unanswerable.items():
+        ordered = np.sort(np.asarray(values))[::-1]
+        allowed = int(np.floor(limits.get(group, TARGET_FALSE_CLAIMS) * len(ordered)))
+        if allowed < len(ordered):
+            excluded.append(float(ordered[allowed]))
+    if not excluded:
+        raise CalibrationError("No unanswerable question among the probes: nothing to hold back.")
+    return above(max(excluded), [v for values in unanswerable.values() for v in values], others)
+
+
+def above(excluded: float, *confidences: Iterable[float]) -> float:
+    """The midpoint between ``excluded`` and the lowest of ``confidences`` above it, at least
+    :data:`ROUNDING_MARGIN` above ``excluded``: :func:`between` mirrored, for a cut that
+    must leave ``excluded`` out rather than keep it."""
+    higher = [v for values in confidences for v in values if v > excluded + ROUNDING_MARGIN]
+    if not higher:
+        return excluded + ROUNDING_MARGIN
+    return max((excluded + min(higher)) / 2, excluded + ROUNDING_MARGIN)
+
+
+def fit_claim(
+    model: RefusalModel, samples: list[Sample], limits: dict[str, float] | None = None
+) -> RefusalModel:
+    """``model`` with its claim threshold fitted on ``samples`` (each group's limit in
+    ``limits``, else :data:`TARGET_FALSE_CLAIMS`), never below its refusal threshold."""
+    unanswerable: dict[str, list[float]] = {}
+    answerable: list[float] = []
+    for sample in samples:  # read as serving reads them
+        p = model.confidence(sample.signals)
+        if sample.answerable:
+            answerable.append(p)
+        else:
+            unanswerable.setdefault(sample.group, []).append(p)
+    claim = claim_threshold_for(unanswerable, limits or {}, answerable)
+    return replace(model, claim_threshold=max(claim, model.threshold))
 
 
 def fit_refusal(

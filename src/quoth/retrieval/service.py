@@ -17,7 +17,7 @@ from quoth.index.embedder import Embedder
 from quoth.index.reader import IndexReader
 from quoth.index.vectors import search_on_one_thread
 from quoth.language import detect
-from quoth.retrieval.answer import Answer, Quote
+from quoth.retrieval.answer import Answer, AnswerState, Quote
 from quoth.retrieval.phrase import Phrase, shown_phrase
 from quoth.retrieval.question import clean_question
 from quoth.retrieval.quotes import build_quote, group_hits
@@ -58,6 +58,9 @@ class RetrievalOptions:
     min_score: float | None = None
     """Refusal threshold in the active mode's units (in ``rerank`` mode the least confidence,
     0 to 1); None uses the calibrated one."""
+    min_claim: float | None = None
+    """The least confidence (``rerank`` mode, 0 to 1) at which the best quote is shown as the
+    answer rather than as the closest passage; None uses the calibrated one."""
     max_question_chars: int = 500
 
 
@@ -134,6 +137,24 @@ class AnsweringService:
             return self.options.min_score
         return self.refusal.threshold
 
+    def claim_threshold(self, mode: str | None = None) -> float:
+        """The confidence at which the best quote is claimed as the answer (bold): in
+        ``rerank`` mode the refusal model's claim cut, never below the refusal threshold;
+        other modes have no calibrated confidence, so whatever is not refused is claimed."""
+        refuse = self.threshold(mode)
+        if self.effective_mode(mode) != "rerank":
+            return refuse
+        claim = self.options.min_claim
+        return max(refuse, self.refusal.claim_threshold if claim is None else claim)
+
+    def state(self, confidence: float, mode: str | None = None) -> AnswerState:
+        """The answer state a confidence earns: refused, closest passages, or the answer."""
+        if confidence < self.threshold(mode):
+            return AnswerState.REFUSED
+        if confidence < self.claim_threshold(mode):
+            return AnswerState.CLOSEST
+        return AnswerState.ANSWER
+
     def rank(
         self,
         question: str,
@@ -200,8 +221,11 @@ class AnsweringService:
         ranked = self.rank(cleaned, mode, index, timings)
         hits = ranked.hits
         confidence = self.confidence(ranked, mode)
-        if not hits or confidence < self.threshold(mode):
-            return Answer(question=cleaned, answered=False, top_score=confidence, timings=timings)
+        state = self.state(confidence, mode) if hits else AnswerState.REFUSED
+        if state is AnswerState.REFUSED:
+            return Answer(
+                cleaned, state, top_score=confidence, timings=timings, signals=ranked.signals
+            )
         clock = _Stopwatch(timings)
         limit = limit or self.options.top_k
         groups = group_hits(index, hits, calibration.min_score)
@@ -210,7 +234,9 @@ class AnsweringService:
             floor = hits[0].score - calibration.secondary_margin
             chosen = [chosen[0], *(g for g in chosen[1:] if g.score >= floor)]
         next_offset = offset + len(chosen)
-        phrases = {j.sentence: j.phrase for j in ranked.judged}
+        # a phrase is underlined only in a claimed answer: closest passages claim nothing
+        claimed = state is AnswerState.ANSWER
+        phrases = {j.sentence: j.phrase for j in ranked.judged} if claimed else {}
         quotes = [
             self._underlined(build_quote(index, group), phrases.get(group.best_sentence))
             for group in chosen
@@ -218,11 +244,12 @@ class AnsweringService:
         clock.lap("quote")
         return Answer(
             question=cleaned,
-            answered=True,
+            state=state,
             quotes=quotes,
             top_score=confidence,
             next_offset=next_offset if len(groups) > next_offset else None,
             timings=timings,
+            signals=ranked.signals,
         )
 
     def _underlined(self, quote: Quote, phrase: Phrase | None) -> Quote:
@@ -245,7 +272,10 @@ class AnsweringService:
         hits, confidence = crosslingual.rank(index, question, language, self.options.candidates)
         clock.lap("search")
         if not hits or confidence < crosslingual.threshold:
-            return Answer(question, False, top_score=confidence, timings=timings, language=language)
+            refused = AnswerState.REFUSED
+            return Answer(
+                question, refused, top_score=confidence, timings=timings, language=language
+            )
         groups = group_hits(index, hits, crosslingual.threshold)
         chosen = groups[offset : offset + (limit or self.options.top_k)]
         if offset == 0:
@@ -256,7 +286,7 @@ class AnsweringService:
         clock.lap("quote")
         return Answer(
             question,
-            True,
+            AnswerState.ANSWER,  # its own calibrated cut: answers across languages stay opt-in
             quotes,
             confidence,
             next_offset if len(groups) > next_offset else None,

@@ -24,6 +24,10 @@ class Claim(Enum):
     """Mine too: claimed by a replica that died before answering it."""
 
 
+OUTCOMES = ("answered", "closest", "refused")
+"""How an answer ended, as /stats counts it: claimed, closest passages only, or refused."""
+
+
 @dataclass(frozen=True, slots=True)
 class Counters:
     answered: int
@@ -31,6 +35,7 @@ class Counters:
     since: datetime
     scope: str
     """"this process" or "all replicas": what /stats is counting over."""
+    closest: int = 0
 
 
 class SharedState(Protocol):
@@ -46,7 +51,9 @@ class SharedState(Protocol):
 
     def finish_update(self, platform: str, update_id: int) -> None: ...
 
-    def count_answer(self, answered: bool) -> None: ...
+    def count_answer(self, outcome: str) -> None:
+        """Count one answer under its outcome (one of :data:`OUTCOMES`)."""
+        ...
 
     def counters(self) -> Counters: ...
 

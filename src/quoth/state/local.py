@@ -7,7 +7,7 @@ import threading
 from collections import OrderedDict
 from datetime import UTC, datetime
 
-from quoth.state import Claim, Counters
+from quoth.state import OUTCOMES, Claim, Counters
 from quoth.state.ratelimit import SlidingWindowLimiter
 
 REMEMBERED_UPDATES = 10_000
@@ -20,8 +20,7 @@ class LocalState:
         self._limiter = SlidingWindowLimiter[str](limit_per_minute)
         self._updates: OrderedDict[tuple[str, int], bool] = OrderedDict()
         self._lock = threading.Lock()  # counters are bumped from answering threads
-        self._answered = 0
-        self._refused = 0
+        self._counts = dict.fromkeys(OUTCOMES, 0)
         self._since = datetime.now(UTC)
 
     def acquire(self, key: str) -> float:
@@ -43,15 +42,15 @@ class LocalState:
         with self._lock:
             self._updates[(platform, update_id)] = True
 
-    def count_answer(self, answered: bool) -> None:
+    def count_answer(self, outcome: str) -> None:
         with self._lock:
-            if answered:
-                self._answered += 1
-            else:
-                self._refused += 1
+            self._counts[outcome] += 1
 
     def counters(self) -> Counters:
-        return Counters(self._answered, self._refused, self._since, "this process")
+        counts = self._counts
+        return Counters(
+            counts["answered"], counts["refused"], self._since, "this process", counts["closest"]
+        )
 
     def close(self) -> None:
         pass

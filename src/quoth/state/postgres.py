@@ -128,18 +128,24 @@ class PostgresState:
             "DELETE FROM quoth_rate WHERE tat < now() - %s * interval '1 second'", (self._window,)
         )
 
-    def count_answer(self, answered: bool) -> None:
+    def count_answer(self, outcome: str) -> None:
         self._execute(
             "INSERT INTO quoth_counters AS c (name, value) VALUES (%s, 1) "
             "ON CONFLICT (name) DO UPDATE SET value = c.value + 1",
-            ("answered" if answered else "refused",),
+            (outcome,),
         )
 
     def counters(self) -> Counters:
         rows = self._execute("SELECT name, value, since FROM quoth_counters", ())
         values = {name: int(value) for name, value, _ in rows}
         since = min((row[2] for row in rows), default=datetime.now(UTC))
-        return Counters(values.get("answered", 0), values.get("refused", 0), since, "all replicas")
+        return Counters(
+            values.get("answered", 0),
+            values.get("refused", 0),
+            since,
+            "all replicas",
+            values.get("closest", 0),
+        )
 
     def close(self) -> None:
         try:
