@@ -228,6 +228,12 @@ def test_calibrate_stores_a_fit_beside_the_index(shared_index_dir: Path, tmp_pat
     after = document["files"]["questions.jsonl"]["after"]
     assert after["false_refusal_rate"] <= 0.05
     assert after["refusal_rate"] >= document["files"]["questions.jsonl"]["before"]["refusal_rate"]
+    assert after["false_claim_rate"] <= 0.10  # the claim cut fitted too, at its default target
+    assert document["claim_threshold"]["after"] >= document["threshold"]["after"]
+    stored = json.loads((index_dir / "refusal.json").read_text())
+    assert stored["claim_threshold"] == pytest.approx(
+        document["claim_threshold"]["after"], abs=1e-4
+    )
     code, stdout, _ = run(
         "ask",
         "Who won the 2022 FIFA World Cup?",

@@ -38,7 +38,9 @@ from quoth.retrieval.evaluation import (
 from quoth.retrieval.explain import explain
 from quoth.retrieval.refusal import (
     STORED_NAME,
+    TARGET_FALSE_CLAIMS,
     TARGET_FALSE_REFUSALS,
+    fit_claim,
     fit_refusal,
 )
 from quoth.terminal import (
@@ -226,13 +228,24 @@ def calibrate(
             "--target", min=0.0, max=0.5, help="Most answerable probes a file may see refused."
         ),
     ] = TARGET_FALSE_REFUSALS,
+    claim_target: Annotated[
+        float,
+        typer.Option(
+            "--claim-target",
+            min=0.0,
+            max=0.5,
+            help="Most unanswerable probes a file may see given a bold answer.",
+        ),
+    ] = TARGET_FALSE_CLAIMS,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON document.")] = False,
     index_dir: IndexDirOption = None,
 ) -> None:
-    """Re-fit when quoth refuses, on probe questions about your own corpus.
+    """Re-fit when quoth answers, shows the closest passages, or refuses, on probe questions
+    about your own corpus.
 
-    The fit is stored beside the index and used from the next start or reindex; delete
-    refusal.json there to go back to the packaged default.
+    Both cuts are fitted: refuse below the first, claim (bold) from the second. The fit is
+    stored beside the index and used from the next start or reindex; delete refusal.json
+    there to go back to the packaged default.
     """
     settings = settings_for(index_dir).model_copy(update={"retrieval_mode": "rerank"})
     service = guarded(lambda: runtime.open_service(settings))
@@ -247,14 +260,22 @@ def calibrate(
         lambda: fit_refusal(samples, target, reranker=before.reranker, signals=before.signals)
     )
     after = replace(after, phrase_threshold=before.phrase_threshold)  # the phrase: its own fit
+    limits = dict.fromkeys(by_group(samples), claim_target)
+    after = guarded(lambda: fit_claim(after, samples, limits))
     after.save(settings.index_dir / STORED_NAME)
     groups = by_group(samples)
     document = {
         "stored": str(settings.index_dir / STORED_NAME),
         "threshold": {"before": round(service.threshold(), 4), "after": round(after.threshold, 4)},
+        "claim_threshold": {
+            "before": round(service.claim_threshold(), 4),
+            "after": round(after.claim, 4),
+        },
         "files": {
             name: {
-                "before": asdict(figures(before, group, service.threshold())),
+                "before": asdict(
+                    figures(before, group, service.threshold(), service.claim_threshold())
+                ),
                 "after": asdict(figures(after, group)),
             }
             for name, group in groups.items()
@@ -262,6 +283,8 @@ def calibrate(
     }
     if settings.min_score is not None:
         err.print("[yellow]QUOTH_MIN_SCORE is set and overrides the fitted threshold.[/yellow]")
+    if settings.min_claim is not None:
+        err.print("[yellow]QUOTH_MIN_CLAIM is set and overrides the fitted claim cut.[/yellow]")
     if as_json:
         sys.stdout.write(json.dumps(document, indent=2) + "\n")
         return

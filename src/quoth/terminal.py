@@ -140,9 +140,10 @@ def _breakdown_table(title: str, name: str, groups: dict[str, Breakdown]) -> Tab
 
 
 def render_calibration(document: dict[str, Any]) -> RenderableType:
-    """Before and after per probe file: the two rates a user of the bot notices."""
-    table = Table(title="Refusals before and after calibrating")
-    for column in ("file", "answerable", "unanswerable", "wrongly refused", "rightly refused"):
+    """Before and after per probe file: the rates a user of the bot notices."""
+    table = Table(title="Answers before and after calibrating")
+    columns = ("file", "answerable", "unanswerable", "wrongly refused", "rightly refused")
+    for column in (*columns, "unanswerable in bold"):
         table.add_column(column, justify="left" if column == "file" else "right")
     for name, figures in document["files"].items():
         before, after = figures["before"], figures["after"]
@@ -152,10 +153,12 @@ def render_calibration(document: dict[str, Any]) -> RenderableType:
             str(after["unanswerable"]),
             f"{before['false_refusal_rate']:.2f} -> {after['false_refusal_rate']:.2f}",
             f"{before['refusal_rate']:.2f} -> {after['refusal_rate']:.2f}",
+            f"{before['false_claim_rate']:.2f} -> {after['false_claim_rate']:.2f}",
         )
-    threshold = document["threshold"]
+    threshold, claim = document["threshold"], document["claim_threshold"]
     note = (
-        f"Confidence threshold {threshold['before']:.3f} -> {threshold['after']:.3f}; "
+        f"Refuse below {threshold['before']:.3f} -> {threshold['after']:.3f}, "
+        f"answer in bold from {claim['before']:.3f} -> {claim['after']:.3f}; "
         f"stored in {document['stored']} (used from the next start or reindex)."
     )
     return Group(table, note)
