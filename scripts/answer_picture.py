@@ -1,11 +1,13 @@
 """The picture of an answer in a chat, for the README and the documentation's home page.
 
-    .venv/bin/python scripts/answer_picture.py OUT.png ["QUESTION"]
+    .venv/bin/python scripts/answer_picture.py OUT.png ["QUESTION"] [HEIGHT]
 
 A real answer from quoth's own user guide (the sample corpus: quoth's own text, so the picture
 copies nobody's articles), rendered by the Telegram renderer exactly as the bot sends it,
 placed in a chat-like page (the question as the person's message, the answer as the bot's
-with its buttons), and captured with headless Chromium.
+with its buttons), and captured with headless Chromium. Whatever state the answer is in (the
+answer, the closest passages, or a refusal, which has no buttons) is shown as the bot sends
+it: the answers page has a picture of each.
 """
 
 from __future__ import annotations
@@ -42,11 +44,12 @@ a {{ color: #2a7bc0; text-decoration: none; }}
 </style></head><body><div class="chat">
 <div class="bubble mine">{question}</div>
 <div class="bubble bot"><div class="name">quoth</div>{answer}</div>
-<div class="buttons"><div>👍</div><div>👎</div><div>{more}</div></div>
+{buttons}
 </div></body></html>"""
+BUTTONS = '<div class="buttons"><div>👍</div><div>👎</div><div>{more}</div></div>'
 
 
-def main(out: Path, question: str) -> None:
+def main(out: Path, question: str, height: int = 320) -> None:
     work = Path(tempfile.mkdtemp(prefix="quoth-answer-picture-"))
     settings = load_settings(index_dir=work / "index", corpus_dir=runtime.sample_corpus_dir())
     embedder = runtime.embedder_for(settings)
@@ -55,15 +58,20 @@ def main(out: Path, question: str) -> None:
     rendered = telegram_html.render_answer(answer, "quoth_bot")
     page = work / "answer.html"
     page.write_text(
-        PAGE.format(question=html.escape(question), answer=rendered, more=MORE_LABEL),
+        PAGE.format(
+            question=html.escape(question),
+            answer=rendered,
+            buttons=BUTTONS.format(more=MORE_LABEL) if answer.shows_quotes else "",
+        ),
         encoding="utf-8",
     )
     subprocess.run(
         ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-         f"--screenshot={out.resolve()}", "--window-size=600,320", page.as_uri()],
+         f"--screenshot={out.resolve()}", f"--window-size=600,{height}", page.as_uri()],
         check=True, capture_output=True,
     )  # fmt: skip
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "How do I add articles?")
+    question = sys.argv[2] if len(sys.argv) > 2 else "How do I add articles?"
+    main(Path(sys.argv[1]), question, int(sys.argv[3]) if len(sys.argv) > 3 else 320)
