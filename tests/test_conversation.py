@@ -59,7 +59,8 @@ async def test_asking_answers_counts_and_limits(service: AnsweringService, tmp_p
     other = await conversation.ask(Person("discord", 7), "Who leads Azerbaijan?", "slash")
     assert other.answer is not None  # the same number on another platform is another person
     counts = conversation.library.state.counters()
-    assert counts.answered + counts.refused == 2  # a blank or slowed-down question is no answer
+    # a blank or slowed-down question is no answer; the others end in one of the three states
+    assert counts.answered + counts.closest + counts.refused == 2
     asked = await conversation.ask(MOD, "What did Aliyev say about Pakistan?", "slash")
     broad = asked.answer
     assert broad is not None and broad.next_offset is not None and asked.answer_id

@@ -30,6 +30,7 @@ OWN_QUESTIONS = REPO / "eval" / "questions.jsonl"
 GUIDE_QUESTIONS = REPO / "eval" / "guide_questions.jsonl"
 TOPIC_QUESTIONS = REPO / "eval" / "topic_questions.jsonl"
 HONESTY_QUESTIONS = REPO / "eval" / "honesty_questions.jsonl"
+READER_QUESTIONS = REPO / "eval" / "reader_questions.jsonl"
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +42,9 @@ def service_over_guide(
     return runtime.open_service(settings, embedder)
 
 
-QUALITY = ("evidence_top1", "evidence_top3", "evidence_top5", "mrr", "quote_hit",
+QUALITY = ("evidence_top1", "evidence_top3", "evidence_top5", "mrr", "sentence_hit",
            "answer_on_first_page")  # fmt: skip
+"""Ranking quality: whether an answer is claimed is each mode's own decision."""
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +64,10 @@ def test_seed_questions_meet_the_targets(comparisons: dict[str, dict[str, EvalRe
     report = comparisons[SEED_QUESTIONS.name]["rerank"]
     assert report.questions == 30 and report.unanswerable == 5
     assert report.evidence_top3 >= 0.98
-    assert report.quote_hit >= 0.90
-    assert report.refusal_accuracy >= 0.95
+    assert report.sentence_hit >= 0.90 and report.quote_hit >= 0.88
+    assert report.claims_right >= 0.95
+    assert report.false_answer_rate <= 0.10  # no unanswerable question answered in bold
+    assert report.refusal_accuracy >= 0.75  # measured 4 of 5; the fifth: closest passages
     assert report.false_refusal_rate <= 0.05
 
 
@@ -77,23 +81,26 @@ def test_own_questions_hold_the_measured_level(
     report = comparisons[OWN_QUESTIONS.name]["rerank"]
     assert report.questions == 45 and report.unanswerable == 15
     assert report.evidence_top3 >= 0.85
-    assert report.quote_hit >= 0.75
+    assert report.sentence_hit >= 0.75
+    assert report.quote_hit >= 0.63  # measured 20 of 30 in bold and right
+    assert report.claims_right >= 0.85
     assert report.answer_on_first_page >= 0.9
-    assert report.refusal_accuracy >= 0.55
+    assert report.false_answer_rate <= 0.10
     assert report.false_refusal_rate <= 0.05
 
 
 def test_topic_questions_hold_the_measured_level(service: AnsweringService) -> None:
     """Questions about the reference articles' own topic that they do not answer, beside
-    answerable paraphrases: every paraphrase answered and quoted; of the unanswerable ones
-    quoth-answer refuses the measured share (the issue's 0.60 is not reached yet)."""
+    answerable paraphrases: every paraphrase quoted on the first page, and few of the
+    unanswerable ones given a bold answer (the rest: the closest passages, or refused)."""
     report = evaluate(service, load_questions(TOPIC_QUESTIONS))
     print(json.dumps(report.metrics()))
     assert report.answerable == 15 and report.unanswerable == 32
-    assert report.quote_hit >= 0.93
+    assert report.sentence_hit >= 0.93
+    assert report.quote_hit >= 0.73  # measured 12 of 15 in bold and right
     assert report.answer_on_first_page >= 0.93
     assert report.false_refusal_rate <= 0.05
-    assert report.refusal_accuracy >= 0.25  # measured 9 of 32; one may tip on another CPU
+    assert report.false_answer_rate <= 0.13  # measured 3 of 32; one may tip on another CPU
 
 
 def test_honesty_questions_hold_the_measured_level(service: AnsweringService) -> None:
@@ -103,24 +110,40 @@ def test_honesty_questions_hold_the_measured_level(service: AnsweringService) ->
     report = evaluate(service, load_questions(HONESTY_QUESTIONS))
     print(json.dumps(report.metrics()))
     assert report.answerable == 26 and report.unanswerable == 44
-    assert report.quote_hit >= 0.73
+    assert report.sentence_hit >= 0.73
+    assert report.quote_hit >= 0.65  # measured 18 of 26 in bold and right
     assert report.answer_on_first_page >= 0.88
     assert report.false_refusal_rate <= 0.05
-    assert report.refusal_accuracy >= 0.11  # measured 6 of 44
+    assert report.false_answer_rate <= 0.10  # measured 3 of 44
     assert report.phrase_shown >= 0.8
+
+
+def test_readers_questions_hold_the_measured_level(service: AnsweringService) -> None:
+    """Readers' wording (why, how, what did X say, away from the article's words) and near
+    misses that name the right people and event: few near misses claimed in bold, and most
+    bold answers right, even where the marked sentence is often not."""
+    report = evaluate(service, load_questions(READER_QUESTIONS))
+    print(json.dumps(report.metrics()))
+    assert report.answerable == 23 and report.unanswerable == 22
+    assert report.false_answer_rate <= 0.10  # measured 2 of 22
+    assert report.claims_right >= 0.5  # measured 6 of 11
+    assert report.false_refusal_rate <= 0.05
+    assert report.answer_on_first_page >= 0.65  # measured 16 of 23
 
 
 def test_squad_dev_questions_hold_the_measured_level(
     squad_service: AnsweringService,
 ) -> None:
-    """An outside corpus and crowd questions: wrongful refusals stay rare there too."""
+    """An outside corpus and crowd questions: wrongful refusals stay rare there too, and
+    SQuAD's adversarial unanswerable questions mostly get the closest passages, not a claim."""
     report = evaluate(squad_service, load_questions(SQUAD_QUESTIONS))
     print(json.dumps(report.metrics()))
     assert report.answerable == 197 and report.unanswerable == 221
-    assert report.quote_hit >= 0.77
+    assert report.sentence_hit >= 0.77
+    assert report.quote_hit >= 0.38  # measured 81 of 197 in bold and right
     assert report.answer_on_first_page >= 0.86
     assert report.false_refusal_rate <= 0.05
-    assert report.refusal_accuracy >= 0.05  # SQuAD's adversarial kind: measured 15 of 221
+    assert report.false_answer_rate <= 0.20  # measured 29 of 221
     assert report.phrase_shown >= 0.8
 
 
@@ -128,9 +151,10 @@ def test_user_guide_questions_hold_the_measured_level(service_over_guide: Answer
     """A third kind of corpus (quoth's own technical guide) with its own unanswerables."""
     report = evaluate(service_over_guide, load_questions(GUIDE_QUESTIONS))
     assert report.answerable == 18 and report.unanswerable == 8
-    assert report.quote_hit >= 0.83
+    assert report.sentence_hit >= 0.83
+    assert report.quote_hit >= 0.38  # measured 8 of 18 in bold and right
     assert report.answer_on_first_page >= 0.94
-    assert report.refusal_accuracy >= 0.45  # measured 4 of 8 (0.75 with quoth-answer 1)
+    assert report.false_answer_rate <= 0.10  # measured 0 of 8
     assert report.false_refusal_rate <= 0.05
 
 

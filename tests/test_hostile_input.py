@@ -24,7 +24,7 @@ from quoth.bot import telegram_html as th
 from quoth.bot.conversation import SOMETHING_WRONG
 from quoth.bot.text import visible_length
 from quoth.index import ArticleRecord
-from quoth.retrieval import Answer, AnsweringService, QuestionError, Quote
+from quoth.retrieval import Answer, AnsweringService, AnswerState, QuestionError, Quote
 
 from .conftest import settings_for
 from .discord_stand_in import DiscordStandIn, validate_message
@@ -72,7 +72,10 @@ quotes = st.builds(
     end=st.just(1),
 )
 answers = st.builds(
-    Answer, question=hostile_text, answered=st.booleans(), quotes=st.lists(quotes, max_size=10)
+    Answer,
+    question=hostile_text,
+    state=st.sampled_from(AnswerState),
+    quotes=st.lists(quotes, max_size=10),
 )
 articles = st.builds(
     ArticleRecord,

@@ -167,7 +167,8 @@ def ask(
     if why:
         explanation = guarded(lambda: explain(service, question))
         if as_json:
-            sys.stdout.write(json.dumps(asdict(explanation), ensure_ascii=False, indent=2) + "\n")
+            document = {**asdict(explanation), "answered": explanation.answered}
+            sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2) + "\n")
         else:
             out.print(render_explanation(explanation), highlight=False)
         return

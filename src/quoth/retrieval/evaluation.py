@@ -100,7 +100,7 @@ class QuestionResult:
     top_score: float
     evidence_rank: int | None
     quote_hit: bool
-    """The marked sentence of the first quote holds the evidence."""
+    """The answer was claimed (bold) and its marked sentence holds the evidence."""
     answer_on_first_page: bool
     """Some quote of the first page holds the evidence, in its sentence or its context."""
     quoted: str | None
@@ -113,6 +113,9 @@ class QuestionResult:
     phrase_f1: float = 0.0
     state: str = "answer"
     """``answer``, ``closest`` or ``refused``."""
+    sentence_hit: bool = False
+    """The first quote's sentence holds the evidence, claimed or not: what ranking got right,
+    whatever the decision made of it."""
 
     @property
     def refused(self) -> bool:
@@ -159,6 +162,9 @@ class EvalReport:
     """Of the bold answers given (to any question), the share whose sentence holds the answer."""
     closest_rate: float = 0.0
     """Of all questions, the share shown the closest passages with no claim."""
+    sentence_hit: float = 0.0
+    """Of the answerable questions, the share whose first quote's sentence holds the answer,
+    shown in bold or as a closest passage."""
 
     def metrics(self) -> dict[str, float | int]:
         data = asdict(self)
@@ -267,6 +273,7 @@ def evaluate_question(
         phrase_exact=phrase is not None and exact_match(phrase.text, item.evidence),
         phrase_f1=0.0 if phrase is None else round(token_f1(phrase.text, item.evidence), 4),
         state=answer.state.value,
+        sentence_hit=quoted is not None and contains_evidence(quoted, item.evidence),
     )
 
 
@@ -306,6 +313,7 @@ def evaluate(
         phrase_f1=_ratio(sum(r.phrase_f1 for r in underlined), len(underlined)),
         claims_right=_ratio(len(right), sum(r.answered for r in results)),
         closest_rate=_ratio(sum(r.state == "closest" for r in results), len(results)),
+        sentence_hit=_ratio(sum(r.sentence_hit for r in answerable), n),
     )
 
 
