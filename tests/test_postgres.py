@@ -440,3 +440,15 @@ def test_a_publication_killed_mid_copy_leaves_the_previous_version_serving(
     assert finished.returncode == 0, finished.stderr  # no lock or half segment blocks it
     answer = runtime.open_service(settings, embedder).answer("When does the Gull Island ferry run?")
     assert "noon" in answer.quotes[0].sentence
+
+
+def test_the_test_server_keeps_its_data_out_of_pytests_shared_root(
+    postgres_url: str, postgres_data_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A second pytest run sets pytest's temporary root back to owner-only; the server runs as
+    its own user, so a data directory below that root would be lost to it mid-run."""
+    shared_root = tmp_path_factory.getbasetemp().parent
+    assert not postgres_data_dir.resolve().is_relative_to(shared_root.resolve())
+    with psycopg.connect(postgres_url) as conn:
+        (data_directory,) = conn.execute("SHOW data_directory").fetchone() or ("",)
+    assert Path(data_directory).resolve().is_relative_to(postgres_data_dir.resolve())
