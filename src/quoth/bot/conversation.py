@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from quoth import metrics
 from quoth.bot.library import Library, ModerationError
+from quoth.disk import DiskFullError
 from quoth.errors import QuothError
 from quoth.feedback import (
     CLOSEST,
@@ -297,6 +298,9 @@ class Conversation:
             data = await fetch()  # reading a long PDF takes a while: not on the event loop
             saved = await asyncio.to_thread(self.library.save_upload, name, data)
         except ModerationError as error:
+            return Reply(str(error))
+        except DiskFullError as error:  # the operator's to fix: in the log as well
+            log.error("upload not saved: %s", error)
             return Reply(str(error))
         log.info(
             "upload id=%s replaced=%s platform=%s",

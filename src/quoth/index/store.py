@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from quoth.disk import full_error, is_full
 from quoth.index.embedder import Vectors
 from quoth.index.errors import (
     IndexBusyError,
@@ -303,8 +304,11 @@ def write_index(
         _unlink_copied_current(index_dir / CURRENT)
         link_tmp.replace(index_dir / CURRENT)
         _fsync_dir(index_dir)
-    except BaseException:
+    except BaseException as error:
+        full = is_full(error, builds)  # asked before the half-written build frees its space
         shutil.rmtree(staging, ignore_errors=True)
+        if full:
+            raise full_error("The new index", index_dir) from error
         raise
     prune_builds(index_dir)
     # Served from the files just written, as after a restart: the build's large arrays are
