@@ -153,6 +153,13 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=10, ge=1, le=1000, description="Questions one user may ask per minute."
     )
+    answer_timeout_s: float = Field(
+        default=10.0,
+        ge=0.1,
+        le=300.0,
+        description="Longest a chat waits for an answer (a database that stopped answering) "
+        "before quoth says to try again in a moment.",
+    )
     max_upload_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1024,

@@ -23,6 +23,18 @@ if TYPE_CHECKING:
 
 POOL_MAX = 8
 """Connections a process may hold: above the worker threads that answer at once."""
+POOL_WAIT_S = 5.0
+"""Longest a query waits for a free connection before it fails (rather than hang)."""
+CONNECTION_OPTIONS = {
+    "autocommit": True,
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+}
+"""A new connection gives up after 5 s; an idle one whose server vanished (a failover, a
+cut network) is noticed by TCP keepalives within about 25 s instead of the kernel's hours."""
 
 
 class DatabaseError(IndexStoreError):
@@ -81,7 +93,9 @@ def shared_pool(url: str) -> ConnectionPool[Any]:
             url,
             min_size=1,
             max_size=POOL_MAX,
-            kwargs={"autocommit": True},
+            kwargs=CONNECTION_OPTIONS,
+            timeout=POOL_WAIT_S,
+            check=ConnectionPool.check_connection,  # a restarted server's dead connections
             open=False,
             name="quoth",
         )

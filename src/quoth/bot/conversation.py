@@ -39,6 +39,8 @@ from quoth.retrieval import Answer, QuestionError
 
 log = logging.getLogger("quoth.conversation")
 
+BEST_EFFORT_S = 2.0
+"""How long a reply waits for a write it does not depend on (counting, the gaps log)."""
 SOMETHING_WRONG = N_("Sorry, something went wrong on my side. Please try again in a moment.")
 NOT_A_MODERATOR = N_("Sorry, only moderators can do that.")
 REINDEX_STARTED = "Reindexing in the background; I keep answering meanwhile."
@@ -136,14 +138,22 @@ class Conversation:
         language = speaks(person, question, self.library.settings.other_languages)
         translate = translator(language)
         budget = f"{person.platform}{'-typed' if as_typed else ''}:{person.user_id}"
-        wait = await asyncio.to_thread(self.library.state.acquire, budget)
-        if wait:
-            metrics.QUESTIONS.labels(person.platform, via, "rate_limited").inc()
-            text = translate(ASKING_QUICKLY).format(seconds=max(1, round(wait)))
-            return Reply(text, private=True, language=language)
         started = time.perf_counter()
         try:
-            answer = await asyncio.to_thread(self.library.service.answer, question)
+            async with asyncio.timeout(self.library.settings.answer_timeout_s):
+                wait = await asyncio.to_thread(self.library.state.acquire, budget)
+                if wait:
+                    metrics.QUESTIONS.labels(person.platform, via, "rate_limited").inc()
+                    text = translate(ASKING_QUICKLY).format(seconds=max(1, round(wait)))
+                    return Reply(text, private=True, language=language)
+                answer = await asyncio.to_thread(self.library.service.answer, question)
+        except TimeoutError:  # the worker thread finishes on its own; the chat is not kept waiting
+            metrics.QUESTIONS.labels(person.platform, via, "timed_out").inc()
+            log.warning(
+                "question timed out after %.1f s platform=%s via=%s (is the database answering?)",
+                time.perf_counter() - started, person.platform, via,
+            )  # fmt: skip
+            return Reply(translate(SOMETHING_WRONG), private=True, language=language)
         except QuestionError as error:
             metrics.QUESTIONS.labels(person.platform, via, "invalid").inc()
             text = translate(error.template).format(**error.values)
@@ -153,7 +163,7 @@ class Conversation:
             raise
         metrics.QUESTIONS.labels(person.platform, via, answer.state.outcome).inc()
         metrics.observe_answer(person.platform, answer.timings, time.perf_counter() - started)
-        self.library.record(answer)
+        await self._best_effort("count an answer", self.library.record, answer)
         if not answer.answered and not as_typed:  # closest passages are a gap too: not stated
             reason = CLOSEST if answer.shows_quotes else REFUSED
             await self._log_gap(answer.question, reason, person.platform, via)
@@ -167,6 +177,23 @@ class Conversation:
         }
         log.info("question %s", " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
         return Reply(answer=answer, answer_id=answer_id, language=language)
+
+    async def _best_effort(self, what: str, write: Callable[..., object], *args: object) -> bool:
+        """A write the reply does not depend on, off the event loop and bounded in time: a
+        database that stopped answering must not hold the reply (nor, on the event loop,
+        every other chat). Whether it was done; a failure is logged, never raised."""
+        try:
+            async with asyncio.timeout(BEST_EFFORT_S):
+                await asyncio.to_thread(write, *args)
+        except TimeoutError:
+            log.warning(
+                "could not %s within %.0f s; the reply goes without it", what, BEST_EFFORT_S
+            )
+            return False
+        except Exception:
+            log.exception("could not %s", what)
+            return False
+        return True
 
     async def _remember(self, answer: Answer, platform: str, via: str) -> str | None:
         """Store an answer with quotes so its buttons work on any replica and after a
@@ -183,21 +210,23 @@ class Conversation:
             via,
             answer.next_offset,
         )
-        try:
-            await asyncio.to_thread(self.library.feedback.record_answer, shown)
-        except Exception:
-            log.exception("could not store an answer; it is shown without buttons")
-            return None
-        return shown.id
+        stored = await self._best_effort(
+            "store an answer (it is shown without buttons)",
+            self.library.feedback.record_answer,
+            shown,
+        )
+        return shown.id if stored else None
 
     async def _log_gap(self, question: str, reason: str, platform: str, via: str) -> None:
         """Into the unanswered-questions log; a storage failure must not cost the reply."""
-        try:
-            await asyncio.to_thread(
-                self.library.feedback.record_gap, question, reason, platform, via
-            )
-        except Exception:
-            log.exception("could not log an unanswered question")
+        await self._best_effort(
+            "log an unanswered question",
+            self.library.feedback.record_gap,
+            question,
+            reason,
+            platform,
+            via,
+        )
 
     async def more(self, person: Person, answer_id: str) -> Reply:
         """The next quotes of an answer already given (its "More" button)."""

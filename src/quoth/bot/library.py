@@ -460,11 +460,9 @@ class Library:
         )
 
     def record(self, answer: Answer) -> None:
-        """Count an answer (for /stats); a database hiccup must not cost the user the answer."""
-        try:
-            self.state.count_answer(answer.state.outcome)
-        except Exception:
-            log.exception("could not count an answer")
+        """Count an answer (for /stats); called off the event loop, its failures logged by
+        the caller: a database hiccup must not cost the user the answer."""
+        self.state.count_answer(answer.state.outcome)
 
     def index_version(self) -> str:
         """Which index an answer came from: the published version number with a database,
