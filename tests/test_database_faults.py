@@ -18,10 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from quoth import runtime
+from quoth import metrics, runtime
 from quoth.bot.conversation import SOMETHING_WRONG, Conversation, Person
 from quoth.bot.library import Library
 from quoth.config import Settings
+from quoth.health import HealthError, check_health, write_heartbeat
 from quoth.index import Embedder, IndexData
 from quoth.index.postgres import publish
 
@@ -179,6 +180,12 @@ async def test_a_database_that_hangs_costs_a_bounded_wait_and_nothing_else(
         assert reply.answer is None and reply.text == SOMETHING_WRONG  # "try again in a moment"
         assert waited < library.settings.answer_timeout_s + 1.0
         assert ticks >= waited / 0.05 * 0.5  # the loop kept running while the database hung
+        assert (await library.check_database() or "").startswith("no answer within")
+        beat = tmp_path / "heartbeat.json"
+        write_heartbeat(beat, library.heartbeat("telegram"))
+        with pytest.raises(HealthError, match="The database is down: no answer within"):
+            check_health(beat)  # what `quoth health` says, exit 1
+        assert metrics.REGISTRY.get_sample_value("quoth_database_up") == 0
         proxy.flowing.set()
         back = time.monotonic()
         while not await answered(conversation):
@@ -186,5 +193,11 @@ async def test_a_database_that_hangs_costs_a_bounded_wait_and_nothing_else(
             await asyncio.sleep(0.1)
         counts = await asyncio.to_thread(library.feedback.vote_counts, 1)
         assert counts.up >= 1
+        assert await library.check_database() == "ok"
+        write_heartbeat(beat, library.heartbeat("telegram"))
+        assert (
+            check_health(beat).database == "ok"
+            and metrics.REGISTRY.get_sample_value("quoth_database_up") == 1
+        )
     finally:
         proxy.close()

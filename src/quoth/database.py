@@ -110,6 +110,12 @@ def shared_pool(url: str) -> ConnectionPool[Any]:
         return pool
 
 
+def ping(url: str) -> None:
+    """``SELECT 1`` on a pooled connection: raises when the database does not answer."""
+    with shared_pool(url).connection() as conn:
+        conn.execute("SELECT 1")
+
+
 @atexit.register
 def close_pools() -> None:
     with _pools_lock:

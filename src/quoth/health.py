@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from quoth.errors import QuothError
 
 HEARTBEAT_SECONDS = 10.0
+DATABASE_OK = "ok"
 STALE_AFTER_SECONDS = 45.0
 
 
@@ -33,6 +34,8 @@ class Heartbeat(BaseModel):
     platform: str
     articles: int
     passages: int
+    database: str | None = None
+    """``ok``, or why the database (QUOTH_DATABASE_URL) is down; None without one."""
 
 
 def write_heartbeat(path: Path, beat: Heartbeat) -> None:
@@ -81,4 +84,6 @@ def check_health(path: Path, now: float | None = None) -> Heartbeat:
         raise HealthError(f"The serving process {beat.pid} is gone.")
     if beat.passages <= 0:
         raise HealthError("The index is empty.")
+    if beat.database not in (None, DATABASE_OK):
+        raise HealthError(f"The database is down: {beat.database}")
     return beat

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 from prometheus_client import (
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     PlatformCollector,
     ProcessCollector,
@@ -100,6 +101,16 @@ WEBHOOK_CLAIMS = Counter(
     "Webhook deliveries by who answers them: mine, done (already answered), busy (another "
     "replica is answering) or taken_over (from a replica that died).",
     ["outcome"],
+    registry=REGISTRY,
+)
+DATABASE_UP = Gauge(
+    "quoth_database_up",
+    "1 while the database (QUOTH_DATABASE_URL) answers a probe within its bound, else 0.",
+    registry=REGISTRY,
+)
+DATABASE_DOWN = Counter(
+    "quoth_database_down",
+    "Times the database was found not answering after it had answered (outages begun).",
     registry=REGISTRY,
 )
 REINDEXES = Counter(

@@ -25,7 +25,7 @@ from quoth.corpus.loader import article_id, build_article
 from quoth.corpus.writing import UPLOAD_PREFIX, remove_article_files, write_atomically
 from quoth.errors import QuothError
 from quoth.feedback import REASONS, FeedbackStore
-from quoth.health import Heartbeat
+from quoth.health import DATABASE_OK, Heartbeat
 from quoth.index import BuildReport, IndexBusyError, IndexStoreError
 from quoth.memory import release_free_memory
 from quoth.retrieval import Answer, AnsweringService
@@ -54,6 +54,9 @@ log = logging.getLogger("quoth.library")
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
 MAX_NAME_CHARS = 100
+DATABASE_PROBE_S = 3.0
+"""How long the database may take to answer ``SELECT 1`` before it counts as down."""
+DATABASE_PROBE_INTERVAL_S = 5.0
 
 
 class ModerationError(QuothError):
@@ -103,6 +106,8 @@ class Library:
         self._background: set[asyncio.Task[None]] = set()
         self._merging: asyncio.Task[None] | None = None
         self._feeds: FeedStore | None = None
+        self.database_status: str | None = None
+        """What the last database probe said (see :meth:`check_database`)."""
 
     @property
     def reindexing(self) -> bool:
@@ -457,7 +462,43 @@ class Library:
             platform=platform,
             articles=len(index.articles),
             passages=index.live_passages,
+            database=self.database_status,
         )
+
+    async def check_database(self) -> str | None:
+        """Probe the database (``SELECT 1`` within :data:`DATABASE_PROBE_S`) and keep what it
+        says for the heartbeat and metrics; one log line when it goes down and when it is
+        back, never a traceback. None without a database."""
+        url = self.settings.database_url
+        if url is None:
+            return None
+        from quoth.database import first_line, ping
+
+        try:
+            async with asyncio.timeout(DATABASE_PROBE_S):
+                await asyncio.to_thread(ping, url.get_secret_value())
+            status = DATABASE_OK
+        except TimeoutError:
+            status = f"no answer within {DATABASE_PROBE_S:.0f} s"
+        except Exception as error:
+            status = first_line(error)
+        was = self.database_status
+        if status != DATABASE_OK and was in (None, DATABASE_OK):
+            log.error("the database is down: %s", status)
+            metrics.DATABASE_DOWN.inc()
+        elif status == DATABASE_OK and was not in (None, DATABASE_OK):
+            log.warning("the database is back")
+        metrics.DATABASE_UP.set(1 if status == DATABASE_OK else 0)
+        self.database_status = status
+        return status
+
+    async def watch_database(self, interval: float = DATABASE_PROBE_INTERVAL_S) -> None:
+        """For the life of the serving process: :meth:`check_database` every ``interval``."""
+        if self.settings.database_url is None:
+            return
+        while True:
+            await self.check_database()
+            await asyncio.sleep(interval)
 
     def record(self, answer: Answer) -> None:
         """Count an answer (for /stats); called off the event loop, its failures logged by

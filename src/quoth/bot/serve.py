@@ -57,6 +57,7 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
     follower = asyncio.create_task(library.follow_published())
     refresher = asyncio.create_task(library.refresh_periodically())
     feeder = asyncio.create_task(library.refresh_feeds_periodically())
+    prober = asyncio.create_task(library.watch_database())
     library.discard_torn_uploads()
     try:
         for adapter in adapters:
@@ -84,7 +85,7 @@ async def serve_until_stopped(library: Library, adapters: Sequence[ChatAdapter])
         if exporter is not None:
             exporter.shutdown()
             exporter.server_close()
-        for task in (follower, refresher, feeder):
+        for task in (follower, refresher, feeder, prober):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
