@@ -1,0 +1,256 @@
+"""A soak: constant questions through the real Telegram bot for N minutes, with links added,
+a feed refreshed and articles changed on a schedule; fails if a resource keeps growing or an
+answer is lost.
+
+    python -m bench.soak [--minutes 3] [--scale 10k] [--work DIR] > bench/results/DATE-soak.json
+
+Over a copy of the benchmark corpus and its index (built here, or reused from ``--work``), a
+real python-telegram-bot application with quoth's handlers answers questions pushed into the
+local Bot API stand-in at a steady rate (``--rate`` a second). Every ``--every`` seconds one
+event takes its turn: a moderator sends a link to a new page of the tests' local web site
+(added and indexed in the background), a new entry appears in a followed feed and a feed
+round runs (fetched, stored and indexed), or an article file changes and the bot reindexes.
+Every ``--sample`` seconds it records the process's resident memory, open files and threads
+and the answers' p50 / p99 of that window.
+
+It exits 1 (after printing the JSON) when a question got no reply or two, or when, between
+the first and the last quarter of the run (the first sample, taken while caches fill, left
+out), memory grew more than :data:`RSS_GROWTH` plus :data:`RSS_SLACK_MB`, open files more than
+:data:`FILES_GROWTH`, or threads more than :data:`THREADS_GROWTH`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import shutil
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr
+from tests.telegram_stand_in import TEST_TOKEN, BotApiStandIn
+from tests.web_stand_in import PARAGRAPHS, Entry, Resource, Site, news_page, rss, serving
+
+from bench import corpus
+from bench.__main__ import SCALES, SHARED, questions
+from bench.build import build
+from quoth import runtime
+from quoth.bot.library import Library
+from quoth.bot.telegram import TelegramBot
+from quoth.config import Settings, load_settings
+from quoth.index import load_embedder
+from quoth.index.onnx_embedder import export_onnx
+
+MODERATOR = 4242
+RSS_GROWTH = 0.15
+RSS_SLACK_MB = 40.0
+FILES_GROWTH = 10
+THREADS_GROWTH = 4
+
+
+def resources() -> dict[str, float]:
+    """This process's resident memory (MB), open files and threads, from /proc."""
+    status = Path("/proc/self/status").read_text().splitlines()
+    fields = dict(line.split(":", 1) for line in status if ":" in line)
+    return {
+        "rss_mb": round(int(fields["VmRSS"].split()[0]) / 1024, 1),
+        "open_files": sum(1 for _ in Path("/proc/self/fd").iterdir()),
+        "threads": int(fields["Threads"]),
+        "python_threads": threading.active_count(),
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 1) if ordered else 0.0
+
+
+class Events:
+    """The scheduled changes, taken in turn: a link, a feed entry, a changed article."""
+
+    def __init__(self, site: Site, library: Library, server: BotApiStandIn, corpus: Path):
+        self.site, self.library, self.server, self.corpus = site, library, server, corpus
+        self.count = 0
+        self.done: dict[str, int] = {"link": 0, "feed": 0, "article": 0}
+        self.entries: list[Entry] = []
+
+    def _page(self, kind: str) -> str:
+        self.count += 1
+        title = f"Soak {kind} {self.count}"
+        text = [f"{p} ({title}.)" for p in PARAGRAPHS]
+        path = f"/soak/{kind}/{self.count}"
+        return self.site.page(path, news_page(title, text, self.site.url(path), "2026-12-01"))
+
+    async def next(self) -> None:
+        kind = ("link", "feed", "article")[sum(self.done.values()) % 3]
+        if kind == "link":
+            message = self.server.push_message(MODERATOR, MODERATOR, self._page("link"))
+            await self.server.reply_to(message, timeout=120)
+        elif kind == "feed":
+            self.entries.append(Entry(f"Soak entry {self.count}", self._page("feed")))
+            body = rss("Soak feed", self.entries)
+            self.site.resources["/soak.rss"] = Resource(body, "application/rss+xml")
+            await self.library.feed_round()
+        else:
+            article = sorted(self.corpus.glob("*.md"))[self.done["article"]]
+            article.write_text(article.read_text() + f"\n\nRevised {self.count}.\n")
+            await self.library.reindex_and_describe()
+        self.done[kind] += 1
+
+
+async def soak(settings: Settings, minutes: float, rate: float, every: float, sample: float) -> Any:
+    server = BotApiStandIn(TEST_TOKEN)
+    await server.start()
+    embedder = runtime.embedder_for(settings)
+    settings = settings.model_copy(update={"telegram_api_url": server.root})
+    library = Library(settings, runtime.open_service(settings, embedder))
+    bot = TelegramBot(settings, library)
+    app = bot.application()
+    await app.initialize()
+    await app.start()
+    assert app.updater is not None
+    await app.updater.start_polling(poll_interval=0.0, timeout=1)
+    asked = questions()
+    pushed: list[int] = []
+    latencies: list[float] = []
+    samples: list[dict[str, Any]] = []
+    with serving() as site:
+        events = Events(site, library, server, settings.corpus_dir or Path())
+        events.entries.append(Entry("Soak entry 0", events._page("feed")))
+        body = rss("Soak feed", events.entries)
+        site.resources["/soak.rss"] = Resource(body, "application/rss+xml")
+        await asyncio.to_thread(library.follow_feed, site.url("/soak.rss"))
+        await library.reindex_and_describe()
+
+        async def one(number: int) -> None:
+            started = time.perf_counter()
+            chat = 100 + number % 50
+            message = server.push_message(chat, chat, asked[number % len(asked)])
+            pushed.append(message["message_id"])
+            await server.reply_to(message, timeout=120)
+            latencies.append((time.perf_counter() - started) * 1000)
+
+        async def asking(deadline: float) -> None:
+            tasks, number = [], 0
+            while time.monotonic() < deadline:
+                tasks.append(asyncio.create_task(one(number)))
+                number += 1
+                await asyncio.sleep(1 / rate)
+            await asyncio.gather(*tasks)
+
+        async def changing(deadline: float) -> None:
+            while time.monotonic() + every < deadline:
+                await asyncio.sleep(every)
+                await events.next()
+
+        async def sampling(deadline: float, started: float) -> None:
+            seen = 0
+            while time.monotonic() < deadline:
+                await asyncio.sleep(sample)
+                window = latencies[seen:]
+                seen = len(latencies)
+                gc.collect()
+                samples.append(
+                    {
+                        "minute": round((time.monotonic() - started) / 60, 2),
+                        **resources(),
+                        "answers": len(window),
+                        "p50_ms": percentile(window, 0.5),
+                        "p99_ms": percentile(window, 0.99),
+                    }
+                )
+
+        started = time.monotonic()
+        deadline = started + minutes * 60
+        await asyncio.gather(asking(deadline), changing(deadline), sampling(deadline, started))
+        await library.reindex_and_describe()  # what the last event started has finished
+    await app.updater.stop()
+    await app.stop()
+    await app.shutdown()
+    await server.stop()
+    lost = [key for key in pushed if len(server.replies.get(key, [])) != 1]
+    return {"events": events.done, "questions": len(pushed), "lost_or_doubled": len(lost),
+            "samples": samples}  # fmt: skip
+
+
+def verdict(result: dict[str, Any]) -> list[str]:
+    """What grew past its bound, or was lost; empty when the run held."""
+    problems = []
+    if result["lost_or_doubled"]:
+        problems.append(f"{result['lost_or_doubled']} questions got no reply or two")
+    samples = result["samples"][1:]
+    quarter = max(1, len(samples) // 4)
+    if len(samples) < 2:
+        return [*problems, "too short a run to judge growth"]
+    first, last = samples[:quarter], samples[-quarter:]
+
+    def median(part: list[dict[str, Any]], key: str) -> float:
+        return float(statistics.median(s[key] for s in part))
+
+    rss_bound = median(first, "rss_mb") * (1 + RSS_GROWTH) + RSS_SLACK_MB
+    result["bounds"] = {"rss_mb": round(rss_bound, 1), "open_files_growth": FILES_GROWTH,
+                        "threads_growth": THREADS_GROWTH}  # fmt: skip
+    if median(last, "rss_mb") > rss_bound:
+        problems.append(f"memory grew to {median(last, 'rss_mb')} MB (bound {rss_bound:.0f})")
+    for key, bound in (("open_files", FILES_GROWTH), ("threads", THREADS_GROWTH)):
+        grew = median(last, key) - median(first, key)
+        if grew > bound:
+            problems.append(f"{key} grew by {grew} (bound {bound})")
+    return problems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=3.0)
+    parser.add_argument("--scale", choices=list(SCALES), default="10k")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/quoth-soak"))
+    parser.add_argument("--rate", type=float, default=4.0, help="questions a second")
+    parser.add_argument("--every", type=float, default=20.0, help="seconds between events")
+    parser.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
+    args = parser.parse_args()
+    onnx_dir = args.work / "onnx"
+    if not (onnx_dir / "model.onnx").is_file():
+        export_onnx(onnx_dir)
+    embedder = load_embedder("all-MiniLM-L6-v2", "onnx", onnx_dir)
+    sources = corpus.real_sentences(SHARED / "corpus" / "articles")
+    pool = corpus.sentence_pool(sources, per_sentence=max(40, SCALES[args.scale] // 5000), seed=7)
+    built = build(corpus.generate(pool, SCALES[args.scale], seed=2), args.work / args.scale,
+                  embedder, reuse=True)  # fmt: skip
+    run = args.work / "run"
+    shutil.rmtree(run, ignore_errors=True)
+    shutil.copytree(built.corpus_dir, run / "corpus")
+    shutil.copytree(args.work / args.scale / "index", run / "index", symlinks=True)
+    del pool, sources
+    gc.collect()
+    gc.freeze()
+    settings = load_settings(
+        corpus_dir=run / "corpus",
+        index_dir=run / "index",
+        embedding_backend="onnx",
+        onnx_dir=onnx_dir,
+        telegram_token=SecretStr(TEST_TOKEN),
+        moderator_ids=[MODERATOR],
+        rate_limit_per_minute=1000,
+        fetch_allow_private=True,
+        feedback_file=run / "state.sqlite3",
+        feed_interval=0,
+    )
+    result = asyncio.run(soak(settings, args.minutes, args.rate, args.every, args.sample))
+    result = {"scale": args.scale, "minutes": args.minutes, "rate_per_s": args.rate, **result}
+    problems = verdict(result)
+    result["problems"] = problems
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    if problems:
+        print("soak failed: " + "; ".join(problems), file=sys.stderr)
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
