@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import shutil
+import signal
 import socket
 import tempfile
 import threading
@@ -16,6 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from quoth import metrics, runtime
@@ -27,6 +30,9 @@ from quoth.index import Embedder, IndexData
 from quoth.index.postgres import publish
 
 from .conftest import settings_for
+from .telegram_stand_in import BotApiStandIn
+from .test_replicas import QUESTIONS, SECRET, deliver, replies
+from .test_telegram import TOKEN, free_port, spawn_serve
 
 QUESTION = "When did Heydar Aliyev visit Pakistan?"
 ASKER = Person("telegram", 501)
@@ -201,3 +207,69 @@ async def test_a_database_that_hangs_costs_a_bounded_wait_and_nothing_else(
         )
     finally:
         proxy.close()
+
+
+async def test_two_webhook_replicas_answer_every_update_once_through_a_restart(
+    own_server: Server,
+    telegram_api: BotApiStandIn,
+    shared_index: IndexData,
+    shared_index_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """A steady stream of updates to two ``quoth serve`` webhook replicas while the database
+    restarts: an update whose answer could not be finished is not acknowledged (Telegram, here
+    the test, sends it again), and every update ends with exactly one reply."""
+    server = telegram_api
+    publish(own_server.url, shared_index)
+    ports = [free_port(), free_port()]
+    hooks = [f"http://127.0.0.1:{port}/hook" for port in ports]
+    processes = []
+    for name, port in zip("ab", ports, strict=True):
+        cache = tmp_path / name
+        shutil.copytree(shared_index_dir, cache)
+        env = {
+            **os.environ,
+            "QUOTH_DATABASE_URL": own_server.url,
+            "QUOTH_INDEX_DIR": str(cache),
+            "QUOTH_HEALTH_FILE": str(tmp_path / f"{name}-health.json"),
+            "QUOTH_TELEGRAM_TOKEN": TOKEN,
+            "QUOTH_TELEGRAM_API_URL": server.root,
+            "QUOTH_WEBHOOK_URL": "http://127.0.0.1:9/hook",
+            "QUOTH_WEBHOOK_SECRET": SECRET,
+            "QUOTH_WEBHOOK_LISTEN": "127.0.0.1",
+            "QUOTH_WEBHOOK_PORT": str(port),
+            "QUOTH_THREADS": "1",
+            "QUOTH_RATE_LIMIT_PER_MINUTE": "1000",
+        }
+        processes.append(spawn_serve(env))
+    try:
+        for _ in range(900):
+            if sum(method == "setWebhook" for method, _ in server.calls) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        asked: list[dict[str, object]] = []
+        async with httpx.AsyncClient(timeout=60) as client:
+
+            async def stream(count: int, first_chat: int) -> None:
+                for number in range(count):
+                    chat = first_chat + number
+                    update = server.message_update(chat, chat, QUESTIONS[number % len(QUESTIONS)])
+                    await deliver(client, update, hooks, number)
+                    asked.append(update["message"])
+                    await asyncio.sleep(0.05)
+
+            asking = asyncio.create_task(stream(40, 8000))
+            await asyncio.sleep(1.0)
+            await asyncio.to_thread(own_server.restart, "immediate")
+            await asking
+            await stream(5, 9000)  # and after it, as before
+        for message in asked:
+            answers = replies(server, int(str(message["message_id"])))
+            assert len(answers) == 1, (message["text"], [a.text[:60] for a in answers])
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        outputs = [await asyncio.to_thread(p.communicate, timeout=30) for p in processes]
+    for process, (output, _) in zip(processes, outputs, strict=True):
+        assert process.returncode == 0, output[-2000:]  # no process restart was needed
