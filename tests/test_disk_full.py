@@ -18,11 +18,14 @@ from quoth.bot.conversation import Conversation, Person
 from quoth.bot.library import Library
 from quoth.cli import app
 from quoth.disk import DiskFullError
+from quoth.feeds.refresh import follow, refresh_round
+from quoth.feeds.store import SqliteFeeds
 from quoth.index import Embedder
 from quoth.index.store import BUILDS
 from quoth.retrieval import AnsweringService
 
 from .conftest import ARTICLES, settings_for
+from .web_stand_in import PARAGRAPHS, Entry, Resource, news_page, rss, serving
 
 ROOMY = "8m"
 QUESTION = "When did Heydar Aliyev visit Pakistan?"
@@ -144,3 +147,26 @@ async def test_an_upload_on_a_full_disk_is_refused_in_one_line(
     small_disk.resize(ROOMY)  # saved once there is room (no reindex: the service is shared)
     saved = conversation.library.save_upload("harbour.txt", await fetch())
     assert saved.path == corpus / "harbour.txt" and saved.path.is_file()
+
+
+def test_a_feed_round_on_a_full_disk_retries_its_entry_next_round(
+    small_disk: SmallDisk, tmp_path: Path
+) -> None:
+    corpus = small_disk.path / "corpus"
+    corpus.mkdir()
+    store = SqliteFeeds(tmp_path / "feeds.sqlite3")  # the state lives elsewhere: only the
+    settings = settings_for(tmp_path / "unused", corpus, fetch_allow_private=True)
+    options = runtime.feed_settings(settings, corpus)  # article files run out of room
+    with serving() as site:
+        link = site.page("/news/bridge", news_page("Bridge", PARAGRAPHS, "x", "2026-11-24"))
+        site.resources["/feed.rss"] = Resource(rss("News", [Entry("Bridge", link)]), "text/xml")
+        follow(store, site.url("/feed.rss"), settings.fetch_limits())
+        (small_disk.path / "filler").write_bytes(bytes(64 * 1024))  # never an empty tmpfs:
+        small_disk.shrink_to_used(spare=0)  # size 0 would mean no limit at all
+        [report] = refresh_round(store, options) or []
+        assert not report.added and len(report.failed) == 1
+        assert "ran out of space" in report.failed[0][1]
+        assert not list(corpus.iterdir())  # no half-written article or temporary
+        small_disk.resize(ROOMY)
+        [again] = refresh_round(store, options) or []
+    assert len(again.added) == 1 and not again.failed

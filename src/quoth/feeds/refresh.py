@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from quoth.disk import DiskFullError
 from quoth.feeds import EntryState, Feed, FeedError
 from quoth.feeds.reader import FeedDocument, FeedItem, read_feed
 from quoth.feeds.store import FeedStore
@@ -131,7 +132,7 @@ def _entry(
             fields={"title": item.title, "published": item.published},
             known_text=store.has_text,
         )
-    except (FetchError, OSError) as error:
+    except (FetchError, DiskFullError, OSError) as error:  # retried at the next round
         report.failed.append((item.link, str(error)))
         return EntryState(item.link, item.version, None, None, attempts, str(error))
     if saved.outcome == "duplicate":
