@@ -218,11 +218,11 @@ def test_a_replica_reads_spans_on_demand_and_keeps_only_a_few(
 ) -> None:
     """Opening a version reads its settings only; spans and articles come per answer, and the
     caches that keep them stay within their bounds however much is read."""
-    from quoth.index import postgres
+    from quoth.index.postgres import read  # where a replica's reader takes its bounds
 
-    monkeypatch.setattr(postgres, "PASSAGES_KEPT", 7)
-    monkeypatch.setattr(postgres, "SENTENCES_KEPT", 11)
-    monkeypatch.setattr(postgres, "ARTICLES_KEPT", 2)
+    monkeypatch.setattr(read, "PASSAGES_KEPT", 7)
+    monkeypatch.setattr(read, "SENTENCES_KEPT", 11)
+    monkeypatch.setattr(read, "ARTICLES_KEPT", 2)
     reader = PostgresIndex(postgres_index.url, "all-MiniLM-L6-v2")
     assert reader.passage_count == shared_index.passage_count
     assert reader.sentence_count == shared_index.sentence_count

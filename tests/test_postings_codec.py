@@ -78,9 +78,9 @@ def test_what_cannot_be_stored_or_read_is_refused() -> None:
 
 
 def test_kept_postings_stay_within_their_budget_absent_terms_included() -> None:
-    from quoth.index.postgres import _Postings
+    from quoth.index.postgres.caches import Postings
 
-    kept = _Postings(budget=4096)
+    kept = Postings(budget=4096)
     empty = postings_codec.StoredList(
         0, listed=np.zeros(0, np.int64), counts=np.zeros(0, np.float32)
     )

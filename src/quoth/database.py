@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from quoth.feedback.sql import schema as feedback_schema
-from quoth.index.errors import IndexStoreError
+from quoth.errors import QuothError
+from quoth.tables import feed_tables, feedback_tables
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -37,7 +37,7 @@ CONNECTION_OPTIONS = {
 cut network) is noticed by TCP keepalives within about 25 s instead of the kernel's hours."""
 
 
-class DatabaseError(IndexStoreError):
+class DatabaseError(QuothError):
     """The database cannot be reached or used; the message names QUOTH_DATABASE_URL."""
 
 
@@ -167,13 +167,13 @@ def _step_vector_search(conn: Connection[Any]) -> None:
 
 def _step_feedback(conn: Connection[Any]) -> None:
     """The unanswered-questions log (quoth.feedback): no user ids."""
-    for statement in feedback_schema("timestamptz")["quoth_gaps"]:
+    for statement in feedback_tables("timestamptz")["quoth_gaps"]:
         conn.execute(statement)
 
 
 def _step_votes(conn: Connection[Any]) -> None:
     """Answers shown (their buttons refer to them) and votes on them (quoth.feedback)."""
-    tables = feedback_schema("timestamptz")
+    tables = feedback_tables("timestamptz")
     for statement in tables["quoth_answers"] + tables["quoth_votes"]:
         conn.execute(statement)
 
@@ -190,9 +190,8 @@ def _step_segments(conn: Connection[Any]) -> None:
 
 def _step_feeds(conn: Connection[Any]) -> None:
     """Followed feeds and what each added (quoth.feeds.store)."""
-    from quoth.feeds.store import schema as feeds_schema
 
-    for statement in feeds_schema("timestamptz"):
+    for statement in feed_tables("timestamptz"):
         conn.execute(statement)
 
 

@@ -31,8 +31,8 @@ from quoth.index import (
 )
 from quoth.index.builder import BuildProgress, stored_corpus
 from quoth.index.layered import LayeredIndex
+from quoth.index.loading import StoredIndex
 from quoth.index.reader import IndexReader
-from quoth.index.store import StoredIndex
 from quoth.memory import release_free_memory
 from quoth.retrieval import AnsweringService, RetrievalOptions
 from quoth.retrieval.refusal import load_refusal

@@ -23,6 +23,7 @@ from quoth.config import Settings
 from quoth.corpus.formats import SUPPORTED_SUFFIXES, ArticleFormatError
 from quoth.corpus.loader import article_id, build_article
 from quoth.corpus.writing import UPLOAD_PREFIX, remove_article_files, write_atomically
+from quoth.database import DatabaseError
 from quoth.errors import QuothError
 from quoth.feedback import REASONS, FeedbackStore
 from quoth.health import DATABASE_OK, Heartbeat
@@ -267,7 +268,7 @@ class Library:
             index = await asyncio.to_thread(
                 runtime.open_index, self.settings, self.service.embedder.name
             )
-        except (IndexStoreError, OSError) as error:
+        except (IndexStoreError, DatabaseError, OSError) as error:
             log.error("cannot serve index version %d: %s", version, error)
             return
         if getattr(index, "version", 0) > getattr(self.service.index, "version", 0):

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from quoth.corpus.formats import ArticleFormatError
+from quoth.corpus.errors import ArticleFormatError
 from quoth.corpus.pages import PagedText, assemble_pages
 
 MAX_PDF_PAGES = 2000

@@ -17,7 +17,7 @@ import yaml
 from markdown_it import MarkdownIt
 from selectolax.lexbor import LexborHTMLParser as HTMLParser
 
-from quoth.errors import QuothError
+from quoth.corpus.errors import ArticleFormatError as ArticleFormatError  # its old home
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 DOCUMENT_SUFFIXES = (".pdf", ".docx")
@@ -32,10 +32,6 @@ _BLOCK_TAGS = (
     "p", "div", "section", "article", "main", "li", "h1", "h2", "h3", "h4", "h5", "h6",
     "blockquote", "pre", "tr", "br", "dd", "dt", "figcaption", "td",
 )  # fmt: skip
-
-
-class ArticleFormatError(QuothError, ValueError):
-    """The file is not a usable article; the message says why, for the person who added it."""
 
 
 @dataclass(slots=True)

@@ -25,50 +25,6 @@ from quoth.feedback import (
 )
 from quoth.state_sql import Rows, Statement
 
-
-def schema(time: str) -> dict[str, list[str]]:
-    """The tables, by name, with times in the column type ``time`` (SQLite keeps ISO text,
-    PostgreSQL ``timestamptz``); ``IF NOT EXISTS`` throughout, so running them again is safe."""
-    return {
-        "quoth_gaps": [
-            f"""CREATE TABLE IF NOT EXISTS quoth_gaps (
-                key text NOT NULL,
-                reason text NOT NULL,
-                platform text NOT NULL,
-                chat_kind text NOT NULL,
-                question text NOT NULL,
-                count integer NOT NULL,
-                first_seen {time} NOT NULL,
-                last_seen {time} NOT NULL,
-                PRIMARY KEY (key, reason, platform, chat_kind))""",
-            "CREATE INDEX IF NOT EXISTS quoth_gaps_last_seen ON quoth_gaps (last_seen)",
-        ],
-        "quoth_answers": [
-            f"""CREATE TABLE IF NOT EXISTS quoth_answers (
-                id text PRIMARY KEY,
-                key text NOT NULL,
-                question text NOT NULL,
-                quotes text NOT NULL,
-                index_version text NOT NULL,
-                platform text NOT NULL,
-                chat_kind text NOT NULL,
-                next_offset integer,
-                shown_at {time} NOT NULL)""",
-            "CREATE INDEX IF NOT EXISTS quoth_answers_shown_at ON quoth_answers (shown_at)",
-        ],
-        "quoth_votes": [
-            f"""CREATE TABLE IF NOT EXISTS quoth_votes (
-                answer_id text NOT NULL REFERENCES quoth_answers (id),
-                voter text NOT NULL,
-                vote text NOT NULL,
-                reason text,
-                voted_at {time} NOT NULL,
-                PRIMARY KEY (answer_id, voter))""",
-            "CREATE INDEX IF NOT EXISTS quoth_votes_voted_at ON quoth_votes (voted_at)",
-        ],
-    }
-
-
 _ANSWER_COLUMNS = "id, question, quotes, index_version, platform, chat_kind, next_offset"
 _GAPS = """
 SELECT key, reason, platform, chat_kind, question, count, first_seen, last_seen

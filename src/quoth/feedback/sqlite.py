@@ -9,8 +9,9 @@ from datetime import datetime
 from pathlib import Path
 
 from quoth.feedback import FeedbackStoreError
-from quoth.feedback.sql import SqlFeedback, schema
+from quoth.feedback.sql import SqlFeedback
 from quoth.state_sql import Rows, Statement, run_in_sqlite
+from quoth.tables import feedback_tables as schema
 
 SCHEMA_VERSION = 1
 

@@ -22,35 +22,9 @@ from typing import Any
 
 from quoth.feeds import EntryState, Feed, FeedError
 from quoth.state_sql import Rows, Statement, run_in_postgres, run_in_sqlite
+from quoth.tables import feed_tables as schema
 
 MAX_ERROR_CHARS = 300
-
-
-def schema(time: str) -> list[str]:
-    """The tables with times in the column type ``time``; safe to run again."""
-    return [
-        f"""CREATE TABLE IF NOT EXISTS quoth_feeds (
-            url text PRIMARY KEY,
-            title text NOT NULL,
-            added_at {time} NOT NULL,
-            last_checked {time},
-            last_error text,
-            failures integer NOT NULL DEFAULT 0,
-            etag text,
-            last_modified text)""",
-        f"""CREATE TABLE IF NOT EXISTS quoth_feed_entries (
-            feed text NOT NULL REFERENCES quoth_feeds (url) ON DELETE CASCADE,
-            key text NOT NULL,
-            link text NOT NULL,
-            version text NOT NULL,
-            doc_id text,
-            text_hash text,
-            attempts integer NOT NULL DEFAULT 0,
-            error text,
-            seen_at {time} NOT NULL,
-            PRIMARY KEY (feed, key))""",
-        "CREATE INDEX IF NOT EXISTS quoth_feed_entries_hash ON quoth_feed_entries (text_hash)",
-    ]
 
 
 _FEEDS = """

@@ -1,7 +1,8 @@
 """Embedding, the on-disk index and its atomic publication."""
 
 from quoth.index.builder import BuildReport, Chunking, build_index
-from quoth.index.embedder import Embedder, ModelError, load_embedder
+from quoth.index.embedder import Embedder, ModelError
+from quoth.index.embedders import load_embedder
 from quoth.index.errors import (
     IndexBusyError,
     IndexCorruptError,
@@ -9,7 +10,8 @@ from quoth.index.errors import (
     IndexNotFoundError,
     IndexStoreError,
 )
-from quoth.index.store import ArticleRecord, IndexData, load_index
+from quoth.index.loading import load_index
+from quoth.index.store import ArticleRecord, IndexData
 
 __all__ = [
     "ArticleRecord",

@@ -24,13 +24,13 @@ from quoth.corpus.splitting import split_passages, split_sentences
 from quoth.index.embedder import Embedder
 from quoth.index.layered import LayeredIndex, article_rows, delta_limit, merge_limit
 from quoth.index.lexical import LexicalIndex, TermRows, Vocabulary
+from quoth.index.loading import StoredIndex
 from quoth.index.store import (
     FORMAT_VERSION,
     STORED_VECTORS,
     ArticleRecord,
     IndexData,
     Manifest,
-    StoredIndex,
     build_lock,
     write_index,
 )

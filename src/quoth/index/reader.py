@@ -11,33 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from quoth.index.embedder import Vectors
+from quoth.index.records import ArticleRecord, PassageSpan, SentenceSpan
 
-if TYPE_CHECKING:
-    from quoth.index.store import ArticleRecord
-
-
-class SentenceSpan(NamedTuple):
-    """A sentence: its article (row in ``articles``) and character offsets in its text."""
-
-    doc: int
-    start: int
-    end: int
-
-
-class PassageSpan(NamedTuple):
-    """A passage: its article, character offsets, and its first and last sentence rows."""
-
-    doc: int
-    start: int
-    end: int
-    first: int
-    last: int
+__all__ = ["ArticleRecord", "IndexReader", "PassageSpan", "SentenceSpan", "article_text",
+           "top_positive"]  # fmt: skip
 
 
 class IndexReader(Protocol):

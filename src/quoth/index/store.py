@@ -23,11 +23,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from quoth.disk import full_error, is_full
 from quoth.index.embedder import Vectors
@@ -38,12 +38,12 @@ from quoth.index.errors import (
     IndexNotFoundError,
 )
 from quoth.index.lexical import LexicalIndex
-from quoth.index.reader import PassageSpan, SentenceSpan, top_positive
+from quoth.index.reader import top_positive
+from quoth.index.records import ArticleRecord as ArticleRecord
+from quoth.index.records import Manifest as Manifest
+from quoth.index.records import PassageSpan, SentenceSpan
 from quoth.index.rows import StoredVectors
 from quoth.index.vectors import VectorIndex, build_vector_index, load_vector_index
-
-if TYPE_CHECKING:
-    from quoth.index.layered import LayeredIndex
 
 FORMAT_VERSION = 4
 CURRENT = "current"
@@ -54,48 +54,6 @@ _VECTOR_FILES = ("passage_vectors.npy", "sentence_vectors.npy")
 STORED_VECTORS = np.float16
 """See :data:`quoth.index.rows.STORED_DTYPES`."""
 _FAISS_FILE = "passages.faiss"
-
-
-class ArticleRecord(BaseModel):
-    """An indexed article: cleaned text (quotes are slices of it) and its metadata."""
-
-    id: str
-    title: str
-    url: str | None = None
-    published: str | None = None
-    source: str | None = None
-    path: str
-    hash: str
-    text: str
-    source_hash: str = ""
-    source_stamp: str = ""
-    pages: list[tuple[int, int]] = []
-    """(offset in ``text``, page number) where each page starts, for a PDF (see
-    :attr:`quoth.corpus.models.Article.pages`)."""
-
-
-class Manifest(BaseModel):
-    """What built this index and how; checked before anything else is read."""
-
-    format_version: int
-    model: str
-    dimension: int
-    built_at: datetime
-    passage_sentences: int
-    passage_overlap: int
-    vector_index: str
-    articles: dict[str, str]
-    passages: int
-    sentences: int
-    files: dict[str, str]
-    base: str | None = None
-    """Set on a delta: the build (folder name) it layers on (quoth.index.layered)."""
-    removed_articles: list[int] = []
-    """On a delta: the base's article rows this version no longer serves."""
-
-
-StoredIndex: TypeAlias = "IndexData | LayeredIndex"
-"""What the folder of files serves: one build, or a base build and a delta over it."""
 
 
 @dataclass(slots=True)
@@ -405,27 +363,7 @@ def check_compatible(manifest: Manifest, model: str) -> None:
         )
 
 
-def load_index(index_dir: Path, model: str) -> StoredIndex:
-    """Load the current build (and, for a delta, the base it layers on), refusing a foreign
-    or damaged one with a clear message."""
-    build = current_build(index_dir)
-    manifest = read_manifest(build)
-    check_compatible(manifest, model)
-    if manifest.base is None:
-        return _load_build(build, manifest)
-    from quoth.index.layered import LayeredIndex  # layered builds on this module
-
-    # In the builds folder, not beside ``current``: a copy made by a tool that follows links
-    # holds the current build as a folder of its own.
-    base_folder = index_dir / BUILDS / manifest.base
-    base_manifest = read_manifest(base_folder)
-    check_compatible(base_manifest, model)
-    base = _load_build(base_folder, base_manifest)
-    delta = _load_build(build, manifest, base)
-    return LayeredIndex(base, delta, np.asarray(manifest.removed_articles, dtype=np.int64))
-
-
-def _load_build(build: Path, manifest: Manifest, base: IndexData | None = None) -> IndexData:
+def load_build(build: Path, manifest: Manifest, base: IndexData | None = None) -> IndexData:
     for name, expected in manifest.files.items():
         path = build / name
         if not path.is_file() or _digest(path) != expected:

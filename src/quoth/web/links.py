@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from quoth.corpus.formats import ArticleFormatError
+from quoth.corpus.errors import ArticleFormatError
 from quoth.corpus.loader import article_id, build_article
 from quoth.corpus.models import Article, content_hash
 from quoth.corpus.splitting import split_passages, split_sentences
