@@ -2,7 +2,8 @@
 a feed refreshed and articles changed on a schedule; fails if a resource keeps growing or an
 answer is lost.
 
-    python -m bench.soak [--minutes 3] [--scale 10k] [--work DIR] > bench/results/DATE-soak.json
+    python -m bench.soak [--minutes 3] [--scale 10k] [--work DIR] [--backend postgres]
+        > bench/results/DATE-soak.json
 
 Over a copy of the benchmark corpus and its index (built here, or reused from ``--work``), a
 real python-telegram-bot application with quoth's handlers answers questions pushed into the
@@ -11,7 +12,9 @@ event takes its turn: a moderator sends a link to a new page of the tests' local
 (added and indexed in the background), a new entry appears in a followed feed and a feed
 round runs (fetched, stored and indexed), or an article file changes and the bot reindexes.
 Every ``--sample`` seconds it records the process's resident memory, open files and threads
-and the answers' p50 / p99 of that window.
+and the answers' p50 / p99 of that window; with ``--backend postgres`` (the index, feedback,
+feeds and shared state in a local pgserver, or ``QUOTH_BENCH_DATABASE_URL``) also the
+database connections open to it.
 
 It exits 1 (after printing the JSON) when a question got no reply or two, or when, between
 the first and the last quarter of the run (the first sample, taken while caches fill, left
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import json
 import shutil
@@ -44,10 +48,12 @@ from quoth import runtime
 from quoth.bot.library import Library
 from quoth.bot.telegram import TelegramBot
 from quoth.config import Settings, load_settings
-from quoth.index import load_embedder
+from quoth.index import load_embedder, load_index
 from quoth.index.onnx_embedder import export_onnx
+from quoth.index.postgres import publish
 
 MODERATOR = 4242
+CONNECTIONS_GROWTH = 4
 RSS_GROWTH = 0.15
 RSS_SLACK_MB = 40.0
 FILES_GROWTH = 10
@@ -64,6 +70,20 @@ def resources() -> dict[str, float]:
         "threads": int(fields["Threads"]),
         "python_threads": threading.active_count(),
     }
+
+
+def connections(url: str | None) -> int | None:
+    """Connections open to the soak's database (its own probe left out)."""
+    if url is None:
+        return None
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()
+    return int(row[0]) if row else 0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -109,7 +129,12 @@ async def soak(settings: Settings, minutes: float, rate: float, every: float, sa
     await server.start()
     embedder = runtime.embedder_for(settings)
     settings = settings.model_copy(update={"telegram_api_url": server.root})
-    library = Library(settings, runtime.open_service(settings, embedder))
+    library = Library(
+        settings,
+        runtime.open_service(settings, embedder),
+        runtime.open_state(settings),  # as quoth serve has them: in the database when set
+        runtime.open_feedback(settings),
+    )
     bot = TelegramBot(settings, library)
     app = bot.application()
     await app.initialize()
@@ -156,10 +181,15 @@ async def soak(settings: Settings, minutes: float, rate: float, every: float, sa
                 window = latencies[seen:]
                 seen = len(latencies)
                 gc.collect()
+                url = settings.database_url
+                opened = await asyncio.to_thread(
+                    connections, None if url is None else url.get_secret_value()
+                )
                 samples.append(
                     {
                         "minute": round((time.monotonic() - started) / 60, 2),
                         **resources(),
+                        **({} if opened is None else {"database_connections": opened}),
                         "answers": len(window),
                         "p50_ms": percentile(window, 0.5),
                         "p99_ms": percentile(window, 0.99),
@@ -198,7 +228,10 @@ def verdict(result: dict[str, Any]) -> list[str]:
                         "threads_growth": THREADS_GROWTH}  # fmt: skip
     if median(last, "rss_mb") > rss_bound:
         problems.append(f"memory grew to {median(last, 'rss_mb')} MB (bound {rss_bound:.0f})")
-    for key, bound in (("open_files", FILES_GROWTH), ("threads", THREADS_GROWTH)):
+    growth = [("open_files", FILES_GROWTH), ("threads", THREADS_GROWTH)]
+    if "database_connections" in samples[0]:
+        growth.append(("database_connections", CONNECTIONS_GROWTH))
+    for key, bound in growth:
         grew = median(last, key) - median(first, key)
         if grew > bound:
             problems.append(f"{key} grew by {grew} (bound {bound})")
@@ -213,6 +246,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=4.0, help="questions a second")
     parser.add_argument("--every", type=float, default=20.0, help="seconds between events")
     parser.add_argument("--sample", type=float, default=10.0, help="seconds between samples")
+    parser.add_argument("--backend", choices=("files", "postgres"), default="files")
     args = parser.parse_args()
     onnx_dir = args.work / "onnx"
     if not (onnx_dir / "model.onnx").is_file():
@@ -229,7 +263,27 @@ def main() -> None:
     del pool, sources
     gc.collect()
     gc.freeze()
+    with contextlib.ExitStack() as stack:
+        url = None
+        if args.backend == "postgres":
+            from bench import postgres
+
+            url = postgres.fresh_database(stack.enter_context(postgres.server(run)), "soak")
+            publish(url, load_index(run / "index", embedder.name))
+        result = run_soak(args, run, onnx_dir, url)
+    problems = verdict(result)
+    result["problems"] = problems
+    json.dump(result, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    if problems:
+        print("soak failed: " + "; ".join(problems), file=sys.stderr)
+        raise SystemExit(1)
+
+
+def run_soak(args: argparse.Namespace, run: Path, onnx_dir: Path, url: str | None) -> Any:
+    """The soak over the copy in ``run``, serving from the files or from ``url``."""
     settings = load_settings(
+        database_url=url,
         corpus_dir=run / "corpus",
         index_dir=run / "index",
         embedding_backend="onnx",
@@ -242,14 +296,8 @@ def main() -> None:
         feed_interval=0,
     )
     result = asyncio.run(soak(settings, args.minutes, args.rate, args.every, args.sample))
-    result = {"scale": args.scale, "minutes": args.minutes, "rate_per_s": args.rate, **result}
-    problems = verdict(result)
-    result["problems"] = problems
-    json.dump(result, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    if problems:
-        print("soak failed: " + "; ".join(problems), file=sys.stderr)
-        raise SystemExit(1)
+    return {"scale": args.scale, "minutes": args.minutes, "rate_per_s": args.rate,
+            "backend": args.backend, **result}  # fmt: skip
 
 
 if __name__ == "__main__":
