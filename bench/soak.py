@@ -100,7 +100,7 @@ class Events:
         self.done: dict[str, int] = {"link": 0, "feed": 0, "article": 0}
         self.entries: list[Entry] = []
 
-    def _page(self, kind: str) -> str:
+    def page(self, kind: str) -> str:
         self.count += 1
         title = f"Soak {kind} {self.count}"
         text = [f"{p} ({title}.)" for p in PARAGRAPHS]
@@ -110,10 +110,10 @@ class Events:
     async def next(self) -> None:
         kind = ("link", "feed", "article")[sum(self.done.values()) % 3]
         if kind == "link":
-            message = self.server.push_message(MODERATOR, MODERATOR, self._page("link"))
+            message = self.server.push_message(MODERATOR, MODERATOR, self.page("link"))
             await self.server.reply_to(message, timeout=120)
         elif kind == "feed":
-            self.entries.append(Entry(f"Soak entry {self.count}", self._page("feed")))
+            self.entries.append(Entry(f"Soak entry {self.count}", self.page("feed")))
             body = rss("Soak feed", self.entries)
             self.site.resources["/soak.rss"] = Resource(body, "application/rss+xml")
             await self.library.feed_round()
@@ -147,7 +147,7 @@ async def soak(settings: Settings, minutes: float, rate: float, every: float, sa
     samples: list[dict[str, Any]] = []
     with serving() as site:
         events = Events(site, library, server, settings.corpus_dir or Path())
-        events.entries.append(Entry("Soak entry 0", events._page("feed")))
+        events.entries.append(Entry("Soak entry 0", events.page("feed")))
         body = rss("Soak feed", events.entries)
         site.resources["/soak.rss"] = Resource(body, "application/rss+xml")
         await asyncio.to_thread(library.follow_feed, site.url("/soak.rss"))
