@@ -33,6 +33,7 @@ from quoth.retrieval.evaluation import (
     compare,
     comparison_json,
     evaluate,
+    load_items,
     load_questions,
 )
 from quoth.retrieval.explain import explain
@@ -198,7 +199,7 @@ def eval_command(
     settings = settings_for(index_dir)
     if side_by_side:
         settings = settings.model_copy(update={"retrieval_mode": "rerank"})
-    items = guarded(lambda: load_questions(questions))
+    items = guarded(lambda: load_items(questions))
     service = guarded(lambda: runtime.open_service(settings))
     if side_by_side:
         others = guarded(lambda: runtime.other_rerankers(settings, service))

@@ -83,6 +83,12 @@ class Answer:
     """The question's language as detected (the quotes keep the articles' own)."""
     signals: dict[str, float] = field(default_factory=dict, compare=False)
     """What the decision read (``rerank`` mode): for calibration and ``--explain``."""
+    read_as: str | None = None
+    """A follow-up resolved from the conversation: the question as read (``question`` is
+    that too), shown to the person so a wrong reading is seen; None when read as sent."""
+    follow_up: str | None = None
+    """What made the question depend on the conversation (:data:`quoth.retrieval.followup.KINDS`),
+    resolved or not; None for a question that stands alone."""
 
     @property
     def answered(self) -> bool:
@@ -101,6 +107,7 @@ class Answer:
             "question": self.question,
             "state": self.state.value,
             "answered": self.answered,
+            "resolved": self.read_as,
             "top_score": round(self.top_score, 4),
             "quotes": [{**asdict(quote), "score": round(quote.score, 4)} for quote in self.quotes],
         }

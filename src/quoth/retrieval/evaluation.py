@@ -4,6 +4,12 @@ File format (JSON Lines), one question per line::
 
     {"id": "q1", "question": "...", "answerable": true, "docs": ["article-id"],
      "evidence": ["text a correct quote contains"]}
+
+or one dialogue per line, its turns asked in order as one person in a private chat (each
+turn is a question as above, without ``id``; ``kind`` and ``written_out`` are for reports
+of follow-ups: what the turn tests, and the same question written out in full by hand)::
+
+    {"id": "d1", "turns": [{"question": "...", "answerable": true, ...}, ...]}
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import json
 import statistics
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +29,7 @@ from quoth.errors import QuothError
 from quoth.index.reader import article_text
 from quoth.retrieval.answer import Answer
 from quoth.retrieval.answer_type import QuestionType, question_type
+from quoth.retrieval.followup import CONTEXT_TURNS, Turn
 from quoth.retrieval.phrase import MarkedPhrase, exact_match, token_f1
 from quoth.retrieval.ranking import MODES
 from quoth.retrieval.service import AnsweringService
@@ -45,6 +53,37 @@ class EvalQuestion(BaseModel):
     the language quoth detects."""
 
 
+class EvalTurn(BaseModel):
+    question: str
+    answerable: bool
+    docs: list[str] = []
+    evidence: list[str] = []
+    kind: str | None = None
+    """What the turn tests (pronoun, there, then, ellipsis, what-about, ...), for reports."""
+    written_out: str | None = None
+    """The same question written out in full by hand, for reports."""
+
+
+class EvalDialogue(BaseModel):
+    id: str
+    turns: list[EvalTurn]
+
+    def questions(self) -> list[EvalQuestion]:
+        return [
+            EvalQuestion(
+                id=self.id,
+                question=turn.question,
+                answerable=turn.answerable,
+                docs=turn.docs,
+                evidence=turn.evidence,
+            )
+            for turn in self.turns
+        ]
+
+
+EvalItem = EvalQuestion | EvalDialogue
+
+
 def normalise_text(text: str) -> str:
     """Case-, quote- and whitespace-insensitive form used to match evidence strings."""
     return " ".join(text.translate(_QUOTES).lower().split())
@@ -56,16 +95,29 @@ def contains_evidence(text: str, evidence: list[str]) -> bool:
 
 
 def load_questions(path: Path) -> list[EvalQuestion]:
+    """The questions of a file of single questions (what fitting and calibration read)."""
+    items = load_items(path)
+    questions = [item for item in items if isinstance(item, EvalQuestion)]
+    if len(questions) != len(items):
+        raise EvalFileError(f"{path} holds dialogues; only quoth eval reads those.")
+    return questions
+
+
+def load_items(path: Path) -> list[EvalItem]:
+    """Questions and dialogues, in the file's order (what ``quoth eval`` reads)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except (OSError, UnicodeDecodeError) as error:
         raise EvalFileError(f"Cannot read {path}: {error}") from None
-    questions = []
+    questions: list[EvalItem] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            questions.append(EvalQuestion.model_validate(json.loads(line)))
+            data = json.loads(line)
+            is_dialogue = isinstance(data, dict) and "turns" in data
+            model = EvalDialogue if is_dialogue else EvalQuestion
+            questions.append(model.model_validate(data))
         except (json.JSONDecodeError, ValidationError) as error:
             first = str(error).splitlines()[0]
             raise EvalFileError(f"{path}:{number}: not a valid question ({first})") from None
@@ -116,6 +168,10 @@ class QuestionResult:
     sentence_hit: bool = False
     """The first quote's sentence holds the evidence, claimed or not: what ranking got right,
     whatever the decision made of it."""
+    turn: int | None = None
+    """The turn of a dialogue (1, 2, ...); None for a question asked alone."""
+    resolved: str | None = None
+    """A follow-up as quoth read it from the turns before; None when read as sent."""
 
     @property
     def refused(self) -> bool:
@@ -238,22 +294,25 @@ def first_page_holds(quotes: list[ShownQuote], evidence: list[str]) -> bool:
 
 
 def evaluate_question(
-    service: AnsweringService, item: EvalQuestion, mode: str | None = None
-) -> QuestionResult:
+    service: AnsweringService,
+    item: EvalQuestion,
+    mode: str | None = None,
+    context: Sequence[Turn] = (),
+) -> tuple[QuestionResult, Answer]:
     started = time.perf_counter()
-    answer = service.answer(item.question, mode=mode)
+    answer = service.answer(item.question, mode=mode, context=context)
     seconds = time.perf_counter() - started
     quotes = shown_quotes(answer)
     index = service.index
     rank = None
     if item.answerable:
-        for position, hit in enumerate(service.search(item.question, mode)):
+        for position, hit in enumerate(service.search(answer.question, mode)):
             if contains_evidence(article_text(index, index.passage_span(hit.row)), item.evidence):
                 rank = position + 1
                 break
     quoted = answer.quotes[0].sentence if answer.shows_quotes else None
     phrase = answer.quotes[0].phrase if quoted is not None else None
-    return QuestionResult(
+    result = QuestionResult(
         id=item.id,
         question=answer.question,
         question_type=question_type(answer.question).value,
@@ -274,13 +333,32 @@ def evaluate_question(
         phrase_f1=0.0 if phrase is None else round(token_f1(phrase.text, item.evidence), 4),
         state=answer.state.value,
         sentence_hit=quoted is not None and contains_evidence(quoted, item.evidence),
+        resolved=answer.read_as,
     )
+    return result, answer
+
+
+def evaluate_item(
+    service: AnsweringService, item: EvalItem, mode: str | None = None
+) -> list[QuestionResult]:
+    """One question, or each turn of a dialogue with the turns before it as its context
+    (the last :data:`CONTEXT_TURNS`, as a chat keeps them)."""
+    if isinstance(item, EvalQuestion):
+        return [evaluate_question(service, item, mode)[0]]
+    results: list[QuestionResult] = []
+    context: list[Turn] = []
+    for number, question in enumerate(item.questions(), start=1):
+        result, answer = evaluate_question(service, question, mode, context[-CONTEXT_TURNS:])
+        result.turn = number
+        results.append(result)
+        context.append(Turn.of(answer))
+    return results
 
 
 def evaluate(
-    service: AnsweringService, questions: list[EvalQuestion], mode: str | None = None
+    service: AnsweringService, questions: Sequence[EvalItem], mode: str | None = None
 ) -> EvalReport:
-    results = [evaluate_question(service, item, mode) for item in questions]
+    results = [result for item in questions for result in evaluate_item(service, item, mode)]
     answerable = [r for r in results if r.answerable]
     unanswerable = [r for r in results if not r.answerable]
     n = len(answerable)
@@ -319,7 +397,7 @@ def evaluate(
 
 def compare(
     service: AnsweringService,
-    questions: list[EvalQuestion],
+    questions: Sequence[EvalItem],
     modes: tuple[str, ...] = MODES,
     rerankers: dict[str, AnsweringService] | None = None,
 ) -> dict[str, EvalReport]:
@@ -327,7 +405,8 @@ def compare(
     through the reranking stage of each service in ``rerankers`` (the other packaged
     reranker, each with its own refusal decision), keyed ``rerank:<name>``."""
     for item in questions[:3]:  # warm caches so the first mode's latency is not penalised
-        service.answer(item.question, mode=modes[-1])
+        first = item if isinstance(item, EvalQuestion) else item.questions()[0]
+        service.answer(first.question, mode=modes[-1])
     reports = {mode: evaluate(service, questions, mode) for mode in modes}
     for name, other in (rerankers or {}).items():
         reports[f"rerank:{name}"] = evaluate(other, questions, "rerank")

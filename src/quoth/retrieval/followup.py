@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from quoth.retrieval.answer import Answer
 from quoth.retrieval.answer_type import _DATE, QuestionType, question_type
 
 Chooser = Callable[[str, Sequence[str]], int]
@@ -51,6 +52,16 @@ class Turn:
     """The answer phrase underlined in it, where there was one."""
     document_id: str | None = None
 
+    @classmethod
+    def of(cls, answer: Answer) -> Turn:
+        """What is kept of an answer: its question as read, its state, and its first quote's
+        sentence, phrase and article (the quotes themselves stay in the index)."""
+        quote = answer.quotes[0] if answer.shows_quotes else None
+        if quote is None:
+            return cls(answer.question, answer.state.value)
+        phrase = quote.phrase.text if quote.phrase is not None else None
+        return cls(answer.question, answer.state.value, quote.sentence, phrase, quote.document_id)
+
     def to_json(self) -> dict[str, str | None]:
         return {
             "question": self.question,
@@ -70,6 +81,9 @@ class Turn:
             data.get("document_id"),
         )
 
+
+CONTEXT_TURNS = 3
+"""The turns a conversation keeps: a follow-up reads the last; a reply, the one it replies to."""
 
 PRONOUN = "pronoun"
 PLACE = "there"

@@ -10,14 +10,18 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from quoth.index.embedder import Embedder
+import numpy as np
+
+from quoth.index.embedder import Embedder, normalise
 from quoth.index.reader import IndexReader
 from quoth.index.vectors import search_on_one_thread
 from quoth.language import detect
 from quoth.retrieval.answer import Answer, AnswerState, Quote
+from quoth.retrieval.followup import Reading, Turn, read_in_context
 from quoth.retrieval.phrase import Phrase, shown_phrase
 from quoth.retrieval.question import clean_question
 from quoth.retrieval.quotes import build_quote, group_hits
@@ -200,13 +204,41 @@ class AnsweringService:
             return self.refusal.confidence(ranked.signals)
         return ranked.hits[0].score if ranked.hits else 0.0
 
+    def read(self, question: str, context: Sequence[Turn] = ()) -> Reading:
+        """How ``question`` reads after the turns of ``context`` (oldest first): a follow-up
+        resolved, or the question as sent. "What about X?" puts X in place of the span of
+        the last question whose embedding is nearest (a country for a country)."""
+        cleaned = clean_question(question, self.options.max_question_chars)
+        if not context:
+            return read_in_context(cleaned, ())
+        return read_in_context(cleaned, context, self._nearest)
+
+    def _nearest(self, new: str, spans: Sequence[str]) -> int:
+        vectors = normalise(np.asarray(self._embedder.encode([new, *spans]), dtype=np.float32))
+        return int((vectors[1:] @ vectors[0]).argmax())
+
     def answer(
-        self, question: str, limit: int | None = None, offset: int = 0, mode: str | None = None
+        self,
+        question: str,
+        limit: int | None = None,
+        offset: int = 0,
+        mode: str | None = None,
+        context: Sequence[Turn] = (),
     ) -> Answer:
         """Quotes ``offset .. offset+limit`` of the answer, or a refusal when nothing is relevant.
 
-        Raises :class:`QuestionError` for input that is not a question.
+        ``context``: the turns of the conversation before it, oldest first; a follow-up is
+        answered as read from them (``Answer.read_as``), a question that stands alone exactly
+        as without them. Raises :class:`QuestionError` for input that is not a question.
         """
+        reading = self.read(question, context)
+        if not reading.follow_up:
+            return self._answer(question, limit, offset, mode)
+        answer = self._answer(reading.question, limit, offset, mode)
+        read_as = reading.question if reading.resolved else None
+        return replace(answer, read_as=read_as, follow_up=reading.kind)
+
+    def _answer(self, question: str, limit: int | None, offset: int, mode: str | None) -> Answer:
         index = self._index  # one snapshot for the whole answer, even if swapped meanwhile
         calibration = self.calibration(mode)
         cleaned = clean_question(question, self.options.max_question_chars)
