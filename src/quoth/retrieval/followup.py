@@ -138,8 +138,15 @@ _VERBS = frozenset((
     "does", "make", "makes", "made", "take", "takes", "took", "come", "came", "get", "got",
     "know", "knew", "think", "see", "saw", "want", "need", "win", "won", "lose", "lost",
 ))  # fmt: skip
+_NOT_PLURAL = frozenset(("does", "was", "has", "this", "its", "his", "hers", "yours", "always"))
+_STOP = frozenset(("the", "a", "an", "that", "this", "these", "those", "some", "any", "all"))
 _CONNECTORS = frozenset(("of", "the", "'s", "’s", "de", "al", "bin", "and"))
 _NOT_NAMES = _AUX | _WH | frozenset(("i", "the", "a", "an", "and", "or", "in", "on", "did"))
+_PLACE_QUESTION = re.compile(
+    r"\s*(?:in|at|to|from|near)\s+(?:which|what)\s+(?!year|month|day|date|time|decade|century)",
+    re.IGNORECASE,
+)
+"""A question that asks for a place with a preposition ("In which district ...")."""
 _EXPLETIVE_IT = re.compile(
     r"\b(?:it\s+(?:is|was|'s|has been|will be)\b.*\b(?:that|to)\b"
     r"|(?:is|was)\s+it\s+(?:true|possible|likely|known|said|reported|the case)"
@@ -277,14 +284,40 @@ def _thing_referent(turn: Turn) -> str | None:
 
 
 def _people(turn: Turn) -> str | None:
-    """What *they* stands for: the answer phrase, two people named, or one thing."""
+    """What *they* stands for: a plural answer phrase; the answer's person and the people
+    the last question named ("Ishaq Dar and Ararat Mirzoyan"); its plural noun; one thing."""
     phrase = _phrase(turn)
-    if phrase and _wanted(turn) in (QuestionType.what, QuestionType.who):
+    wanted = _wanted(turn)
+    if phrase and wanted is QuestionType.what:
         return phrase
-    names = [t for s, _, t in _names(turn.question) if not _after_place_word(turn.question, s)]
-    if len(names) >= 2:
-        return f"{names[0]} and {names[1]}"
-    return _thing_referent(turn) or _person_referent(turn)
+    named = [t for s, _, t in _names(turn.question) if not _after_place_word(turn.question, s)]
+    if phrase and wanted is QuestionType.who:
+        if " and " in phrase or "," in phrase:
+            return phrase
+        if phrase[:1].isupper():
+            named = [phrase, *(name for name in named if name not in phrase)]
+    if len(named) >= 2:
+        return f"{named[0]} and {named[1]}"
+    return _plural(turn.question) or (named[0] if named else _thing_referent(turn))
+
+
+def _plural(question: str) -> str | None:
+    """The last plural noun of a question with the word before it ("NP-intermediate
+    problems"): what *they* means when no answer phrase or names say."""
+    words = _words(_bare(question))
+    for position in range(len(words) - 1, 0, -1):
+        word = words[position].lower
+        if (
+            len(word) > 3
+            and word.endswith("s")
+            and not word.endswith(("ss", "us", "is"))
+            and word not in _AUX | _VERBS | _NOT_PLURAL
+        ):
+            before = words[position - 1]
+            if before.lower in _AUX | _WH | _PREPOSITIONS | _STOP:
+                return word
+            return f"{before.text} {words[position].text}"
+    return None
 
 
 def _subject(question: str) -> str | None:
@@ -298,12 +331,16 @@ def _subject(question: str) -> str | None:
         return None
     if rest[0].lower() in ("is", "are", "was", "were"):
         return " ".join(rest[1:])
+    while len(rest) > 2 and rest[-1].lower() in _PREPOSITIONS:
+        rest = rest[:-1]  # "Who did X talk to": the verb is before the preposition
     return " ".join(rest[1:-1]) if len(rest) >= 3 else None
 
 
 def _place_referent(turn: Turn) -> str | None:
     phrase = _phrase(turn)
     if phrase and _wanted(turn) is QuestionType.where:
+        return phrase
+    if phrase and _PLACE_QUESTION.match(turn.question):
         return phrase
     places = [t for s, _, t in _names(turn.question) if _after_place_word(turn.question, s)]
     return places[-1] if places else None
@@ -435,12 +472,45 @@ def _switched(new: str, turn: Turn, choose: Chooser | None) -> str | None:
     if re.fullmatch(r"\d[\d,.]*", new) and numbers:
         match = numbers[-1]
         return f"{last[: match.start()]}{new}{last[match.end() :]}?"
-    names = _names(last)
-    if names and new[:1].isupper():
-        chosen = len(names) - 1 if choose is None else choose(new, [n[2] for n in names])
-        start, end, _ = names[chosen]
-        return f"{last[:start]}{new}{last[end:]}?"
-    return None
+    named = re.sub(r"^the\s+", "", new, flags=re.IGNORECASE)[:1].isupper()
+    spans = _names(last) if named else []
+    if choose is not None and not spans:
+        spans = _phrases(last)
+    elif not spans:
+        spans = [span for span in _phrases(last) if span[2] == _wh_noun(last)]
+    if not spans:
+        return None
+    chosen = len(spans) - 1 if choose is None else choose(new, [span[2] for span in spans])
+    start, end, old = spans[chosen]
+    if old.endswith(("'s", "’s")) and not new.endswith(("'s", "’s")):
+        new += old[-2:]  # "Pakistan's foreign minister" -> "Armenia's foreign minister"
+    if new.lower().startswith("the ") and last[:start].lower().endswith(("the ", "'s ")):
+        new = new[4:]
+    return f"{last[:start]}{new}{last[end:]}?"
+
+
+MAX_SPANS = 10
+"""Spans of the last question a "What about X?" may replace (each is embedded once)."""
+
+
+def _phrases(question: str) -> list[tuple[int, int, str]]:
+    """Runs of one or two content words (no question word, auxiliary, preposition or
+    article): what "And civilians?" or "And the average case?" may take the place of."""
+    words = _words(question)
+    runs: list[list[_Word]] = [[]]
+    for position, word in enumerate(words):
+        skip = word.lower in _AUX | _WH | _PREPOSITIONS | _STOP | _VERBS or position == 0
+        if skip or word.lower.endswith("'s"):
+            runs.append([])
+        else:
+            runs[-1].append(word)
+    spans: list[tuple[int, int, str]] = []
+    for run in runs:
+        for size in (2, 1):
+            for first in range(len(run) - size + 1):
+                start, end = run[first].start, run[first + size - 1].end
+                spans.append((start, end, question[start:end]))
+    return spans[:MAX_SPANS]
 
 
 def _strip_lead(text: str) -> str:
@@ -459,7 +529,7 @@ def _switch_target(text: str) -> str | None:
     if lowered.startswith("and "):
         rest = _bare(text[4:])
         words = [w.lower for w in _words(rest)]
-        if words and len(words) <= 4 and not any(w in _AUX | _WH for w in words):
+        if words and len(words) <= 4 and not any(w in _AUX | _WH | _VERBS for w in words):
             return rest
     return None
 
@@ -472,6 +542,7 @@ def _replace_references(question: str, turn: Turn) -> tuple[str, str | None, boo
     kept = 0
     kind: str | None = None
     pointed = False
+    used: set[str] = set()
     expletive_it = _EXPLETIVE_IT.search(question) is not None
     existential_there = {
         m.start() + m.group(0).lower().find("there") for m in _EXISTENTIAL_THERE.finditer(question)
@@ -479,6 +550,7 @@ def _replace_references(question: str, turn: Turn) -> tuple[str, str | None, boo
     for position, word in enumerate(words):
         lower = word.lower
         referent: str | None = None
+        base: str | None = None
         found: str | None = None
         if lower in _PERSON or lower in _THING:
             if (lower in ("it", "its") and expletive_it) or _has_own_name_before(
@@ -495,6 +567,7 @@ def _replace_references(question: str, turn: Turn) -> tuple[str, str | None, boo
             if name is not None:
                 suffix = (_PERSON | _THING)[lower]
                 referent = name + suffix if not name.endswith("'s") or not suffix else name
+                base = name
         elif lower == "there" and word.start not in existential_there:
             if _has_own_name_before(question, word.start) and position > 0:
                 previous = words[position - 1].lower
@@ -514,8 +587,10 @@ def _replace_references(question: str, turn: Turn) -> tuple[str, str | None, boo
             continue
         pointed = True
         kind = kind or found
-        if referent is None:
-            continue
+        base = base or referent
+        if referent is None or base in used:
+            continue  # "What did he say at his press conference?": the name once is enough
+        used.add(base)
         if position == 0:
             referent = _upper_first(referent)
         out.append(question[kept : word.start])
