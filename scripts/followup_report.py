@@ -33,7 +33,9 @@ from quoth.retrieval.service import AnsweringService
 WAYS = ("sent", "resolved", "written_out")
 
 
-def _alone(service: AnsweringService, dialogue: str, question: str, turn: EvalQuestion) -> QuestionResult:
+def _alone(
+    service: AnsweringService, dialogue: str, question: str, turn: EvalQuestion
+) -> QuestionResult:
     item = turn.model_copy(update={"id": dialogue, "question": question})
     return evaluate_item(service, item)[0]
 
@@ -88,7 +90,11 @@ def main() -> None:
     args = parser.parse_args()
     suffix = "_blind" if args.blind else ""
     files = [
-        ("dialogues", args.shared / "corpus" / "articles", REPO / "eval" / f"dialogues{suffix}.jsonl"),
+        (
+            "dialogues",
+            args.shared / "corpus" / "articles",
+            REPO / "eval" / f"dialogues{suffix}.jsonl",
+        ),
         (
             "dialogues-squad",
             args.shared / "eval" / "squad-dev" / "articles",

@@ -37,6 +37,7 @@ from quoth.retrieval.evaluation import (
     load_questions,
 )
 from quoth.retrieval.explain import explain
+from quoth.retrieval.followup import Turn
 from quoth.retrieval.refusal import (
     STORED_NAME,
     TARGET_FALSE_CLAIMS,
@@ -44,6 +45,7 @@ from quoth.retrieval.refusal import (
     fit_claim,
     fit_refusal,
 )
+from quoth.state.local import LocalState
 from quoth.terminal import (
     describe_build,
     render_answer,
@@ -293,12 +295,18 @@ def calibrate(
     out.print(render_calibration(document), highlight=False)
 
 
+TERMINAL = "terminal"
+"""The one conversation of ``quoth chat``."""
+
+
 @app.command()
 def chat(index_dir: IndexDirOption = None) -> None:
-    """Ask questions in an interactive prompt (Ctrl-D or 'quit' to leave)."""
+    """Ask questions in an interactive prompt (Ctrl-D or 'quit' to leave). Follow-ups are
+    read in the context of the questions before them; '/new' starts over."""
     settings = settings_for(index_dir)
     service = guarded(lambda: runtime.open_or_build_service(settings))
-    out.print("Ask a question about the articles. Ctrl-D or 'quit' leaves.")
+    out.print("Ask a question about the articles. '/new' starts over; Ctrl-D or 'quit' leaves.")
+    context = LocalState(1000, settings.context_minutes * 60)  # one conversation: this prompt
     while True:
         try:
             question = out.input("[bold]> [/bold]")
@@ -307,10 +315,17 @@ def chat(index_dir: IndexDirOption = None) -> None:
             return
         if question.strip().lower() in ("quit", "exit"):
             return
+        if question.strip().lower() == "/new":
+            context.forget(TERMINAL)
+            out.print("Starting over: the next question is read on its own.")
+            continue
         try:
-            out.print(render_answer(service.answer(question)))
+            answer = service.answer(question, context=context.context(TERMINAL))
         except QuestionError as error:
             out.print(f"[yellow]{error}[/yellow]")
+            continue
+        context.remember(TERMINAL, Turn.of(answer))
+        out.print(render_answer(answer))
 
 
 @app.command()

@@ -153,6 +153,14 @@ class Settings(BaseSettings):
     rate_limit_per_minute: int = Field(
         default=10, ge=1, le=1000, description="Questions one user may ask per minute."
     )
+    context_minutes: float = Field(
+        default=15.0,
+        ge=0.0,
+        le=1440.0,
+        description="How long quoth keeps a conversation's last questions (as it read them) "
+        "and answers, so a follow-up ('Did he go there too?') is read in their context; "
+        "0 reads every question on its own.",
+    )
     answer_timeout_s: float = Field(
         default=10.0,
         ge=0.1,

@@ -195,6 +195,20 @@ def _step_feeds(conn: Connection[Any]) -> None:
         conn.execute(statement)
 
 
+def _step_context(conn: Connection[Any]) -> None:
+    """Each conversation's last turns (quoth.state.postgres), keyed by a hash of who and
+    where, so a follow-up reaching another replica is read in its context."""
+    conn.execute(
+        """CREATE TABLE IF NOT EXISTS quoth_context (
+            conversation text PRIMARY KEY,
+            turns jsonb NOT NULL,
+            updated_at timestamptz NOT NULL DEFAULT now())"""
+    )
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS quoth_context_updated_at ON quoth_context (updated_at)"
+    )
+
+
 STEPS: list[Callable[[Connection[Any]], None]] = [
     _step_index,
     _step_replica_state,
@@ -203,6 +217,7 @@ STEPS: list[Callable[[Connection[Any]], None]] = [
     _step_votes,
     _step_segments,
     _step_feeds,
+    _step_context,
 ]
 SCHEMA_VERSION = len(STEPS)
 

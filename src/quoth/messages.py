@@ -57,3 +57,8 @@ NOT_IN_SOURCES = N_(
 )
 CLOSEST_LEAD = N_("My sources don't state this directly. Closest passages:")
 """Said before the closest passages, where quoth is not sure any of them answers."""
+READ_AS = N_("Read as: {question}")
+"""Said above an answer to a follow-up that quoth resolved from the conversation, so the
+person sees how it read the question (and can ask again in full when it read it wrong)."""
+READ_AS_LIMIT = 300
+"""The longest question shown in the line (a resolved question can outgrow the one asked)."""

@@ -57,6 +57,14 @@ QUESTIONS = Counter(
     ["platform", "chat", "outcome"],
     registry=REGISTRY,
 )
+FOLLOW_UPS = Counter(
+    "quoth_follow_ups",
+    "Questions that depend on the conversation before them (a pronoun, 'there', 'then', a "
+    "fragment, 'What about X?'): resolved (read in its context, the reading shown) or "
+    "unresolved (no context, or none that fits: answered as sent). No text is kept.",
+    ["platform", "outcome"],
+    registry=REGISTRY,
+)
 ANSWER_SECONDS = Histogram(
     "quoth_answer_seconds",
     "Time from a question to its answer being ready to send (the answer stages together).",
@@ -169,6 +177,8 @@ def _known_series() -> None:
     for platform in ("telegram", "discord"):
         SEND_ERRORS.labels(platform)
         SEND_RETRIES.labels(platform)
+        for outcome in ("resolved", "unresolved"):
+            FOLLOW_UPS.labels(platform, outcome)
     for claim in ("mine", "done", "busy", "taken_over"):
         WEBHOOK_CLAIMS.labels(claim)
     for kind in ("delta", "whole", "merge"):

@@ -95,10 +95,14 @@ def open_index(settings: Settings, model: str) -> IndexReader:
 def open_state(settings: Settings) -> SharedState:
     """What the serving processes share: in the process, or in the database when set."""
     if settings.database_url is None:
-        return LocalState(settings.rate_limit_per_minute)
+        return LocalState(settings.rate_limit_per_minute, settings.context_minutes * 60)
     from quoth.state.postgres import PostgresState
 
-    return PostgresState(settings.database_url.get_secret_value(), settings.rate_limit_per_minute)
+    return PostgresState(
+        settings.database_url.get_secret_value(),
+        settings.rate_limit_per_minute,
+        context_s=settings.context_minutes * 60,
+    )
 
 
 def open_feedback(settings: Settings) -> FeedbackStore:

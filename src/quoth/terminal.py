@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from quoth.index import BuildReport
-from quoth.messages import CLOSEST_LEAD
+from quoth.messages import CLOSEST_LEAD, READ_AS
 from quoth.retrieval import Answer
 from quoth.retrieval.evaluation import Breakdown, EvalReport
 from quoth.retrieval.explain import Explanation
@@ -33,10 +33,13 @@ def source_line(title: str, url: str | None, published: str | None, page: int | 
 
 def render_answer(answer: Answer) -> RenderableType:
     """The answer's quotes in panels, its sentence bold (the phrase underlined); the closest
-    passages after a lead line, nothing bold; or the refusal."""
+    passages after a lead line, nothing bold; or the refusal. A follow-up quoth resolved
+    from the conversation opens with how it read it."""
+    read = Text(READ_AS.format(question=answer.read_as), style="italic") if answer.read_as else None
     if not answer.shows_quotes:
-        return Text(NOT_IN_SOURCES, style="yellow")
-    panels: list[RenderableType] = []
+        refusal = Text(NOT_IN_SOURCES, style="yellow")
+        return refusal if read is None else Group(read, refusal)
+    panels: list[RenderableType] = [] if read is None else [read]
     if not answer.answered:
         panels.append(Text(CLOSEST_LEAD, style="yellow"))
     for number, quote in enumerate(answer.quotes, start=1):

@@ -36,6 +36,7 @@ from quoth.index.store import ArticleRecord
 from quoth.language import detect, script_language
 from quoth.messages import N_, Translate, choose, translator
 from quoth.retrieval import Answer, QuestionError
+from quoth.retrieval.followup import Turn
 
 log = logging.getLogger("quoth.conversation")
 
@@ -50,6 +51,14 @@ VOTED = {UP: N_("Thanks! Noted your 👍."), DOWN: N_("Noted your 👎. What was
 VOTE_SAME = N_("You already voted that on this answer.")
 NOTED = N_("Thanks — noted: {reason}.")
 ASKING_QUICKLY = N_("You're asking quickly! Please wait {seconds} s and ask again.")
+FOLLOW_UP_HELP = N_(
+    "Follow-up questions are read in the context of your last ones, or of the answer you "
+    "reply to; /new starts over."
+)
+STARTING_OVER = N_("Starting over: I'll read your next question on its own.")
+NOT_AN_ANSWER = ""
+"""``replying_to`` for a reply to a message that is not one of quoth's answers: the
+question is read as sent, not in the conversation's context."""
 
 LONE_LINK = re.compile(r"<?https?://\S+>?", re.IGNORECASE)
 DEFAULT_GAP_DAYS = 7
@@ -112,6 +121,14 @@ def speaks(person: Person, question: str | None = None, detector: bool = False) 
     return choose(None if found.english else found.code, script_language(question))
 
 
+def conversation_key(person: Person, where: str) -> str:
+    """Who asks where, as the context store keys it: a hash, so no user or chat id is kept
+    beside the turns (one person in a private chat; each person apart in a group, a forum
+    topic or a thread)."""
+    who = f"{person.platform}:{where}:{person.user_id}".encode()
+    return hashlib.sha256(who).hexdigest()[:32]
+
+
 def _expired(person: Person) -> Reply:
     language = speaks(person)
     return Reply(translator(language)(EXPIRED), private=True, language=language, alert=True)
@@ -127,17 +144,31 @@ class Conversation:
     # -- asking -------------------------------------------------------------------------------
 
     async def ask(
-        self, person: Person, question: str, via: str, *, as_typed: bool = False
+        self,
+        person: Person,
+        question: str,
+        via: str,
+        *,
+        as_typed: bool = False,
+        where: str | None = None,
+        replying_to: str | None = None,
     ) -> Reply:
         """Answer within the person's question budget; ``via`` names how they asked (for
         the log line: private, group, slash, mention, inline...).
 
         ``as_typed``: the question arrives while it is being typed (Telegram's inline mode
         sends a query at each pause), so it has a budget of its own and a refusal is not
-        logged as a gap (half a question is no gap in the corpus)."""
+        logged as a gap (half a question is no gap in the corpus), and no conversation.
+
+        ``where``: the place of the conversation (a chat, a forum topic, a channel or thread):
+        with the person, it keys the context a follow-up is read in; None asks statelessly.
+        ``replying_to``: the id of the quoth answer the message replies to, which is then the
+        context (even an older one); :data:`NOT_AN_ANSWER` for a reply to anything else,
+        read as sent."""
         language = speaks(person, question, self.library.settings.other_languages)
         translate = translator(language)
         budget = f"{person.platform}{'-typed' if as_typed else ''}:{person.user_id}"
+        key = None if as_typed or where is None else conversation_key(person, where)
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.library.settings.answer_timeout_s):
@@ -146,7 +177,10 @@ class Conversation:
                     metrics.QUESTIONS.labels(person.platform, via, "rate_limited").inc()
                     text = translate(ASKING_QUICKLY).format(seconds=max(1, round(wait)))
                     return Reply(text, private=True, language=language)
-                answer = await asyncio.to_thread(self.library.service.answer, question)
+                context = await self._context(key, replying_to)
+                answer = await asyncio.to_thread(
+                    self.library.service.answer, question, None, 0, None, context
+                )
         except TimeoutError:  # the worker thread finishes on its own; the chat is not kept waiting
             metrics.QUESTIONS.labels(person.platform, via, "timed_out").inc()
             log.warning(
@@ -163,6 +197,13 @@ class Conversation:
             raise
         metrics.QUESTIONS.labels(person.platform, via, answer.state.outcome).inc()
         metrics.observe_answer(person.platform, answer.timings, time.perf_counter() - started)
+        if answer.follow_up:
+            outcome = "resolved" if answer.read_as else "unresolved"
+            metrics.FOLLOW_UPS.labels(person.platform, outcome).inc()
+        if key is not None:
+            await self._best_effort(
+                "keep the conversation's context", self.library.state.remember, key, Turn.of(answer)
+            )
         await self._best_effort("count an answer", self.library.record, answer)
         if not answer.answered and not as_typed:  # closest passages are a gap too: not stated
             reason = CLOSEST if answer.shows_quotes else REFUSED
@@ -174,9 +215,43 @@ class Conversation:
             "latency_ms": round((time.perf_counter() - started) * 1000),
             "state": answer.state.value,
             "top_score": round(answer.top_score, 3),
+            "follow_up": answer.follow_up or "-",
+            "resolved": answer.read_as is not None,
         }
         log.info("question %s", " ".join(f"{k}={v}" for k, v in fields.items()), extra=fields)
         return Reply(answer=answer, answer_id=answer_id, language=language)
+
+    async def _context(self, key: str | None, replying_to: str | None) -> list[Turn]:
+        """The turns a question is read after: the answer replied to, or the conversation's
+        last turns. A store that fails or stalls costs the context, never the answer."""
+        if replying_to == NOT_AN_ANSWER:
+            return []
+        found: list[Turn] = []
+
+        def read() -> None:
+            if replying_to is not None:
+                shown = self.library.feedback.shown_answer(replying_to)
+                if shown is not None and shown.sentences:
+                    first = shown.sentences[0]
+                    turn = Turn(shown.question, shown.state, first, shown.phrase, shown.document_id)
+                    found.append(turn)
+            elif key is not None:
+                found.extend(self.library.state.context(key))
+
+        if replying_to is None and key is None:
+            return []
+        await self._best_effort("read the conversation's context", read)
+        return found
+
+    async def forget(self, person: Person, where: str) -> Reply:
+        """``/new``: the next question is read on its own."""
+        language = speaks(person)
+        await self._best_effort(
+            "forget the conversation's context",
+            self.library.state.forget,
+            conversation_key(person, where),
+        )
+        return Reply(translator(language)(STARTING_OVER), private=True, language=language)
 
     async def _best_effort(self, what: str, write: Callable[..., object], *args: object) -> bool:
         """A write the reply does not depend on, off the event loop and bounded in time: a
@@ -209,6 +284,9 @@ class Conversation:
             platform,
             via,
             answer.next_offset,
+            answer.state.value,
+            answer.quotes[0].phrase.text if answer.quotes[0].phrase is not None else None,
+            answer.quotes[0].document_id,
         )
         stored = await self._best_effort(
             "store an answer (it is shown without buttons)",

@@ -28,7 +28,14 @@ from discord.utils import MISSING
 from quoth import metrics
 from quoth.bot import discord_buttons as db
 from quoth.bot import discord_render as dr
-from quoth.bot.conversation import SOMETHING_WRONG, Conversation, Person, Reply
+from quoth.bot.conversation import (
+    FOLLOW_UP_HELP,
+    NOT_AN_ANSWER,
+    SOMETHING_WRONG,
+    Conversation,
+    Person,
+    Reply,
+)
 from quoth.bot.library import Library, ModerationError
 from quoth.bot.logs import redact_secrets
 from quoth.bot.text import shorten
@@ -169,6 +176,12 @@ class DiscordBot:
         ) -> None:
             await self.ask(interaction, question)
 
+        @tree.command(name="new", description="Start over: read my next question on its own")
+        async def new(interaction: discord.Interaction) -> None:
+            where = str(interaction.channel_id or interaction.user.id)
+            reply = await self.conversation.forget(self.asker(interaction), where)
+            await self._answer(interaction, reply)
+
         @tree.command(name="sources", description="List the articles I quote from")
         @app_commands.describe(page="Page of the list (20 per page)")
         async def sources(interaction: discord.Interaction, page: int = 1) -> None:
@@ -275,8 +288,9 @@ class DiscordBot:
         return replace(rendered, view=view)
 
     async def ask(self, interaction: discord.Interaction, question: str) -> None:
+        where = str(interaction.channel_id or interaction.user.id)  # a thread is a channel
         work = asyncio.create_task(
-            self.conversation.ask(self.asker(interaction), question, "slash")
+            self.conversation.ask(self.asker(interaction), question, "slash", where=where)
         )
         done, _ = await asyncio.wait([work], timeout=self.defer_after)
         if not done:
@@ -294,7 +308,7 @@ class DiscordBot:
         addressed = re.sub(rf"<@!?{me.id}>", " ", message.content)
         question = normalise_question(addressed)  # other mentions, emoji and markup go too
         if not addressed.strip():
-            await self._reply(message, dr.text_reply(HELP))
+            await self._reply(message, dr.text_reply(f"{HELP}\n\n{FOLLOW_UP_HELP}"))
             return
         via = "dm" if message.guild is None else "mention"
         person = self.person(message.author)
@@ -307,8 +321,28 @@ class DiscordBot:
             await self._reply(message, dr.text_reply(reply.text))
             return
         async with message.channel.typing():
-            reply = await self.conversation.ask(self.person(message.author), question, via)
+            reply = await self.conversation.ask(
+                self.person(message.author),
+                question,
+                via,
+                where=str(message.channel.id),  # a thread is a channel of its own
+                replying_to=self.replied_answer(message),
+            )
         await self._reply(message, self.render(reply))
+
+    def replied_answer(self, message: discord.Message) -> str | None:
+        """The stored answer a message replies to, which is then its context;
+        :data:`NOT_AN_ANSWER` for a reply to someone else's message; None otherwise."""
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return None
+        replied = reference.resolved
+        if not isinstance(replied, discord.Message):
+            return None  # deleted, or not sent along: the conversation decides
+        me = self.client.user
+        if me is None or replied.author.id != me.id:
+            return NOT_AN_ANSWER
+        return db.answer_id_of(replied)
 
     async def _send(
         self, interaction: discord.Interaction, reply: dr.Reply, ephemeral: bool = False

@@ -68,3 +68,13 @@ def reasons_view(
     for code, label in reasons:
         view.add_item(AnswerButton(REASON, answer_id, code, translate(label).capitalize()))
     return view
+
+
+def answer_id_of(message: discord.Message) -> str | None:
+    """The stored answer a message of quoth's shows (its buttons name it), or None."""
+    for row in message.components:
+        for child in getattr(row, "children", ()):
+            found = _TEMPLATE.fullmatch(getattr(child, "custom_id", None) or "")
+            if found is not None:
+                return found["id"]
+    return None

@@ -20,7 +20,7 @@ from discord.utils import escape_mentions
 
 from quoth.bot.text import NO_TEXT, UNTITLED, fit_escaped, safe_url, shorten, visible_length
 from quoth.index.store import ArticleRecord
-from quoth.messages import CLOSEST_LEAD, NOT_IN_SOURCES, Translate
+from quoth.messages import CLOSEST_LEAD, NOT_IN_SOURCES, READ_AS, READ_AS_LIMIT, Translate
 from quoth.retrieval import Answer, Quote
 
 MESSAGE_LIMIT = 2000
@@ -117,13 +117,20 @@ def render_answer(
 ) -> Reply:
     """Quotes with the answering sentence in bold and a linked source under each; the
     closest passages (no claim) after a lead line saying so, with nothing bold; the refusal
-    and the lead in the asker's language (``translate``)."""
+    and the lead in the asker's language (``translate``); a follow-up quoth resolved from
+    the conversation opens with how it read it, in italics."""
+    read = ""
+    if answer.read_as:
+        line = translate(READ_AS).format(question=flat(answer.read_as))
+        read = f"*{fit_escaped(line, READ_AS_LIMIT + 40, escape).strip()}*\n"
     if not answer.shows_quotes:
-        return text_reply(translate(NOT_IN_SOURCES))
+        refusal = text_reply(translate(NOT_IN_SOURCES))
+        return Reply(content=read + (refusal.content or "")) if read else refusal
     separator = "\n\n"
     count = len(answer.quotes)
     claimed = answer.answered
-    lead = "" if claimed else fit_escaped(translate(CLOSEST_LEAD), 200, escape) + separator
+    closest = "" if claimed else fit_escaped(translate(CLOSEST_LEAD), 200, escape) + separator
+    lead = read + closest
     room = limit - visible_length(lead)
     for context in (True, False):
         blocks = [_quote_block(q, room, context, claimed) for q in answer.quotes]

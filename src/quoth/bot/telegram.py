@@ -46,6 +46,8 @@ from quoth import metrics
 from quoth.bot import telegram_html as th
 from quoth.bot.conversation import (
     EXPIRED,
+    FOLLOW_UP_HELP,
+    NOT_AN_ANSWER,
     SOMETHING_WRONG,
     Conversation,
     Person,
@@ -74,6 +76,7 @@ NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 PUBLIC_COMMANDS = [
     BotCommand("ask", "Ask a question about the articles"),
     BotCommand("sources", "List the articles I quote from"),
+    BotCommand("new", "Start over: read my next question on its own"),
     BotCommand("help", "How to use this bot"),
 ]
 MODERATOR_COMMANDS = [
@@ -197,6 +200,30 @@ def without_more(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | 
     return InlineKeyboardMarkup([row for row in rows if row]) if any(rows) else None
 
 
+def conversation_place(message: Message) -> str:
+    """Where a conversation happens: the chat, and the forum topic within it (each topic is
+    a conversation of its own; a plain group's reply threads are not)."""
+    topic = message.message_thread_id if message.is_topic_message else None
+    return f"{message.chat.id}:{topic or 0}"
+
+
+def replied_answer(message: Message, bot_id: int) -> str | None:
+    """The stored answer a message replies to (its buttons name it), which is then the
+    question's context; :data:`NOT_AN_ANSWER` for a reply to someone else's message; None
+    for no reply, or a reply to one of quoth's other messages (the conversation decides)."""
+    replied = message.reply_to_message
+    if replied is None or replied.forum_topic_created is not None:
+        return None  # in a forum topic, every message "replies" to the topic's first one
+    if replied.from_user is None or replied.from_user.id != bot_id:
+        return NOT_AN_ANSWER
+    markup = replied.reply_markup
+    for row in markup.inline_keyboard if markup is not None else ():
+        for button in row:
+            if match := VOTE.match(str(button.callback_data or "")):
+                return match[1]
+    return None
+
+
 class TelegramBot:
     """Handlers bound to one library; build the PTB application with :meth:`application`."""
 
@@ -239,6 +266,7 @@ class TelegramBot:
         app.add_handler(CommandHandler("help", self.help))
         app.add_handler(CommandHandler("sources", self.sources))
         app.add_handler(CommandHandler("ask", self.ask))
+        app.add_handler(CommandHandler("new", self.new))
         app.add_handler(CommandHandler("reindex", self.reindex))
         app.add_handler(CommandHandler("remove", self.remove))
         app.add_handler(CommandHandler("stats", self.stats))
@@ -377,6 +405,15 @@ class TelegramBot:
         with contextlib.suppress(TelegramError):
             await bot.send_chat_action(chat_id, ChatAction.TYPING)
 
+    async def new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``/new``: forget the conversation, so the next question is read on its own."""
+        message = update.effective_message
+        if message is None:
+            return
+        person = self._person(message.from_user, message.chat.id)
+        reply = await self.conversation.forget(person, conversation_place(message))
+        await message.reply_text(reply.text)
+
     async def respond(
         self, message: Message, context: ContextTypes.DEFAULT_TYPE, question: str
     ) -> None:
@@ -384,7 +421,11 @@ class TelegramBot:
         typing = asyncio.create_task(self._typing_later(context.bot, message.chat.id))
         try:
             reply = await self.conversation.ask(
-                self._person(message.from_user, message.chat.id), question, message.chat.type
+                self._person(message.from_user, message.chat.id),
+                question,
+                message.chat.type,
+                where=conversation_place(message),
+                replying_to=replied_answer(message, context.bot.id),
             )
         finally:
             typing.cancel()
@@ -502,7 +543,9 @@ class TelegramBot:
         message = update.effective_message
         if message is not None:
             extra = MODERATOR_HELP if self._is_moderator(update) else ""
-            await message.reply_text(self._translator(update)(WELCOME) + extra)
+            translate = self._translator(update)
+            text = f"{translate(WELCOME)}\n\n{translate(FOLLOW_UP_HELP)}{extra}"
+            await message.reply_text(text)
 
     def _sources_message(self, page: int, username: str) -> tuple[str, InlineKeyboardMarkup | None]:
         articles = self.library.service.index.articles

@@ -22,7 +22,7 @@ from quoth.bot.text import (
     visible_length,
 )
 from quoth.index.store import ArticleRecord
-from quoth.messages import CLOSEST_LEAD, NOT_IN_SOURCES, Translate
+from quoth.messages import CLOSEST_LEAD, NOT_IN_SOURCES, READ_AS, READ_AS_LIMIT, Translate
 from quoth.retrieval import Answer, Quote
 
 MESSAGE_LIMIT = 4096
@@ -123,12 +123,18 @@ def render_answer(
     """Quotes as blockquotes with the answering sentence in bold, each with its source. The
     first is shown in full; the others are folded (expandable), so a group is not flooded.
     The closest passages (no claim) come after a lead line saying so, with nothing bold.
-    ``translate`` says quoth's own words (the refusal, the lead) in the asker's language."""
-    if not answer.shows_quotes:
-        return escape(translate(NOT_IN_SOURCES))
+    ``translate`` says quoth's own words (the refusal, the lead) in the asker's language.
+    A follow-up quoth resolved from the conversation opens with how it read it, in italics."""
     separator = "\n\n"
+    read = ""
+    if answer.read_as:
+        question = shorten(answer.read_as, READ_AS_LIMIT)
+        read = Html().tag("i", translate(READ_AS).format(question=question)).render() + "\n"
+        limit -= visible_length(read)
+    if not answer.shows_quotes:
+        return read + escape(translate(NOT_IN_SOURCES))
     head = "" if answer.answered else translate(CLOSEST_LEAD)
-    lead = escape(head) + separator if head else ""
+    lead = read + (escape(head) + separator if head else "")
     limit -= visible_length(head) + len(separator) if head else 0
     claimed = answer.answered
     for context in (True, False):

@@ -68,6 +68,12 @@ class ShownAnswer:
     chat_kind: str
     next_offset: int | None
     """Where its "More" continues, or None."""
+    state: str = "answer"
+    """``answer`` (bold) or ``closest``: what a reply to it may take as its context."""
+    phrase: str | None = None
+    """The answer phrase underlined in the first quote, where there was one."""
+    document_id: str | None = None
+    """The first quote's article."""
 
 
 class VoteOutcome(Enum):

@@ -64,13 +64,15 @@ class SqlFeedback(ABC):
     # -- answers and votes ---------------------------------------------------------------------
 
     def record_answer(self, answer: ShownAnswer) -> None:
-        quotes = json.dumps(
-            [
-                {"passage_id": passage, "sentence": sentence}
-                for passage, sentence in zip(answer.passage_ids, answer.sentences, strict=True)
-            ],
-            ensure_ascii=False,
-        )
+        shown: list[dict[str, str | None]] = [
+            {"passage_id": passage, "sentence": sentence}
+            for passage, sentence in zip(answer.passage_ids, answer.sentences, strict=True)
+        ]
+        if shown:  # what a reply to the answer reads as its context (no schema change)
+            shown[0].update(
+                state=answer.state, phrase=answer.phrase, document_id=answer.document_id
+            )
+        quotes = json.dumps(shown, ensure_ascii=False)
         self._one(
             "INSERT INTO quoth_answers VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
             answer.id, question_key(answer.question), answer.question, quotes,
@@ -165,4 +167,7 @@ def _shown(row: tuple[Any, ...]) -> ShownAnswer:
         str(platform),
         str(chat_kind),
         None if next_offset is None else int(next_offset),
+        str(shown[0].get("state") or "answer") if shown else "answer",
+        shown[0].get("phrase") if shown else None,
+        shown[0].get("document_id") if shown else None,
     )

@@ -142,6 +142,13 @@ _NOT_PLURAL = frozenset(("does", "was", "has", "this", "its", "his", "hers", "yo
 _STOP = frozenset(("the", "a", "an", "that", "this", "these", "those", "some", "any", "all"))
 _CONNECTORS = frozenset(("of", "the", "'s", "’s", "de", "al", "bin", "and"))
 _NOT_NAMES = _AUX | _WH | frozenset(("i", "the", "a", "an", "and", "or", "in", "on", "did"))
+_DEFINITION = re.compile(r"\s*what\s+(?:is|are|was|were)\s+(?:a|an|the)?\b", re.IGNORECASE)
+"""A question asking what something is: a later *it* means that thing, not its definition."""
+_DESCRIPTION = re.compile(
+    r"\b(?:most|least|first|last|main|best|name|same|only|one)\b|\b\w{3,}est\b", re.IGNORECASE
+)
+"""A thing described rather than named ("the most commonly used reduction"): a question
+asking what it is identifies it, and *it* then means the answer."""
 _PLACE_QUESTION = re.compile(
     r"\s*(?:in|at|to|from|near)\s+(?:which|what)\s+(?!year|month|day|date|time|decade|century)",
     re.IGNORECASE,
@@ -149,13 +156,16 @@ _PLACE_QUESTION = re.compile(
 """A question that asks for a place with a preposition ("In which district ...")."""
 _EXPLETIVE_IT = re.compile(
     r"\b(?:it\s+(?:is|was|'s|has been|will be)\b.*\b(?:that|to)\b"
-    r"|(?:is|was)\s+it\s+(?:true|possible|likely|known|said|reported|the case)"
+    r"|(?:is|was)\s+it\s+(?:true|possible|likely|said|reported|the case)"
+    r"|(?:is|was)\s+it\s+\w+ed\s+(?:that|whether)\b"
+    r"|\bwhat\s+it\s+(?:means|takes|meant|took)\b"
     r"|is\s+it\s+called|it\s+(?:takes|took)\b)",
     re.IGNORECASE,
 )
 _EXISTENTIAL_THERE = re.compile(
     r"\b(?:is|are|was|were|be|been|isn't|aren't|wasn't|weren't)\s+there\b"
-    r"|\bthere\s+(?:is|are|was|were|be|been|has|have|had|will|seem|seems|'s)\b",
+    r"|\bthere\s+(?:\w+ly\s+)?(?:is|are|was|were|be|been|has|have|had|will|seem|seems|'s"
+    r"|exist|exists|existed|remain|remains|appear|appears)\b",
     re.IGNORECASE,
 )
 _FRAGMENT_TAIL = re.compile(
@@ -188,7 +198,7 @@ def _bare(question: str) -> str:
 def _lower_first(text: str) -> str:
     words = text.split(" ", 1)
     first = words[0]
-    if first.isupper() and len(first) > 1 or first[:1].islower():
+    if (first.isupper() and len(first) > 1) or first[:1].islower():
         return text  # an acronym, or lower already
     if len(first) > 1 and any(c.isupper() for c in first[1:]):
         return text  # a name like "McDonald"
@@ -219,9 +229,7 @@ def _names(question: str) -> list[tuple[int, int, str]]:
 
     for position, word in enumerate(words):
         capital = word.text[:1].isupper() and not (position == 0 and word.lower in _NOT_NAMES)
-        if capital and word.lower not in ("i",):
-            current.append(word)
-        elif current and word.lower in _CONNECTORS:
+        if (capital and word.lower != "i") or (current and word.lower in _CONNECTORS):
             current.append(word)
         else:
             close()
@@ -230,18 +238,50 @@ def _names(question: str) -> list[tuple[int, int, str]]:
 
 
 _BOUNDARY = re.compile(
-    r",|;|\b(?:and|but|after|before|when|while|because|that|if|said|say|says|claimed)\b", re.I
+    r",|;|\b(?:and|but|after|before|when|while|because|that|if|whether|assuming|unless|"
+    r"said|say|says|claimed|what|which|who|where)\b",
+    re.I,
 )
+_POSSESSIVES = frozenset(("his", "its", "their", "hers", "theirs"))
+_SUBJECTS = frozenset(("he", "she", "they"))
+_FUNCTION_WORDS = _AUX | _WH | _PREPOSITIONS | _STOP | frozenset(_PERSON) | frozenset(_THING)
 
 
-def _has_own_name_before(question: str, position: int) -> bool:
-    """Whether the question names something a pronoun at ``position`` may point back to: a
-    name before it with a clause boundary between ("When did Sharif land and what did he
-    sign?"); in one clause a name is the subject, not what *it* or *him* stands for."""
-    for start, end, _ in _names(question):
-        if end <= position and _BOUNDARY.search(question, end, position):
-            return True
-    return False
+def _points_inside(question: str, words: list[_Word], position: int) -> bool:
+    """Whether the pronoun at ``position`` may point to something in its own question.
+
+    A possessive or a subject points back to any word of substance before it ("Did Sharif
+    meet his counterpart?", "Did Pakistan say it shot them down?"); an object, to a name across one ("When did Sharif land and who met him?"): in
+    one clause the subject is not what *it* or *him* stands for ("When did India suspend
+    it?")."""
+    word = words[position]
+    lower = word.lower
+    split = _wh_phrase(question)
+    asked = len(split[0]) if split is not None else 0  # "Which party does he chair?"
+    before = [w for w in words[:position] if w.lower not in _FUNCTION_WORDS and w.start >= asked]
+    if lower in _POSSESSIVES or (lower == "her" and _modifies(words, position)):
+        return bool(before)
+    subject = lower in _SUBJECTS or (lower == "it" and _starts_clause(words, position))
+    if subject:
+        return bool(before)
+    return any(
+        end <= word.start and _BOUNDARY.search(question, end, word.start)
+        for _, end, _ in _names(question)
+    )
+
+
+def _modifies(words: list[_Word], position: int) -> bool:
+    """*her* before a noun is a possessive ("her visit"), else an object ("met her")."""
+    following = words[position + 1].lower if position + 1 < len(words) else ""
+    return bool(following) and following not in _FUNCTION_WORDS | {"too", "also", "again"}
+
+
+def _starts_clause(words: list[_Word], position: int) -> bool:
+    """*it* as a subject: right after an auxiliary or a boundary, or before a verb."""
+    previous = words[position - 1].lower if position else ""
+    following = words[position + 1].lower if position + 1 < len(words) else ""
+    verb = following.endswith(("ed", "s")) and following not in _FUNCTION_WORDS
+    return previous in _AUX or following in _AUX or verb or not previous
 
 
 def _wanted(turn: Turn) -> QuestionType:
@@ -271,6 +311,9 @@ def _person_referent(turn: Turn) -> str | None:
 
 def _thing_referent(turn: Turn) -> str | None:
     phrase = _phrase(turn)
+    subject = _subject(turn.question) if _DEFINITION.match(turn.question) else None
+    if subject and not (phrase and _DESCRIPTION.search(subject)):
+        return subject  # "What is the graph isomorphism problem?": *it* is that problem
     if phrase and _wanted(turn) in (QuestionType.what, QuestionType.who):
         return phrase
     noun = _wh_noun(turn.question)
@@ -420,7 +463,7 @@ def _is_fragment(text: str) -> bool:
     if any(word in _AUX or word in _VERBS or word.endswith("ed") for word in rest):
         return False
     if wh == "how":
-        return not rest or rest[0] in _QUANTITY and len(rest) <= 2
+        return not rest or (rest[0] in _QUANTITY and len(rest) <= 2)
     if wh in ("what", "which", "whose"):
         return len(rest) <= 2
     return all(word in ("else", "exactly", "then", "now") for word in rest)
@@ -439,7 +482,7 @@ def _with_question_of(fragment: str, turn: Turn) -> str | None:
     split = _wh_phrase(last)
     if split is None:
         return f"{fragment} {_lower_first(last)}?" if len(words) > 1 else None
-    asked, rest = split
+    rest = split[1]
     if not rest:
         return None
     filler = _phrase(turn) or _wh_noun(last) or ""
@@ -553,8 +596,8 @@ def _replace_references(question: str, turn: Turn) -> tuple[str, str | None, boo
         base: str | None = None
         found: str | None = None
         if lower in _PERSON or lower in _THING:
-            if (lower in ("it", "its") and expletive_it) or _has_own_name_before(
-                question, word.start
+            if (lower in ("it", "its") and expletive_it) or _points_inside(
+                question, words, position
             ):
                 continue
             found = PRONOUN
@@ -569,7 +612,7 @@ def _replace_references(question: str, turn: Turn) -> tuple[str, str | None, boo
                 referent = name + suffix if not name.endswith("'s") or not suffix else name
                 base = name
         elif lower == "there" and word.start not in existential_there:
-            if _has_own_name_before(question, word.start) and position > 0:
+            if _points_inside(question, words, position) and position > 0:
                 previous = words[position - 1].lower
                 if previous not in _MOTION:
                     continue
@@ -578,7 +621,7 @@ def _replace_references(question: str, turn: Turn) -> tuple[str, str | None, boo
             if place is not None:
                 previous = words[position - 1].lower if position else ""
                 referent = f"to {place}" if previous in _MOTION else f"in {place}"
-        elif lower == "then" and position > 0:
+        elif lower == "then" and position > 0 and "if" not in {w.lower for w in words[:position]}:
             found = TIME
             moment = _time_referent(turn)
             if moment is not None:
@@ -587,10 +630,9 @@ def _replace_references(question: str, turn: Turn) -> tuple[str, str | None, boo
             continue
         pointed = True
         kind = kind or found
-        base = base or referent
-        if referent is None or base in used:
+        if referent is None or (base or referent) in used:
             continue  # "What did he say at his press conference?": the name once is enough
-        used.add(base)
+        used.add(base or referent)
         if position == 0:
             referent = _upper_first(referent)
         out.append(question[kept : word.start])
@@ -600,9 +642,7 @@ def _replace_references(question: str, turn: Turn) -> tuple[str, str | None, boo
     return "".join(out), kind, pointed
 
 
-def read_in_context(
-    question: str, turns: Sequence[Turn], choose: Chooser | None = None
-) -> Reading:
+def read_in_context(question: str, turns: Sequence[Turn], choose: Chooser | None = None) -> Reading:
     """How to read ``question`` after ``turns`` (oldest first; a reply passes the one turn
     it replies to). Stands alone, or resolved against the last turn; when it depends on the
     conversation but nothing there fits, it is read as sent (``kind`` still says why)."""

@@ -1,5 +1,6 @@
 """What the processes serving one bot must agree on: rate limits, updates already handled,
-answer counters.
+answer counters, and each conversation's last turns (so a follow-up reaching another replica
+is read in its context).
 
 One small interface with one module per backend, chosen in :func:`quoth.runtime.open_state`:
 :mod:`quoth.state.local` keeps it in the process (one machine, the default),
@@ -12,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 from typing import Protocol
+
+from quoth.retrieval.followup import Turn
 
 
 class Claim(Enum):
@@ -56,5 +59,18 @@ class SharedState(Protocol):
         ...
 
     def counters(self) -> Counters: ...
+
+    def context(self, conversation: str) -> list[Turn]:
+        """The conversation's last turns (oldest first) that are younger than the context's
+        time limit; none for one never seen, forgotten, or gone stale."""
+        ...
+
+    def remember(self, conversation: str, turn: Turn) -> None:
+        """Add ``turn`` to the conversation, keeping its last few; restarts its clock."""
+        ...
+
+    def forget(self, conversation: str) -> None:
+        """Drop what is kept of the conversation (``/new``)."""
+        ...
 
     def close(self) -> None: ...

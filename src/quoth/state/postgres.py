@@ -12,6 +12,7 @@ receives the questions.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
@@ -19,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from quoth.database import connect, first_line, shared_pool
+from quoth.retrieval.followup import CONTEXT_TURNS, Turn
 from quoth.state import Claim, Counters
 
 log = logging.getLogger("quoth.state")
@@ -50,8 +52,26 @@ RETURNING tat
 """
 
 
+_REMEMBER = """
+INSERT INTO quoth_context AS c (conversation, turns, updated_at)
+VALUES (%(key)s, jsonb_build_array(%(turn)s::jsonb), now())
+ON CONFLICT (conversation) DO UPDATE SET updated_at = now(), turns = (
+    SELECT coalesce(jsonb_agg(t.turn ORDER BY t.n), '[]'::jsonb) FROM (
+        SELECT turn, n FROM jsonb_array_elements(
+            CASE WHEN c.updated_at >= now() - %(ttl)s * interval '1 second'
+                 THEN c.turns || jsonb_build_array(%(turn)s::jsonb)
+                 ELSE jsonb_build_array(%(turn)s::jsonb) END
+        ) WITH ORDINALITY AS a(turn, n)
+        ORDER BY n DESC LIMIT %(keep)s) AS t)
+"""
+"""Appends one turn in one statement, keeping the last few (and none gone stale)."""
+
+
 class PostgresState:
-    def __init__(self, url: str, limit_per_minute: int, window_s: float = 60.0) -> None:
+    def __init__(
+        self, url: str, limit_per_minute: int, window_s: float = 60.0, context_s: float = 900.0
+    ) -> None:
+        self._context_s = context_s
         self._pool = shared_pool(url)
         self.owner = random.randint(1, 2**31 - 1)
         self._step = window_s / limit_per_minute
@@ -127,6 +147,10 @@ class PostgresState:
         self._execute(
             "DELETE FROM quoth_rate WHERE tat < now() - %s * interval '1 second'", (self._window,)
         )
+        self._execute(
+            "DELETE FROM quoth_context WHERE updated_at < now() - %s * interval '1 second'",
+            (self._context_s,),
+        )
 
     def count_answer(self, outcome: str) -> None:
         self._execute(
@@ -146,6 +170,28 @@ class PostgresState:
             "all replicas",
             values.get("closest", 0),
         )
+
+    def context(self, conversation: str) -> list[Turn]:
+        rows = self._execute(
+            "SELECT turns FROM quoth_context WHERE conversation = %s"
+            " AND updated_at >= now() - %s * interval '1 second'",
+            (conversation, self._context_s),
+        )
+        return [Turn.from_json(turn) for turn in rows[0][0]] if rows else []
+
+    def remember(self, conversation: str, turn: Turn) -> None:
+        if self._context_s <= 0:
+            return
+        params = {
+            "key": conversation,
+            "turn": json.dumps(turn.to_json(), ensure_ascii=False),
+            "ttl": self._context_s,
+            "keep": CONTEXT_TURNS,
+        }
+        self._execute(_REMEMBER, params)
+
+    def forget(self, conversation: str) -> None:
+        self._execute("DELETE FROM quoth_context WHERE conversation = %s", (conversation,))
 
     def close(self) -> None:
         try:
