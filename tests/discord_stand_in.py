@@ -535,8 +535,10 @@ class DiscordStandIn:
         mentions: list[int] | None = None,
         roles: list[int] | None = None,
         bot: bool = False,
+        reply_to: int | None = None,
     ) -> int:
-        """A message in the guild channel (or a DM); returns its id."""
+        """A message in the guild channel (or a DM); returns its id. ``reply_to``: the id of
+        a message it replies to (the bot's, as sent, or another of this stand-in's)."""
         message_id = self.next_id()
         author = self.user(user_id, bot=bot)
         data: dict[str, Any] = {
@@ -546,11 +548,20 @@ class DiscordStandIn:
             "mentions": [self.user(m, bot=m == BOT_USER) for m in mentions or []],
             "mention_everyone": "@everyone" in content,
         }
+        if reply_to is not None:
+            replied = self.messages[reply_to]
+            data["type"] = 19  # a reply
+            data["message_reference"] = {
+                "message_id": str(reply_to),
+                "channel_id": replied["channel_id"],
+            }
+            data["referenced_message"] = replied
         if not direct:
             data["guild_id"] = str(GUILD)
             member = self.member(user_id, roles)
             del member["user"]
             data["member"] = member
+        self.messages[message_id] = data
         await self.dispatch("MESSAGE_CREATE", data)
         return message_id
 

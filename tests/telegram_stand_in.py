@@ -496,8 +496,11 @@ class BotApiStandIn:
         *,
         reply_to: dict[str, Any] | None = None,
         document: dict[str, Any] | None = None,
+        topic: int | None = None,
     ) -> dict[str, Any]:
-        """An update carrying an incoming message, for delivery by getUpdates or webhook."""
+        """An update carrying an incoming message, for delivery by getUpdates or webhook;
+        ``topic``: the forum topic it is posted in (whose first message it then replies to,
+        as Telegram delivers it, unless it replies to another)."""
         message: dict[str, Any] = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -512,6 +515,17 @@ class BotApiStandIn:
             message["text"] = text
             if entities := auto_entities(text):
                 message["entities"] = entities
+        if topic is not None:
+            message["message_thread_id"] = topic
+            message["is_topic_message"] = True
+            message["chat"]["is_forum"] = True
+            created = {"name": f"topic {topic}", "icon_color": 7322096}
+            reply_to = reply_to or {
+                "message_id": topic,
+                "date": message["date"],
+                "chat": message["chat"],
+                "forum_topic_created": created,
+            }
         if reply_to is not None:
             message["reply_to_message"] = reply_to
         if document is not None:

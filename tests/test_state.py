@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Callable, Iterator
 
 import psycopg
 import pytest
 
+from quoth.retrieval.followup import CONTEXT_TURNS, Turn
 from quoth.state import Claim, SharedState
 from quoth.state.local import LocalState
 from quoth.state.postgres import PostgresState
@@ -22,14 +24,15 @@ StateFactory = Callable[[int], SharedState]
 def make_state(request: pytest.FixtureRequest) -> Iterator[StateFactory]:
     """States of one deployment: each call is another process (replica) sharing it."""
     opened: list[SharedState] = []
+    context_s = 900.0
     if request.param == "local":
         shared = LocalState
-        yield lambda limit: shared(limit)
+        yield lambda limit: shared(limit, context_s)
         return
     url = fresh_database(request.getfixturevalue("postgres_url"), f"state{next(_databases)}")
 
     def open_replica(limit: int) -> SharedState:
-        state = PostgresState(url, limit)
+        state = PostgresState(url, limit, context_s=context_s)
         opened.append(state)
         return state
 
@@ -112,3 +115,64 @@ def test_a_replica_whose_lock_was_lost_takes_it_again(postgres_url: str) -> None
     finally:
         replica.close()
         other.close()
+
+
+def _turn(number: int) -> Turn:
+    return Turn(f"Question {number}?", "answer", f"Sentence {number}.", f"phrase {number}", "doc")
+
+
+def test_a_conversation_keeps_its_last_turns_apart_from_others(make_state: StateFactory) -> None:
+    state = make_state(10)
+    for number in range(CONTEXT_TURNS + 2):
+        state.remember("conversation-a", _turn(number))
+    state.remember("conversation-b", _turn(99))
+    kept = state.context("conversation-a")
+    assert kept == [_turn(n) for n in range(2, CONTEXT_TURNS + 2)]  # the last few, in order
+    assert state.context("conversation-b") == [_turn(99)]
+    assert state.context("never-seen") == []
+    state.forget("conversation-a")  # /new
+    assert state.context("conversation-a") == [] and state.context("conversation-b")
+
+
+def test_a_replica_reads_the_context_another_kept(postgres_url: str) -> None:
+    url = fresh_database(postgres_url, "shared_context")
+    first, second = PostgresState(url, 10), PostgresState(url, 10)
+    try:
+        first.remember("conversation", _turn(1))
+        second.remember("conversation", _turn(2))
+        assert first.context("conversation") == second.context("conversation")
+        assert first.context("conversation") == [_turn(1), _turn(2)]
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.parametrize("backend", ["local", "postgres"])
+def test_a_stale_conversation_is_forgotten(backend: str, request: pytest.FixtureRequest) -> None:
+    if backend == "local":
+        state: SharedState = LocalState(10, context_s=0.2)
+    else:
+        url = fresh_database(request.getfixturevalue("postgres_url"), "stale_context")
+        state = PostgresState(url, 10, context_s=0.2)
+    state.remember("conversation", _turn(1))
+    assert state.context("conversation") == [_turn(1)]
+    time.sleep(0.4)
+    assert state.context("conversation") == []
+    state.remember("conversation", _turn(2))  # a new start, without the stale turn
+    assert state.context("conversation") == [_turn(2)]
+    state.close()
+
+
+def test_the_kept_conversations_are_bounded_however_many_chats_write() -> None:
+    state = LocalState(10, conversations=100)
+    for chat in range(10_000):
+        state.remember(f"chat-{chat}", _turn(chat))
+    assert state.context("chat-9999") == [_turn(9999)]
+    assert state.context("chat-0") == []  # the least recently active went first
+    assert sum(bool(state.context(f"chat-{chat}")) for chat in range(10_000)) == 100
+
+
+def test_a_context_of_zero_minutes_keeps_nothing() -> None:
+    state = LocalState(10, context_s=0)
+    state.remember("conversation", _turn(1))
+    assert state.context("conversation") == []

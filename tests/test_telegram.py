@@ -117,7 +117,7 @@ def own_service(corpus_copy: Path, tmp_path: Path, embedder: Embedder) -> Answer
 
 async def test_commands_registered_at_start(harness: Harness) -> None:
     names = [c["command"] for c in harness.server.commands["default"]]
-    assert names == ["ask", "sources", "help"]
+    assert names == ["ask", "sources", "new", "help"]
     moderator_menu = [c["command"] for c in harness.server.commands[f"chat:{MODERATOR}"]]
     assert {"reindex", "remove", "stats"} <= set(moderator_menu)
 

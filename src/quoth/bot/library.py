@@ -100,7 +100,9 @@ class Library:
     ) -> None:
         self.settings = settings
         self.service = service
-        self.state = state or LocalState(settings.rate_limit_per_minute)
+        self.state = state or LocalState(
+            settings.rate_limit_per_minute, settings.context_minutes * 60
+        )
         self.feedback = feedback or runtime.open_feedback(settings)
         self.started = time.time()
         self._reindex_lock = asyncio.Lock()

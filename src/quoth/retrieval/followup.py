@@ -251,9 +251,9 @@ def _points_inside(question: str, words: list[_Word], position: int) -> bool:
     """Whether the pronoun at ``position`` may point to something in its own question.
 
     A possessive or a subject points back to any word of substance before it ("Did Sharif
-    meet his counterpart?", "Did Pakistan say it shot them down?"); an object, to a name across one ("When did Sharif land and who met him?"): in
-    one clause the subject is not what *it* or *him* stands for ("When did India suspend
-    it?")."""
+    meet his counterpart?", "Did Pakistan say it shot them down?"); an object, to a name
+    across a clause boundary ("When did Sharif land and who met him?"): in one clause the
+    subject is not what *it* or *him* stands for ("When did India suspend it?")."""
     word = words[position]
     lower = word.lower
     split = _wh_phrase(question)
