@@ -166,7 +166,7 @@ def test_quoth_eval_reads_dialogues_one_result_per_turn(service: AnsweringServic
 def test_the_development_dialogues_meet_the_follow_up_targets(service: AnsweringService) -> None:
     """Answerable follow-ups on the first page at least 0.90 and in bold and right within
     0.10 of the same questions written out in full; unanswerable ones rarely in bold."""
-    dialogues = [d for d in load_items(REPO / "eval" / "dialogues.jsonl")]
+    dialogues = list(load_items(REPO / "eval" / "dialogues.jsonl"))
     report = evaluate(service, dialogues)
     later = [r for r in report.results if r.turn and r.turn > 1]
     answerable = [r for r in later if r.answerable]

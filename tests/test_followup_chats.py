@@ -20,7 +20,7 @@ from quoth.state.postgres import PostgresState
 from .conftest import fresh_database, settings_for
 from .discord_stand_in import BOT_USER, DiscordStandIn
 from .telegram_stand_in import BotApiStandIn
-from .test_discord_bot import ErrorLog, discord_settings, error_log  # noqa: F401 (a fixture)
+from .test_discord_bot import ErrorLog, discord_settings
 from .test_discord_bot import running_bot as running_discord_bot
 from .test_telegram import GROUP, USER, Harness, bot_settings, running_bot
 
@@ -78,9 +78,7 @@ async def test_telegram_new_forgets_and_a_reply_to_someone_else_is_read_as_sent(
     assert "Read as" not in (await harness.ask(LACHIN)).text
     await harness.ask(CHIEF)
     someone = server.push_message(GROUP, USER + 7, "I think he was there")
-    elsewhere = server.push_message(
-        GROUP, USER, f"@{server.username} {LACHIN}", reply_to=someone
-    )
+    elsewhere = server.push_message(GROUP, USER, f"@{server.username} {LACHIN}", reply_to=someone)
     assert "Read as" not in (await server.reply_to(elsewhere)).text
 
 
@@ -110,15 +108,17 @@ async def test_inline_mode_stays_stateless(harness: Harness) -> None:
 
 @pytest.fixture
 async def discord_bot(
-    discord_api: DiscordStandIn,
-    service: AnsweringService,
-    shared_index_dir: Path,
-    error_log: ErrorLog,
+    discord_api: DiscordStandIn, service: AnsweringService, shared_index_dir: Path
 ) -> AsyncIterator[DiscordBot]:
+    errors = ErrorLog()
+    logging.getLogger().addHandler(errors)
     settings = discord_settings(discord_api, settings_for(shared_index_dir))
-    async with running_discord_bot(discord_api, settings, service) as running:
-        yield running
-    assert not error_log.records, [r.getMessage() for r in error_log.records]
+    try:
+        async with running_discord_bot(discord_api, settings, service) as running:
+            yield running
+    finally:
+        logging.getLogger().removeHandler(errors)
+    assert not errors.records, [r.getMessage() for r in errors.records]
     assert not discord_api.rejected, discord_api.rejected
 
 
