@@ -132,6 +132,10 @@ _MOTION = frozenset((
     "go", "goes", "went", "gone", "going", "travel", "travelled", "traveled", "come", "came",
     "fly", "flew", "return", "returned", "move", "moved", "head", "headed", "send", "sent",
 ))  # fmt: skip
+_NOT_SWITCHED = frozenset(("if", "when", "then", "there", "unless", "because", "so")) | (
+    _AUX | _WH | frozenset(_PERSON) | frozenset(_THING)
+)
+"""Words that make "And ...?" a clause of its own rather than a thing put in place."""
 _QUANTITY = frozenset(("many", "much", "long", "far", "often", "old", "big", "large"))
 _VERBS = frozenset((
     "happen", "happens", "say", "says", "said", "go", "goes", "went", "mean", "means", "do",
@@ -244,7 +248,10 @@ _BOUNDARY = re.compile(
 )
 _POSSESSIVES = frozenset(("his", "its", "their", "hers", "theirs"))
 _SUBJECTS = frozenset(("he", "she", "they"))
-_FUNCTION_WORDS = _AUX | _WH | _PREPOSITIONS | _STOP | frozenset(_PERSON) | frozenset(_THING)
+_CONJUNCTIONS = frozenset(("if", "when", "while", "because", "unless", "and", "or", "but", "so"))
+_FUNCTION_WORDS = (
+    _AUX | _WH | _PREPOSITIONS | _STOP | _CONJUNCTIONS | frozenset(_PERSON) | frozenset(_THING)
+)
 
 
 def _points_inside(question: str, words: list[_Word], position: int) -> bool:
@@ -319,11 +326,28 @@ def _thing_referent(turn: Turn) -> str | None:
     noun = _wh_noun(turn.question)
     if noun:
         return f"the {noun}"
-    subject = _subject(turn.question)
-    if subject:
-        return subject
+    taken = _object(turn.question) or _subject(turn.question)
+    if taken:
+        return taken
     names = [text for _, _, text in _names(turn.question)]
     return names[-1] if names else None
+
+
+def _object(question: str) -> str | None:
+    """The last phrase with an article after the verb ("the index" of "How do I rebuild the
+    index?"): what *it* most often means after a question about doing something to it."""
+    words = _words(_bare(question))
+    first_after_aux = next((i + 1 for i, w in enumerate(words) if w.lower in _AUX), None)
+    found = None
+    for position, word in enumerate(words):
+        if word.lower not in ("the", "a", "an") or position == first_after_aux:
+            continue
+        end = position + 1
+        while end < len(words) and end - position < 5 and words[end].lower not in _FUNCTION_WORDS:
+            end += 1
+        if end > position + 1:
+            found = " ".join(w.text for w in words[position:end])
+    return found
 
 
 def _people(turn: Turn) -> str | None:
@@ -344,6 +368,15 @@ def _people(turn: Turn) -> str | None:
     return _plural(turn.question) or (named[0] if named else _thing_referent(turn))
 
 
+def _modifier(word: str) -> bool:
+    """A word that looks like it qualifies the noun after it (a name, a compound, an
+    adjective), rather than a verb taking it ("add articles")."""
+    return "-" in word or word[:1].isupper() or word.endswith(_ADJECTIVE_ENDINGS)
+
+
+_ADJECTIVE_ENDINGS = ("al", "ic", "ive", "ous", "ary", "ent", "ant", "ible", "able")
+
+
 def _plural(question: str) -> str | None:
     """The last plural noun of a question with the word before it ("NP-intermediate
     problems"): what *they* means when no answer phrase or names say."""
@@ -357,9 +390,9 @@ def _plural(question: str) -> str | None:
             and word not in _AUX | _VERBS | _NOT_PLURAL
         ):
             before = words[position - 1]
-            if before.lower in _AUX | _WH | _PREPOSITIONS | _STOP:
-                return word
-            return f"{before.text} {words[position].text}"
+            if _modifier(before.text) and before.lower not in _FUNCTION_WORDS:
+                return f"{before.text} {words[position].text}"
+            return words[position].text
     return None
 
 
@@ -373,6 +406,8 @@ def _subject(question: str) -> str | None:
     if len(rest) < 2 or rest[0].lower() not in _AUX:
         return None
     if rest[0].lower() in ("is", "are", "was", "were"):
+        if len(rest) > 2 and rest[-1].lower().endswith("ed"):
+            rest = rest[:-1]  # "What is a sidecar file called": the verb goes
         return " ".join(rest[1:])
     while len(rest) > 2 and rest[-1].lower() in _PREPOSITIONS:
         rest = rest[:-1]  # "Who did X talk to": the verb is before the preposition
@@ -572,7 +607,7 @@ def _switch_target(text: str) -> str | None:
     if lowered.startswith("and "):
         rest = _bare(text[4:])
         words = [w.lower for w in _words(rest)]
-        if words and len(words) <= 4 and not any(w in _AUX | _WH | _VERBS for w in words):
+        if words and len(words) <= 4 and not any(w in _NOT_SWITCHED | _VERBS for w in words):
             return rest
     return None
 
