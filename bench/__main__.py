@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench import corpus, measure
+from bench import corpus, followups, measure
 from bench.build import build
 from bench.report import run_and_print
 from quoth import runtime
@@ -155,6 +155,7 @@ def run(
             service, baseline_reranker, asked
         )
     report["metrics_overhead"] = measure.metrics_overhead(service, asked[: len(asked) // 4])
+    report["follow_ups"] = followups.run(service, asked[: len(asked) // 4])
     query_vectors = embedder.encode(asked[: len(asked) // 4])
     report["ivf_recall_at_10"] = measure.ivf_recall(index, query_vectors)
 

@@ -124,7 +124,7 @@ def own(
 async def test_slash_commands_synced_at_start(bot: DiscordBot, server: DiscordStandIn) -> None:
     names = {command["name"] for command in server.commands}
     assert names == {
-        "ask", "sources", "source", "reindex", "stats", "gaps", "add", "remove",
+        "ask", "new", "sources", "source", "reindex", "stats", "gaps", "add", "remove",
         "follow", "unfollow", "feeds",
     }  # fmt: skip
     ask = next(c for c in server.commands if c["name"] == "ask")
