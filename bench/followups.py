@@ -5,7 +5,8 @@ Three timings, each taken in turns (A, B, A, B, ...) so that a busy machine slow
 
 * ``standalone``: every benchmark question asked alone, and asked after an unrelated turn of
   a conversation (it stands alone, so it is answered the same; the difference is the test
-  that says so);
+  that says so), and that test alone (``reading_us``: all a question that stands alone pays
+  over the release before follow-ups);
 * ``resolved``: the development dialogues' follow-ups, asked in their context (read, then
   answered as read), against the same questions as read, asked alone (the difference is
   the reading: rules, and for "What about X?" one small batch through the embedder);
@@ -114,6 +115,11 @@ def run(service: AnsweringService, asked: list[str]) -> dict[str, Any]:
         lambda i: service.answer(asked[i], context=[UNRELATED]),
         len(asked),
     )
+    reading: list[float] = []
+    for question in asked * 3:  # what a question pays before it is answered as before
+        started = time.perf_counter()
+        service.read(question, [UNRELATED])
+        reading.append((time.perf_counter() - started) * 1e6)
     cases = dialogue_follow_ups(service)
     resolved, written = _in_turns(
         lambda i: service.answer(cases[i][0], context=cases[i][1]),
@@ -125,6 +131,7 @@ def run(service: AnsweringService, asked: list[str]) -> dict[str, Any]:
             "alone_ms": percentiles(alone),
             "after_a_turn_ms": percentiles(later),
             "p50_added_ms": round(statistics.median(later) - statistics.median(alone), 2),
+            "reading_us": percentiles(reading),
         },
         "resolved": {
             "follow_ups": len(cases),
