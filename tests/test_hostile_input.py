@@ -76,6 +76,7 @@ answers = st.builds(
     question=hostile_text,
     state=st.sampled_from(AnswerState),
     quotes=st.lists(quotes, max_size=10),
+    read_as=st.one_of(st.none(), hostile_text, repeated),  # a follow-up's "Read as" line
 )
 articles = st.builds(
     ArticleRecord,
