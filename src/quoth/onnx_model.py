@@ -15,6 +15,8 @@ import onnxruntime as ort
 from onnxruntime.capi import _pybind_state as ort_state
 from tokenizers import Encoding, Tokenizer
 
+from quoth.memory import tune_allocator
+
 _pool_threads: int | None = None
 
 
@@ -44,6 +46,12 @@ class OnnxBert:
         _share_thread_pool(threads)
         options = ort.SessionOptions()
         options.use_per_session_threads = False
+        # No arena: ONNX Runtime's CPU arena keeps the largest batch's buffers for good (a
+        # reindex embeds in batches and the process never shrank back); without it each run
+        # allocates, and the tuned allocator hands large buffers back when they are freed.
+        options.enable_cpu_mem_arena = False
+        options.enable_mem_pattern = False
+        tune_allocator()
         self._session = ort.InferenceSession(
             str(model_file), options, providers=["CPUExecutionProvider"]
         )
