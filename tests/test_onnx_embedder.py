@@ -41,7 +41,10 @@ def test_vectors_match_sentence_transformers(
         f"\n{backend}: {len(texts)} texts, cosine min {cosines.min():.4f} mean {cosines.mean():.4f}"
     )
     assert onnx.name == embedder.name and onnx.dimension == embedder.dimension
-    assert cosines.min() >= 0.99
+    # int8 products (quoth's int8 file) give up a little: measured min 0.984, mean 0.994 on
+    # these texts, with every development file's answers within 0.0034 (its model card).
+    assert cosines.min() >= (0.99 if backend == "onnx" else 0.98)
+    assert cosines.mean() >= 0.99
     assert onnx.encode([]).shape == (0, 384)
 
 

