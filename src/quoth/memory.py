@@ -7,11 +7,11 @@ glibc keeps freed memory inside the process unless it sits at the very top of th
 a server would carry that peak as resident memory for its whole life: about 60 MB per
 model on the benchmark box. ``malloc_trim`` returns it; elsewhere than glibc this does nothing.
 
-The models' sessions run without ONNX Runtime's arena, so each run allocates its buffers from
-the C library; glibc raises its threshold for serving large blocks from the heap as they are
-freed, after which the heap only grows (a serving process grew at every reindex).
-:func:`tune_allocator` fixes the threshold, so blocks of 128 KB and more are mapped and
-returned to the system the moment they are freed.
+The models' sessions shrink ONNX Runtime's arena after a reindex's large batches, which frees
+those buffers to the C library; glibc raises its threshold for serving large blocks from the
+heap as they are freed, after which the heap only grows (a serving process grew at every
+reindex). :func:`tune_allocator` fixes the threshold, so blocks of 128 KB and more are
+mapped and returned to the system the moment they are freed.
 """
 
 from __future__ import annotations
