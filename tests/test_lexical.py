@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import bm25s
 import numpy as np
+import Stemmer
 
 from quoth.index import IndexData
 from quoth.index.lexical import LexicalIndex, Postings, TermRows, Vocabulary, tokenize
+from quoth.retrieval.evaluation import load_questions
+
+from .conftest import SEED_QUESTIONS
 
 
 def passage_texts(index: IndexData) -> list[str]:
@@ -20,6 +27,31 @@ def test_bm25_finds_rare_names(shared_index: IndexData) -> None:
     assert not shared_index.lexical.passages.scores(["zzzunknown"]).any()
     assert len(scores) == len(shared_index.passages)
     assert len(shared_index.lexical.sentences.scores(["pakistan"])) == len(shared_index.sentences)
+
+
+def test_terms_are_those_bm25s_cuts(shared_index: IndexData) -> None:
+    questions = [q.question for q in load_questions(SEED_QUESTIONS)]
+    texts = passage_texts(shared_index) + questions
+    texts += [
+        "",
+        "a",
+        "Ünïcödé CAFÉ naïve, 1999's",
+        "İstanbul ΣΊΣΥΦΟΣ straße",
+        "l'été e-mail_x 3.14",
+    ]
+    english = Stemmer.Stemmer("english")
+    cut = bm25s.tokenize(
+        texts, stopwords="en", stemmer=english, return_ids=False, show_progress=False
+    )
+    assert tokenize(texts) == cut
+
+
+def test_serving_never_loads_scipy() -> None:
+    code = "import sys, quoth.runtime, quoth.retrieval.ranking; print('scipy' in sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert loaded.stdout.strip() == "False"
 
 
 def test_scores_match_bm25s_on_the_real_corpus(shared_index: IndexData) -> None:

@@ -3,7 +3,9 @@
 Names, dates and rare words ("Pahalgam", "Resolution 822") are where a small embedding model
 is weakest and exact term matching is strongest; fusing the two covers both.
 
-Terms come from bm25s's tokenizer (stop words, Snowball stemming). The scoring is Lucene's
+Terms are cut as bm25s cuts them (words of two or more characters, Lucene's English stop
+words, Snowball stemming); the tokenizer is written out here because importing bm25s loads
+SciPy, which a serving process paid for in memory and never used. The scoring is Lucene's
 BM25, the variant bm25s computes, but kept here over sparse arrays (numpy only) because bm25s
 can only re-index everything: at 100k passages that took 10 s for a one-article change.
 Instead the index keeps each sentence's term counts; a passage's counts are the sum of its
@@ -16,7 +18,7 @@ sorting at 100k passages became about 0.3 s.
 from __future__ import annotations
 
 import json
-import logging
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -24,7 +26,6 @@ from itertools import chain
 from pathlib import Path
 from typing import Any
 
-import bm25s
 import numpy as np
 import numpy.typing as npt
 import Stemmer
@@ -34,7 +35,14 @@ from quoth.index.rows import StoredArray
 
 K1, B = 1.5, 0.75
 FOLDER = "bm25"
-logging.getLogger("bm25s").setLevel(logging.WARNING)
+WORDS = re.compile(r"(?u)\b\w\w+\b")
+"""Words of two or more letters or digits: scikit-learn's and bm25s's token pattern."""
+_LUCENE_ENGLISH = (
+    "a an and are as at be but by for if in into is it no not of on or such that the their "
+    "then there these they this to was will with"
+)
+STOP_WORDS = frozenset(_LUCENE_ENGLISH.split())
+"""Lucene's English stop set, the list bm25s uses for English."""
 
 Array = npt.NDArray[Any]
 """Loaded memory-mapped, so typed loosely: int64 offsets and ids, float32 counts and weights."""
@@ -47,10 +55,11 @@ def _stemmer() -> Stemmer.Stemmer:
 
 def tokenize(texts: list[str]) -> list[list[str]]:
     """Lower-cased, stop-worded, stemmed terms; the same for documents and questions."""
-    tokens: list[list[str]] = bm25s.tokenize(
-        texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False
-    )
-    return tokens
+    stem = _stemmer().stemWord
+    return [
+        [stem(word) for word in WORDS.findall(text.lower()) if word not in STOP_WORDS]
+        for text in texts
+    ]
 
 
 class Vocabulary:
