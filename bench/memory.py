@@ -2,12 +2,12 @@
 
     python -m bench.memory                          # the reference articles
     python -m bench.memory --scale 10k --reindexes 300
-    python -m bench.memory --scale 100k --work /tmp/quoth-bench
+    python -m bench.memory --scale 100k --work /tmp/quoth-bench --bots telegram
 
 Each measurement runs in a fresh process configured as the Docker image serves
-(``QUOTH_EMBEDDING_BACKEND=onnx-int8``, two threads, the Telegram and Discord adapters
-loaded), which records its resident memory (anonymous and file-backed, from
-``/proc/self/status``) after each step: the imports, each model, the index, the bots, 50
+(``QUOTH_EMBEDDING_BACKEND=onnx-int8``, two threads, the CLI imported, the chat adapters of
+``--bots`` made as ``quoth serve`` makes them: both by default, the costlier case), which
+records its resident memory (anonymous and file-backed, from ``/proc/self/status``) after each step: the imports, each model, the index, the bots, 50
 answers. Then, with ``--reindexes N``, one article is changed and reindexed N times as
 ``quoth serve`` does (deltas, and merges when they are due), with a few answers after each:
 the growth after the first 20 is what the issue's target bounds. Prints one JSON document.
@@ -50,16 +50,25 @@ def _questions() -> list[str]:
     return [q.question for f in files for q in load_questions(f)]
 
 
-def child(index_dir: Path, corpus_dir: Path, reindexes: int, changed: str | None) -> None:
+BOT_MODULES = {"telegram": "quoth.bot.telegram", "discord": "quoth.bot.discord_bot"}
+PLATFORMS = {"telegram": ["telegram"], "discord": ["discord"], "both": ["telegram", "discord"]}
+
+
+def child(
+    index_dir: Path, corpus_dir: Path, reindexes: int, changed: str | None, bots: str
+) -> None:
     """The measured process: one step at a time, printing the JSON report at the end."""
     steps: dict[str, dict[str, float]] = {"python": resident()}
-    from quoth import runtime
+    import importlib
+
+    from quoth import cli, runtime
     from quoth.config import load_settings
 
     steps["imports"] = resident()
-    from quoth.bot.discord_bot import DiscordBot  # noqa: F401 (what serve loads)
+    platforms = PLATFORMS[bots]
+    for name in platforms:
+        importlib.import_module(BOT_MODULES[name])
     from quoth.bot.library import Library
-    from quoth.bot.telegram import TelegramBot
 
     steps["bots_imported"] = resident()
     settings = load_settings(
@@ -68,6 +77,8 @@ def child(index_dir: Path, corpus_dir: Path, reindexes: int, changed: str | None
         embedding_backend="onnx-int8",
         threads=2,
         telegram_token="123456:memory-bench",
+        discord_token="memory-bench",
+        platforms=platforms,
         feedback_file=index_dir.parent / "feedback.sqlite3",
     )
     embedder = runtime.embedder_for(settings)
@@ -77,13 +88,14 @@ def child(index_dir: Path, corpus_dir: Path, reindexes: int, changed: str | None
     service = runtime.serving(settings, index, embedder)
     steps["reranker"] = resident()
     library = Library(settings, service)
-    TelegramBot(settings, library)
+    adapters = [cli.chat_adapter(name, settings, library) for name in platforms]
     steps["bots"] = resident()
+    assert len(adapters) == len(platforms)
     asked = _questions()
     for question in (asked * 2)[:ANSWERS]:
         service.answer(question)
     steps["after_answers"] = resident()
-    report: dict[str, Any] = {"steps": steps}
+    report: dict[str, Any] = {"bots": platforms, "steps": steps}
     if reindexes and changed is not None:
         report["reindexes"] = asyncio.run(
             _reindexing(library, corpus_dir / changed, asked, reindexes)
@@ -149,17 +161,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__)
     parser.add_argument("--scale", choices=["reference", "10k", "100k"], default="reference")
     parser.add_argument("--reindexes", type=int, default=0)
+    parser.add_argument(
+        "--bots", choices=sorted(PLATFORMS), default="both", help="the chat adapters loaded"
+    )
     parser.add_argument("--work", type=Path, help="keep generated corpora and indexes here")
     parser.add_argument("--child", nargs=3, metavar=("INDEX", "CORPUS", "CHANGED"))
     args = parser.parse_args()
     if args.child:
         index_dir, corpus_dir, changed = args.child
-        child(Path(index_dir), Path(corpus_dir), args.reindexes, changed)
+        child(Path(index_dir), Path(corpus_dir), args.reindexes, changed, args.bots)
         return
     work = args.work or Path(tempfile.mkdtemp(prefix="quoth-memory-"))
     index_dir, corpus_dir, changed = prepare(args.scale, work)
     command = [
         sys.executable, "-m", "bench.memory", "--reindexes", str(args.reindexes),
+        "--bots", args.bots,
         "--child", str(index_dir), str(corpus_dir), changed,
     ]  # fmt: skip
     environment = {**os.environ, "ORT_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}

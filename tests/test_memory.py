@@ -1,14 +1,20 @@
-"""Freed heap memory goes back to the system, so a server's RSS is what it uses."""
+"""Freed heap memory goes back to the system, so a server's RSS is what it uses; what two
+models have in common is held once."""
 
 from __future__ import annotations
 
+import json
 import platform
 from pathlib import Path
 
 import numpy as np
 import pytest
+from tokenizers import Tokenizer
 
+import quoth
+from quoth import onnx_model
 from quoth.memory import release_free_memory
+from quoth.onnx_model import load_tokenizer
 
 
 def resident_mb() -> float:
@@ -30,3 +36,31 @@ def test_freed_heap_memory_is_returned() -> None:
     after = resident_mb()
     assert before - after > 100, (before, after)
     assert pinned.sum() == len(pinned)
+
+
+def test_the_two_models_share_one_vocabulary(tmp_path: Path) -> None:
+    answer_file = Path(quoth.__file__).parent / "models" / "answer" / "tokenizer.json"
+    # The embedder's tokenizer, as a file of its own: the same vocabulary, other settings.
+    spec = json.loads(answer_file.read_text(encoding="utf-8"))
+    spec["truncation"] = None
+    spec["padding"] = None
+    embedder_file = tmp_path / "tokenizer.json"
+    embedder_file.write_text(json.dumps(spec), encoding="utf-8")
+    answer = load_tokenizer(answer_file, 384)
+    parsed = len(onnx_model._parsed_tokenizers)
+    embedder = load_tokenizer(embedder_file, 256)
+    assert len(onnx_model._parsed_tokenizers) == parsed
+    assert answer.truncation["max_length"] == 384 and embedder.truncation["max_length"] == 256
+    for tokenizer, file, limit in ((answer, answer_file, 384), (embedder, embedder_file, 256)):
+        alone = Tokenizer.from_file(str(file))
+        alone.enable_truncation(limit)
+        alone.enable_padding()
+        assert json.loads(tokenizer.to_str()) == json.loads(alone.to_str())
+        pair = ("Who visited Islamabad?", "Aliyev visited Islamabad in 2024. " * 80)
+        assert tokenizer.encode(*pair).ids == alone.encode(*pair).ids
+    spec["model"]["vocab"]["quothword"] = len(spec["model"]["vocab"])
+    other_file = tmp_path / "other.json"
+    other_file.write_text(json.dumps(spec), encoding="utf-8")
+    other = load_tokenizer(other_file, 384)
+    assert len(onnx_model._parsed_tokenizers) == parsed + 1
+    assert other.token_to_id("quothword") is not None and answer.token_to_id("quothword") is None

@@ -12,6 +12,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from telegram import (
@@ -57,13 +58,15 @@ from quoth.bot.conversation import (
 from quoth.bot.library import Library, ModerationError
 from quoth.bot.logs import redact_secrets
 from quoth.bot.telegram_retry import RetryingRateLimiter
-from quoth.bot.telegram_webhook import WebhookServer
 from quoth.bot.text import safe_url, shorten
 from quoth.config import ConfigError, Settings
 from quoth.feedback import DOWN
 from quoth.messages import MORE_LABEL, N_, NOT_IN_SOURCES, Translate, choose, translator
 from quoth.retrieval import Answer
 from quoth.retrieval.question import normalise_question
+
+if TYPE_CHECKING:
+    from quoth.bot.telegram_webhook import WebhookServer
 
 log = logging.getLogger("quoth.telegram")
 TYPING_AFTER_S = 0.5
@@ -327,6 +330,9 @@ class TelegramBot:
         same public URL: the load balancer's)."""
         settings = self.settings
         assert settings.webhook_url is not None and settings.webhook_secret is not None
+        # Imported here: aiohttp's server is loaded only by a bot that receives by webhook.
+        from quoth.bot.telegram_webhook import WebhookServer
+
         url = str(settings.webhook_url)
         secret = settings.webhook_secret.get_secret_value()
         self._webhook = WebhookServer(
