@@ -7,10 +7,13 @@
 Each measurement runs in a fresh process configured as the Docker image serves
 (``QUOTH_EMBEDDING_BACKEND=onnx-int8``, two threads, the CLI imported, the chat adapters of
 ``--bots`` made as ``quoth serve`` makes them: both by default, the costlier case), which
-records its resident memory (anonymous and file-backed, from ``/proc/self/status``) after each step: the imports, each model, the index, the bots, 50
-answers. Then, with ``--reindexes N``, one article is changed and reindexed N times as
-``quoth serve`` does (deltas, and merges when they are due), with a few answers after each:
-the growth after the first 20 is what the issue's target bounds. Prints one JSON document.
+records its resident memory (anonymous and file-backed, from ``/proc/self/status``) after
+each step: the imports, each model, the index, the bots, 50 answers. Then, with
+``--reindexes N``, an article is changed and the index reindexed N times as ``quoth serve``
+does, with a few answers after each: a different article each time (97 in turn), so
+the delta grows and merges fall due as in serving, or with ``--same-article`` one article
+again and again. The growth after the first 20 is what the issue's target bounds. Prints one
+JSON document, and each reindex's figure to stderr as it goes.
 """
 
 from __future__ import annotations
@@ -18,12 +21,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from quoth.config import Platform
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("QUOTH_SHARED_DIR", REPO.parent / "shared"))
@@ -51,11 +58,22 @@ def _questions() -> list[str]:
 
 
 BOT_MODULES = {"telegram": "quoth.bot.telegram", "discord": "quoth.bot.discord_bot"}
-PLATFORMS = {"telegram": ["telegram"], "discord": ["discord"], "both": ["telegram", "discord"]}
+PLATFORMS: dict[str, list[Platform]] = {
+    "telegram": ["telegram"],
+    "discord": ["discord"],
+    "both": ["telegram", "discord"],
+}
+IN_TURN = 97
+"""Articles changed one after another: enough that deltas pass the merge limit at 10k."""
 
 
 def child(
-    index_dir: Path, corpus_dir: Path, reindexes: int, changed: str | None, bots: str
+    index_dir: Path,
+    corpus_dir: Path,
+    reindexes: int,
+    changed: str | None,
+    bots: str,
+    same_article: bool,
 ) -> None:
     """The measured process: one step at a time, printing the JSON report at the end."""
     steps: dict[str, dict[str, float]] = {"python": resident()}
@@ -97,30 +115,56 @@ def child(
     steps["after_answers"] = resident()
     report: dict[str, Any] = {"bots": platforms, "steps": steps}
     if reindexes and changed is not None:
-        report["reindexes"] = asyncio.run(
-            _reindexing(library, corpus_dir / changed, asked, reindexes)
-        )
+        everyone = sorted(path for path in corpus_dir.iterdir() if path.is_file())
+        in_turn = everyone[:: max(1, len(everyone) // IN_TURN)][:IN_TURN]
+        articles = [corpus_dir / changed] if same_article else in_turn
+        report["reindexes"] = asyncio.run(_reindexing(library, articles, asked, reindexes))
     print(json.dumps(report))
 
 
-async def _reindexing(library: Any, article: Path, asked: list[str], count: int) -> dict[str, Any]:
-    original = article.read_text(encoding="utf-8")
+class _Merges(logging.Handler):
+    """Counts the background merges the library logs."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += record.getMessage().startswith("merged the delta")
+
+
+async def _reindexing(
+    library: Any, articles: list[Path], asked: list[str], count: int
+) -> dict[str, Any]:
+    """Change an article, reindex as serve does, answer a few; ``articles`` taken in turn."""
+    originals = {article: article.read_text(encoding="utf-8") for article in articles}
+    merges = _Merges()
+    logging.getLogger("quoth.library").addHandler(merges)
+    logging.getLogger("quoth.library").setLevel(logging.INFO)
     samples: list[float] = []
     try:
         for number in range(count):
-            article.write_text(f"{original}\nA correction was added today ({number}).\n")
+            article = articles[number % len(articles)]
+            correction = f"A correction was added today ({number})."
+            article.write_text(f"{originals[article]}\n{correction}\n", encoding="utf-8")
             await library.reindex_and_describe()
             for question in asked[number % 10 :: 10][:3]:
                 library.service.answer(question)
             samples.append(resident()["rss_mb"])
+            print(f"reindex {number + 1}: {samples[-1]} MB", file=sys.stderr, flush=True)
+        await library.wait_for_merge()
     finally:
-        article.write_text(original, encoding="utf-8")
+        for article, text in originals.items():
+            article.write_text(text, encoding="utf-8")
     warm = samples[min(WARM_UP_REINDEXES, len(samples)) - 1]
     return {
         "count": count,
+        "articles_changed": min(count, len(articles)),
+        "merges": merges.count,
         "rss_mb_after_first": samples[0],
         "rss_mb_after_warm_up": warm,
         "rss_mb_last": samples[-1],
+        "rss_mb_highest_after_warm_up": max(samples[WARM_UP_REINDEXES - 1 :], default=warm),
         "growth_after_warm_up_mb": round(samples[-1] - warm, 1),
         "rss_mb_every_10": samples[9::10],
     }
@@ -164,23 +208,30 @@ def main() -> None:
     parser.add_argument(
         "--bots", choices=sorted(PLATFORMS), default="both", help="the chat adapters loaded"
     )
+    parser.add_argument(
+        "--same-article",
+        action="store_true",
+        help="change one article each time (no merge falls due) instead of one in turn",
+    )
     parser.add_argument("--work", type=Path, help="keep generated corpora and indexes here")
     parser.add_argument("--child", nargs=3, metavar=("INDEX", "CORPUS", "CHANGED"))
     args = parser.parse_args()
     if args.child:
         index_dir, corpus_dir, changed = args.child
-        child(Path(index_dir), Path(corpus_dir), args.reindexes, changed, args.bots)
+        child(
+            Path(index_dir), Path(corpus_dir), args.reindexes, changed, args.bots, args.same_article
+        )
         return
     work = args.work or Path(tempfile.mkdtemp(prefix="quoth-memory-"))
     index_dir, corpus_dir, changed = prepare(args.scale, work)
     command = [
         sys.executable, "-m", "bench.memory", "--reindexes", str(args.reindexes),
-        "--bots", args.bots,
+        "--bots", args.bots, *(["--same-article"] if args.same_article else []),
         "--child", str(index_dir), str(corpus_dir), changed,
     ]  # fmt: skip
     environment = {**os.environ, "ORT_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
-    output = subprocess.run(
-        command, check=True, capture_output=True, text=True, cwd=REPO, env=environment
+    output = subprocess.run(  # the child's progress goes to this process's stderr
+        command, check=True, stdout=subprocess.PIPE, text=True, cwd=REPO, env=environment
     ).stdout
     report = {"scale": args.scale, **json.loads(output.strip().splitlines()[-1])}
     print(json.dumps(report, indent=1))

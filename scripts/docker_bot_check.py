@@ -4,11 +4,16 @@ Measures start-to-ready (``docker run`` -> the bot's first ``getUpdates``), answ
 question, checks ``quoth health`` inside the container, reads the server's RSS, then stops it
 with SIGTERM. Prints one JSON document; exits non-zero when anything is off.
 
-    python scripts/docker_bot_check.py IMAGE INDEX_DIR CORPUS_DIR
+    python scripts/docker_bot_check.py IMAGE INDEX_DIR CORPUS_DIR [--memory 512m]
+
+With ``--memory`` the container runs under that limit with no swap (``docker run --memory``,
+``--memory-swap`` the same): it must answer and not be killed, and the cgroup's peak is
+reported beside the server's RSS.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import subprocess
@@ -40,12 +45,21 @@ def rss_mb(container: str) -> dict[str, float]:
     }
 
 
-async def main(image: str, index_dir: Path, corpus_dir: Path) -> dict[str, object]:
+def cgroup_peak_mb(container: str) -> float | None:
+    """The container's peak memory (cgroup v2's ``memory.peak``), None where it is not kept."""
+    peak = docker("exec", container, "cat", "/sys/fs/cgroup/memory.peak", check=False)
+    return round(int(peak.stdout) / 1024 / 1024, 1) if peak.returncode == 0 else None
+
+
+async def main(
+    image: str, index_dir: Path, corpus_dir: Path, memory: str | None, expected: str
+) -> dict[str, object]:
     server = BotApiStandIn(TOKEN)
     root = await server.start()
     started = time.perf_counter()
+    limit = ["--memory", memory, "--memory-swap", memory] if memory else []
     container = docker(
-        "run", "-d", "--network", "host",
+        "run", "-d", "--network", "host", *limit,
         "-e", f"QUOTH_TELEGRAM_TOKEN={TOKEN}",
         "-e", f"QUOTH_TELEGRAM_API_URL={root}",
         "-v", f"{corpus_dir}:/data/corpus:ro",
@@ -61,15 +75,22 @@ async def main(image: str, index_dir: Path, corpus_dir: Path) -> dict[str, objec
         asked = time.perf_counter()
         reply = await server.reply_to(server.push_message(USER, USER, QUESTION), timeout=60)
         answered_ms = (time.perf_counter() - asked) * 1000
-        if EXPECTED not in reply.text:
+        if expected not in reply.text:
             raise AssertionError(f"unexpected reply: {reply.text[:300]}")
+        for _ in range(10):  # a few more questions, as a bot answers them
+            await server.reply_to(server.push_message(USER, USER, QUESTION), timeout=60)
         await asyncio.sleep(0.5)  # let the first heartbeat land
         health = docker("exec", container, "quoth", "health", check=False)
         if health.returncode != 0:
             raise AssertionError(f"quoth health failed: {health.stderr.strip()}")
-        memory = rss_mb(container)
+        measured: dict[str, object] = {**rss_mb(container)}
+        if memory:
+            measured |= {"memory_limit": memory, "cgroup_peak_mb": cgroup_peak_mb(container)}
         stopped = docker("stop", "-t", "20", container)
         code = int(docker("inspect", "-f", "{{.State.ExitCode}}", container).stdout.strip())
+        killed = docker("inspect", "-f", "{{.State.OOMKilled}}", container).stdout.strip()
+        if killed == "true":
+            raise AssertionError(f"the bot was killed for memory under --memory {memory}")
         logs = docker("logs", container, check=False)
         output = logs.stdout + logs.stderr
         if code != 0 or stopped.returncode != 0:
@@ -80,7 +101,7 @@ async def main(image: str, index_dir: Path, corpus_dir: Path) -> dict[str, objec
             "start_to_ready_s": round(ready, 2),
             "first_answer_ms": round(answered_ms, 1),
             "health": health.stdout.strip(),
-            **memory,
+            **measured,
         }
     finally:
         docker("rm", "-f", container, check=False)
@@ -88,5 +109,12 @@ async def main(image: str, index_dir: Path, corpus_dir: Path) -> dict[str, objec
 
 
 if __name__ == "__main__":
-    image, index_dir, corpus_dir = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-    print(json.dumps(asyncio.run(main(image, index_dir, corpus_dir)), indent=2))
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("image")
+    parser.add_argument("index_dir", type=Path)
+    parser.add_argument("corpus_dir", type=Path)
+    parser.add_argument("--memory", help="docker run --memory, e.g. 512m")
+    parser.add_argument("--expect", default=EXPECTED, help="text the first reply must hold")
+    args = parser.parse_args()
+    found = asyncio.run(main(args.image, args.index_dir, args.corpus_dir, args.memory, args.expect))
+    print(json.dumps(found, indent=2))

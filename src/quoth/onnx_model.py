@@ -3,6 +3,7 @@ cross-encoder are both this, with a different head on the output."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from tokenizers import Encoding, Tokenizer
 from quoth.memory import tune_allocator
 
 _pool_threads: int | None = None
+_parsed_tokenizers: dict[str, Tokenizer] = {}
 SHRINK_AFTER_BATCH = 8
 """A run of more texts than this (a reindex's batches) gives its arena memory back at its end."""
 _SHRINK = ort.RunOptions()
@@ -38,15 +40,41 @@ def _share_thread_pool(threads: int) -> None:
         _pool_threads = threads
 
 
+def load_tokenizer(tokenizer_file: Path, max_tokens: int) -> Tokenizer:
+    """The tokenizer in ``tokenizer_file``, truncating at ``max_tokens`` and padding batches.
+
+    The embedder and the answer model both use BERT's uncased vocabulary, and each parsed
+    copy of it stayed in memory. A file that says the same as one already loaded, but for
+    its truncation and padding, is dropped once read, and its caller gets a tokenizer of its
+    own over the first one's vocabulary (truncation and padding are settings of the
+    ``Tokenizer`` object; the vocabulary is shared, read-only, between them).
+    """
+    read = Tokenizer.from_file(str(tokenizer_file))
+    read.no_truncation()
+    read.no_padding()
+    key = hashlib.sha256(read.to_str().encode("utf-8")).hexdigest()
+    first = _parsed_tokenizers.setdefault(key, read)
+    del read
+    tokenizer = Tokenizer(first.model)
+    tokenizer.normalizer = first.normalizer
+    tokenizer.pre_tokenizer = first.pre_tokenizer
+    tokenizer.post_processor = first.post_processor
+    tokenizer.decoder = first.decoder
+    added = sorted(first.get_added_tokens_decoder().items())
+    tokenizer.add_special_tokens([token for _, token in added if token.special])
+    tokenizer.add_tokens([token for _, token in added if not token.special])
+    tokenizer.enable_truncation(max_tokens)
+    tokenizer.enable_padding()
+    return tokenizer
+
+
 class OnnxBert:
     """Tokenise, run, return the first output; sized for a small CPU server."""
 
     def __init__(
         self, model_file: Path, tokenizer_file: Path, max_tokens: int, threads: int
     ) -> None:
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_file))
-        self.tokenizer.enable_truncation(max_tokens)
-        self.tokenizer.enable_padding()
+        self.tokenizer = load_tokenizer(tokenizer_file, max_tokens)
         _share_thread_pool(threads)
         options = ort.SessionOptions()
         options.use_per_session_threads = False
