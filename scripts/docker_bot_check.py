@@ -45,10 +45,19 @@ def rss_mb(container: str) -> dict[str, float]:
     }
 
 
+PEAK_FILES = (
+    "/sys/fs/cgroup/memory.peak",  # cgroup v2, Linux 5.19 and later
+    "/sys/fs/cgroup/memory/memory.max_usage_in_bytes",  # cgroup v1
+)
+
+
 def cgroup_peak_mb(container: str) -> float | None:
-    """The container's peak memory (cgroup v2's ``memory.peak``), None where it is not kept."""
-    peak = docker("exec", container, "cat", "/sys/fs/cgroup/memory.peak", check=False)
-    return round(int(peak.stdout) / 1024 / 1024, 1) if peak.returncode == 0 else None
+    """The container's peak memory as its cgroup counts it, None where it is not kept."""
+    for path in PEAK_FILES:
+        peak = docker("exec", container, "cat", path, check=False)
+        if peak.returncode == 0 and peak.stdout.strip().isdigit():
+            return round(int(peak.stdout) / 1024 / 1024, 1)
+    return None
 
 
 async def main(
