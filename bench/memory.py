@@ -150,8 +150,14 @@ async def _reindexing(
             await library.reindex_and_describe()
             for question in asked[number % 10 :: 10][:3]:
                 library.service.answer(question)
-            samples.append(resident()["rss_mb"])
-            print(f"reindex {number + 1}: {samples[-1]} MB", file=sys.stderr, flush=True)
+            now = resident()
+            samples.append(now["rss_mb"])
+            print(
+                f"reindex {number + 1}: {now['rss_mb']} MB"
+                f" (anonymous {now['anon_mb']}, file-backed {now['file_mb']})",
+                file=sys.stderr,
+                flush=True,
+            )
         await library.wait_for_merge()
     finally:
         for article, text in originals.items():
