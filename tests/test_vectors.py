@@ -9,6 +9,7 @@ import numpy as np
 from quoth.index.embedder import normalise
 from quoth.index.rows import StoredVectors
 from quoth.index.vectors import (
+    CODES_FROM,
     FLAT_LIMIT,
     FaissIndex,
     build_vector_index,
@@ -34,8 +35,33 @@ def recall(found: np.ndarray, truth: np.ndarray) -> float:
 
 def test_kind_follows_size() -> None:
     assert choose_kind(10) == "flat"
-    assert choose_kind(FLAT_LIMIT) == "flat"
+    assert choose_kind(CODES_FROM - 1) == "flat"
+    assert choose_kind(CODES_FROM) == "sq8"
+    assert choose_kind(FLAT_LIMIT) == "sq8"
     assert choose_kind(FLAT_LIMIT + 1) == "ivf"
+
+
+def test_codes_rescored_give_exact_search_from_a_quarter_of_the_file(tmp_path: Path) -> None:
+    vectors = clustered(5_000, dimension=384, seed=4)
+    queries = normalise(vectors[:50] + np.random.default_rng(5).normal(0, 0.05, (50, 384)))
+    exact = vectors.astype(np.float16).astype(np.float32)  # what the stored rows hold
+    flat = build_vector_index(exact, "flat")
+    truth_scores, truth = flat.search(queries, 20)
+    build_vector_index(vectors, "sq8").save(tmp_path / "codes.faiss")
+    flat.save(tmp_path / "flat.faiss")
+    np.save(tmp_path / "vectors.npy", vectors.astype(np.float16))
+    served = load_vector_index(
+        tmp_path / "codes.faiss", "sq8", StoredVectors(tmp_path / "vectors.npy")
+    )
+    scores, rows = served.search(queries, 20)
+    assert recall(rows, truth) >= 0.999
+    assert np.allclose(scores, truth_scores, atol=1e-5)
+    removed = truth[:, 0]
+    _, without = served.search(queries, 20, exclude=np.unique(removed))
+    assert not np.isin(without, removed).any()
+    quarter = (tmp_path / "flat.faiss").stat().st_size / 4
+    assert (tmp_path / "codes.faiss").stat().st_size < quarter * 1.01
+    assert served.centroids() is None and served.cells_of_rows() is None
 
 
 def test_flat_search_is_exact_and_survives_a_round_trip(tmp_path: Path) -> None:

@@ -1,11 +1,17 @@
 """Vector search behind one small interface; the index type is chosen by corpus size.
 
 Exact (flat) search scans every vector: about 0.5 ms at 10k vectors on 2 cores, 11 ms at 90k
-and over 100 ms at 1M. Beyond :data:`FLAT_LIMIT` vectors quoth builds an inverted-file index
-(IVF): k-means cells, and a question scans only the cells nearest to it. On the benchmark's
-clustered news-like vectors (90k) IVF with 4*sqrt(n) cells reached recall@10 0.975 against
-flat while scanning 64 cells in 0.4 ms; HNSW (M 32) reached only 0.89 at efSearch 256.
-Rebuilds reuse the previous build's cells, so a one-article reindex does not re-run k-means.
+and over 100 ms at 1M. Up to :data:`FLAT_LIMIT` vectors every vector is still scanned, but
+as 8-bit codes (``sq8``: a quarter of float32, and the scanned file is what a serving process
+keeps resident), and the candidates are re-scored with the stored vectors, read by row, so
+the results are those of exact search (docs/performance.md has the recall measured).
+Collections under :data:`CODES_FROM` vectors, and the deltas of a layered index (rewritten
+at each change), stay float32 flat. Beyond :data:`FLAT_LIMIT` vectors quoth builds an
+inverted-file index (IVF): k-means cells, and a question scans only the cells nearest to it.
+On the benchmark's clustered news-like vectors (90k) IVF with 4*sqrt(n) cells reached
+recall@10 0.975 against flat while scanning 64 cells in 0.4 ms; HNSW (M 32) reached only
+0.89 at efSearch 256. Rebuilds reuse the previous build's cells, so a one-article reindex
+does not re-run k-means.
 
 The IVF cells hold 4-bit codes (an eighth of the float32 size, so an eighth of the memory
 the scanned cells occupy), and the candidates they yield are re-scored with the stored
@@ -28,6 +34,8 @@ import numpy.typing as npt
 from quoth.index.embedder import Vectors
 
 FLAT_LIMIT = 30_000
+CODES_FROM = 1_000
+"""Below this many vectors the float32 index is under 1.5 MB: codes would save little."""
 TRAINING_POINTS_PER_CELL = 64
 KMEANS_ITERATIONS = 10
 CODE_TRAINING_POINTS = 10_000
@@ -67,13 +75,17 @@ class VectorIndex(Protocol):
     def cells_of_rows(self) -> npt.NDArray[np.int64] | None: ...
 
 
+CODED_KINDS = ("sq8", "ivf")
+"""The kinds that hold codes, whose candidates are re-scored with the exact vectors."""
+
+
 class FaissIndex:
-    """A FAISS index of either kind; the kinds differ only in how they are built and tuned."""
+    """A FAISS index of any kind; the kinds differ only in how they are built and tuned."""
 
     def __init__(self, index: faiss.Index, kind: str, exact: ExactRows | None = None) -> None:
         self._index = index
         self.kind = kind
-        self._exact = exact if kind == "ivf" else None
+        self._exact = exact if kind in CODED_KINDS else None
 
     @property
     def size(self) -> int:
@@ -171,7 +183,9 @@ def search_on_one_thread() -> None:
 
 
 def choose_kind(count: int) -> str:
-    return "flat" if count <= FLAT_LIMIT else "ivf"
+    if count < CODES_FROM:
+        return "flat"
+    return "sq8" if count <= FLAT_LIMIT else "ivf"
 
 
 def cell_count(vectors: int) -> int:
@@ -215,6 +229,17 @@ def _ivf(vectors: Vectors, previous_centroids: Vectors | None) -> faiss.Index:
     return index
 
 
+def _codes(vectors: Vectors) -> faiss.Index:
+    """Every vector as 8-bit codes, each dimension's range taken from a sample."""
+    count, dimension = vectors.shape
+    index = faiss.IndexScalarQuantizer(
+        dimension, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
+    )
+    chosen = np.sort(np.random.default_rng(0).choice(count, min(count, CODE_TRAINING_POINTS)))
+    index.train(np.ascontiguousarray(vectors[chosen], dtype=np.float32))
+    return index
+
+
 def _add_filed(index: faiss.Index, vectors: Vectors, cells: npt.NDArray[np.int64]) -> None:
     """Add to an IVF index rows whose cells are known (-1: not known, searched for here)."""
     ivf = faiss.extract_index_ivf(index)
@@ -248,6 +273,8 @@ def build_vector_index(
             known_cells = None
     elif kind == "flat":
         index, known_cells = faiss.IndexFlatIP(dimension), None
+    elif kind == "sq8":
+        index, known_cells = _codes(vectors), None
     else:
         raise ValueError(f"unknown vector index kind {kind!r}")
     for start in range(0, len(vectors), 100_000):
@@ -287,7 +314,7 @@ def drifted(
 def load_vector_index(path: Path, kind: str, exact: ExactRows | None = None) -> FaissIndex:
     """Memory-map the stored index: pages load on demand and the kernel may drop them.
 
-    ``exact``: the exact vectors, to re-score what an IVF index's codes found."""
+    ``exact``: the exact vectors, to re-score what the codes (``sq8``, ``ivf``) found."""
     index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
     if kind == "ivf":
         ivf = faiss.extract_index_ivf(index)
