@@ -3,6 +3,7 @@
     python -m bench.memory                          # the reference articles
     python -m bench.memory --scale 10k --reindexes 300
     python -m bench.memory --scale 100k --work /tmp/quoth-bench --bots telegram
+    python -m bench.memory --scale 100k --backend postgres   # a replica
 
 Each measurement runs in a fresh process configured as the Docker image serves
 (``QUOTH_EMBEDDING_BACKEND=onnx-int8``, two threads, the CLI imported, the chat adapters of
@@ -12,20 +13,24 @@ each step: the imports, each model, the index, the bots, 50 answers. Then, with
 ``--reindexes N``, an article is changed and the index reindexed N times as ``quoth serve``
 does, with a few answers after each: a different article each time (97 in turn), so
 the delta grows and merges fall due as in serving, or with ``--same-article`` one article
-again and again. The growth after the first 20 is what the issue's target bounds. Prints one
-JSON document, and each reindex's figure to stderr as it goes.
+again and again. The growth after the first 20 is what the issue's target bounds. With
+``--backend postgres`` the index is published into PostgreSQL first and the process serves
+from it, with its shared state there, as a replica does. Prints one JSON document, and each
+reindex's figure to stderr as it goes.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -105,7 +110,7 @@ def child(
     steps["index"] = resident()
     service = runtime.serving(settings, index, embedder)
     steps["reranker"] = resident()
-    library = Library(settings, service)
+    library = Library(settings, service, runtime.open_state(settings))
     adapters = [cli.chat_adapter(name, settings, library) for name in platforms]
     steps["bots"] = resident()
     assert len(adapters) == len(platforms)
@@ -113,7 +118,8 @@ def child(
     for question in (asked * 2)[:ANSWERS]:
         service.answer(question)
     steps["after_answers"] = resident()
-    report: dict[str, Any] = {"bots": platforms, "steps": steps}
+    backend = "postgres" if settings.database_url is not None else "files"
+    report: dict[str, Any] = {"backend": backend, "bots": platforms, "steps": steps}
     if reindexes and changed is not None:
         everyone = sorted(path for path in corpus_dir.iterdir() if path.is_file())
         in_turn = everyone[:: max(1, len(everyone) // IN_TURN)][:IN_TURN]
@@ -207,6 +213,25 @@ def prepare(scale: str, work: Path) -> tuple[Path, Path, str]:
     return built.corpus_dir.parent / "index", built.corpus_dir, f"{articles[1].doc_id}.md"
 
 
+@contextlib.contextmanager
+def _database(backend: str, work: Path, index_dir: Path) -> Iterator[str | None]:
+    """For ``postgres``: a fresh database holding the index, published as ``quoth index``
+    publishes it; the server stops when the measurement ends."""
+    if backend != "postgres":
+        yield None
+        return
+    from bench.postgres import fresh_database, server
+    from quoth.index import load_index
+    from quoth.index.postgres import publish
+    from quoth.index.store import current_build, read_manifest
+
+    model = read_manifest(current_build(index_dir)).model
+    with server(work) as url:
+        database = fresh_database(url, "quoth_memory")
+        publish(database, load_index(index_dir, model))
+        yield database
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__)
     parser.add_argument("--scale", choices=["reference", "10k", "100k"], default="reference")
@@ -218,6 +243,13 @@ def main() -> None:
         "--same-article",
         action="store_true",
         help="change one article each time (no merge falls due) instead of one in turn",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=("files", "postgres"),
+        default="files",
+        help="serve the index from files, or as a replica does from PostgreSQL (a local "
+        "pgserver, or QUOTH_BENCH_DATABASE_URL), the benchmark's index published there",
     )
     parser.add_argument("--work", type=Path, help="keep generated corpora and indexes here")
     parser.add_argument("--child", nargs=3, metavar=("INDEX", "CORPUS", "CHANGED"))
@@ -236,9 +268,12 @@ def main() -> None:
         "--child", str(index_dir), str(corpus_dir), changed,
     ]  # fmt: skip
     environment = {**os.environ, "ORT_DISABLE_TELEMETRY": "1", "HF_HUB_OFFLINE": "1"}
-    output = subprocess.run(  # the child's progress goes to this process's stderr
-        command, check=True, stdout=subprocess.PIPE, text=True, cwd=REPO, env=environment
-    ).stdout
+    with _database(args.backend, work, index_dir) as database:
+        if database is not None:
+            environment["QUOTH_DATABASE_URL"] = database
+        output = subprocess.run(  # the child's progress goes to this process's stderr
+            command, check=True, stdout=subprocess.PIPE, text=True, cwd=REPO, env=environment
+        ).stdout
     report = {"scale": args.scale, **json.loads(output.strip().splitlines()[-1])}
     print(json.dumps(report, indent=1))
 
