@@ -158,6 +158,7 @@ def run(
     report["follow_ups"] = followups.run(service, asked[: len(asked) // 4])
     query_vectors = embedder.encode(asked[: len(asked) // 4])
     report["ivf_recall_at_10"] = measure.ivf_recall(index, query_vectors)
+    report["codes_recall_at_10"] = measure.codes_recall(index, query_vectors)
 
     e2e = asyncio.run(measure.telegram_e2e(settings, service, asked, count=500, chats=50))
     e2e["sequential_p50_to_floor"] = round(e2e["sequential_ms"]["p50"] / floor["floor_p50_ms"], 2)

@@ -139,22 +139,6 @@ def answer_ratios(stages: dict[str, Any]) -> dict[str, float]:
     return ratios
 
 
-def exact_top(vectors: Any, queries: np.ndarray, k: int) -> np.ndarray:
-    """Rows of the ``k`` best inner products, by exact search in blocks of 100k."""
-    scores = np.full((len(queries), 0), -np.inf, dtype=np.float32)
-    rows = np.zeros((len(queries), 0), dtype=np.int64)
-    for start in range(0, len(vectors), 100_000):
-        block = np.asarray(vectors[start : start + 100_000], dtype=np.float32)
-        block_scores = queries @ block.T
-        scores = np.concatenate([scores, block_scores], axis=1)
-        numbers = np.broadcast_to(np.arange(start, start + len(block)), block_scores.shape)
-        rows = np.concatenate([rows, numbers], axis=1)
-        keep = np.argsort(-scores, axis=1)[:, :k]
-        scores = np.take_along_axis(scores, keep, axis=1)
-        rows = np.take_along_axis(rows, keep, axis=1)
-    return rows
-
-
 def vector_recall(index: IndexData, served: PostgresIndex, queries: np.ndarray) -> dict[str, Any]:
     """recall@10 of the database's vector search against exact search over the same stored
     vectors with the same query: the query goes to the database as ``halfvec``, so the exact
@@ -162,8 +146,8 @@ def vector_recall(index: IndexData, served: PostgresIndex, queries: np.ndarray) 
     search shares (what rounding the query costs; quoth re-scores candidates in float32)."""
     k = 10
     as_sent = queries.astype(np.float16).astype(np.float32)
-    truth = exact_top(index.passage_vectors, as_sent, k).tolist()
-    truth_fp32 = exact_top(index.passage_vectors, queries, k).tolist()
+    truth = measure.exact_top(index.passage_vectors, as_sent, k).tolist()
+    truth_fp32 = measure.exact_top(index.passage_vectors, queries, k).tolist()
     timings, hits, shared = [], 0, 0
     for query, exact, exact_fp32 in zip(queries, truth, truth_fp32, strict=True):
         started = time.perf_counter()
