@@ -235,7 +235,8 @@ def _codes(vectors: Vectors) -> faiss.Index:
     index = faiss.IndexScalarQuantizer(
         dimension, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
     )
-    chosen = np.sort(np.random.default_rng(0).choice(count, min(count, CODE_TRAINING_POINTS)))
+    rng = np.random.default_rng(0)
+    chosen = np.sort(rng.choice(count, min(count, CODE_TRAINING_POINTS), replace=False))
     index.train(np.ascontiguousarray(vectors[chosen], dtype=np.float32))
     return index
 
