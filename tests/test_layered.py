@@ -105,6 +105,9 @@ def small_merge_limit(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_a_delta_past_its_share_is_due_a_merge_and_a_merge_copies_every_vector(
     corpus_copy: Path, tmp_path: Path, embedder: Embedder, small_merge_limit: pytest.MonkeyPatch
 ) -> None:
+    from quoth.index import vectors
+
+    small_merge_limit.setattr(vectors, "CODES_FROM", 40)  # the delta past it: 8-bit codes
     settings = settings_for(tmp_path / "idx", corpus_copy)
     base, _ = runtime.rebuild(settings, embedder)
     files = sorted(corpus_copy.glob("*.txt"))
@@ -118,6 +121,8 @@ def test_a_delta_past_its_share_is_due_a_merge_and_a_merge_copies_every_vector(
     assert report.layered and report.merge_due and isinstance(index, LayeredIndex)
     assert report.embedded_texts > 0 and len(report.changed) >= 3  # 003 ends in boilerplate
     assert not all(a.source_stamp for a in index.articles)  # files written just now
+    assert index.delta.manifest.vector_index == "sq8"  # searched as codes, re-scored exactly
+    assert_serves_like_a_fresh_build(index, corpus_copy, tmp_path, embedder)
     for path in files:  # ...are older by the time the merge runs
         os.utime(path, (time.time() - 60, time.time() - 60))
     done = runtime.merge(settings, embedder, previous=index)

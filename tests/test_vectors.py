@@ -13,6 +13,7 @@ from quoth.index.vectors import (
     FLAT_LIMIT,
     FaissIndex,
     build_vector_index,
+    choose_delta_kind,
     choose_kind,
     drifted,
     load_vector_index,
@@ -39,6 +40,9 @@ def test_kind_follows_size() -> None:
     assert choose_kind(CODES_FROM) == "sq8"
     assert choose_kind(FLAT_LIMIT) == "sq8"
     assert choose_kind(FLAT_LIMIT + 1) == "ivf"
+    assert choose_delta_kind(CODES_FROM - 1) == "flat"
+    assert choose_delta_kind(CODES_FROM) == "sq8"
+    assert choose_delta_kind(4 * FLAT_LIMIT) == "sq8"  # a delta has no cells of its own
 
 
 def test_codes_rescored_give_exact_search_from_a_quarter_of_the_file(tmp_path: Path) -> None:

@@ -34,7 +34,7 @@ from quoth.index.store import (
     build_lock,
     write_index,
 )
-from quoth.index.vectors import choose_kind
+from quoth.index.vectors import choose_delta_kind, choose_kind
 
 PASSAGE_ID = "<U16"
 BuildProgress = Callable[[int, int], None]
@@ -370,7 +370,11 @@ def build_index(
             built_at=datetime.now(UTC),
             passage_sentences=chunking.sentences,
             passage_overlap=chunking.overlap,
-            vector_index="flat" if base is not None else choose_kind(len(passage_rows)),
+            vector_index=(
+                choose_delta_kind(len(passage_rows))
+                if base is not None
+                else choose_kind(len(passage_rows))
+            ),
             articles=live,
             passages=len(passage_rows),
             sentences=len(sentence_rows),

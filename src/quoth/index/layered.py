@@ -31,8 +31,10 @@ MERGE_SHARE = 10
 of the base's passages..."""
 MERGE_FLOOR = 1_000
 """...but never below this many (a small corpus keeps a delta as cheap as its base)..."""
-MERGE_CEILING = 10_000
-"""...nor above this many: a delta is searched exactly, and is rewritten at each change."""
+MERGE_CEILING = 5_000
+"""...nor above this many: every question scans the whole delta, each change rewrites it,
+and a serving process keeps what it scans resident, so a long-lived bot merges rather than
+let the delta grow (a merge is a whole build, in the background)."""
 
 
 DELTA_CEILING_FACTOR = 4

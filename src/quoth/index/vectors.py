@@ -5,8 +5,10 @@ and over 100 ms at 1M. Up to :data:`FLAT_LIMIT` vectors every vector is still sc
 as 8-bit codes (``sq8``: a quarter of float32, and the scanned file is what a serving process
 keeps resident), and the candidates are re-scored with the stored vectors, read by row, so
 the results are those of exact search (docs/performance.md has the recall measured).
-Collections under :data:`CODES_FROM` vectors, and the deltas of a layered index (rewritten
-at each change), stay float32 flat. Beyond :data:`FLAT_LIMIT` vectors quoth builds an
+Collections under :data:`CODES_FROM` vectors stay float32 flat; the delta of a layered index
+is scanned whole at any size (it has no cells of its own), as codes from :data:`CODES_FROM`
+vectors on, since every question scans it and a long-lived bot's delta grows between merges
+(:func:`choose_delta_kind`). Beyond :data:`FLAT_LIMIT` vectors quoth builds an
 inverted-file index (IVF): k-means cells, and a question scans only the cells nearest to it.
 On the benchmark's clustered news-like vectors (90k) IVF with 4*sqrt(n) cells reached
 recall@10 0.975 against flat while scanning 64 cells in 0.4 ms; HNSW (M 32) reached only
@@ -186,6 +188,12 @@ def choose_kind(count: int) -> str:
     if count < CODES_FROM:
         return "flat"
     return "sq8" if count <= FLAT_LIMIT else "ivf"
+
+
+def choose_delta_kind(count: int) -> str:
+    """A delta is searched whole beside its base's index (cells are the base's), so it is
+    flat or 8-bit codes, never IVF."""
+    return "flat" if count < CODES_FROM else "sq8"
 
 
 def cell_count(vectors: int) -> int:
