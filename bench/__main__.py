@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +151,7 @@ def run(
         mode: with_ratios(measure.query_stages(service, asked, mode), floor["floor_p50_ms"])
         for mode in ("rerank", "hybrid")
     }
+    report["query"]["read_further_against_first_read"] = against_first_read(service, asked)
     if baseline_reranker is not None:  # another answer model, timed in this same run
         report["query"]["rerank_against_baseline"] = against_baseline(
             service, baseline_reranker, asked
@@ -181,21 +183,48 @@ def run(
 def against_baseline(
     service: AnsweringService, baseline: str, asked: list[str], rounds: int = 3
 ) -> dict[str, Any]:
-    """The answer p50 with the configured reranker and with ``baseline``, measured in turns
-    (this one, the baseline, this one, ...): on a shared machine one measurement after the
-    other differed by a fifth either way, more than the models do."""
+    """The answer p50 with the configured reranker and with ``baseline``, measured in turns."""
     other = AnsweringService(
         service.index, service.embedder, service.options, load_reranker(baseline)
     )
-    p50s: dict[str, list[float]] = {"configured": [], "baseline": []}
-    for _ in range(rounds):
-        for name, each in (("configured", service), ("baseline", other)):
-            p50s[name].append(measure.query_stages(each, asked, "rerank")["total_ms"]["p50"])
-    configured, before = statistics.median(p50s["configured"]), statistics.median(p50s["baseline"])
+    return {"baseline": baseline, **in_turns(service, other, asked, rounds)}
+
+
+def against_first_read(
+    service: AnsweringService, asked: list[str], rounds: int = 3
+) -> dict[str, Any]:
+    """The answer with reading further where unsure (``QUOTH_READ_FURTHER``) against the
+    same service reading the first candidates only, measured in turns; and how many of the
+    questions read further."""
+    first = replace(service.options, read_further=0)
+    other = AnsweringService(service.index, service.embedder, first, service.reranker)
+    further = sum(service.rank(q).first_signals is not None for q in asked)
     return {
-        "baseline": baseline, "p50_ms_by_round": p50s,
-        "p50_to_baseline": round(configured / before, 3),
-    }  # fmt: skip
+        "read_further_share": round(further / len(asked), 3),
+        **in_turns(service, other, asked, rounds),
+    }
+
+
+def in_turns(
+    service: AnsweringService, baseline: AnsweringService, asked: list[str], rounds: int
+) -> dict[str, Any]:
+    """p50 and p99 of ``service`` and ``baseline``, measured in turns (this one, the
+    baseline, this one, ...): on a shared machine one measurement after the other differed
+    by a fifth either way, more than the changes measured do."""
+    runs: dict[str, list[dict[str, float]]] = {"configured": [], "baseline": []}
+    for _ in range(rounds):
+        for name, each in (("configured", service), ("baseline", baseline)):
+            runs[name].append(measure.query_stages(each, asked, "rerank")["total_ms"])
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(r[key] for r in runs[name])
+
+    return {
+        "p50_ms_by_round": {name: [r["p50"] for r in rs] for name, rs in runs.items()},
+        "p99_ms_by_round": {name: [r["p99"] for r in rs] for name, rs in runs.items()},
+        "p50_to_baseline": round(median("configured", "p50") / median("baseline", "p50"), 3),
+        "p99_to_baseline": round(median("configured", "p99") / median("baseline", "p99"), 3),
+    }
 
 
 def incremental_reindex(index_dir: Path, corpus_dir: Path, onnx_dir: Path, ids: list[str]) -> Any:

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from development import ADVERSARIAL, REPO, blind_files, development_files, services
 
-from quoth.retrieval.calibrate import by_group, collect_samples, figures
+from quoth.retrieval.calibrate import as_read, by_group, collect_samples, figures, fit_as_read
 from quoth.retrieval.evaluation import EvalQuestion, evaluate, load_questions
 from quoth.retrieval.phrase import NEVER_SHOWN
 from quoth.retrieval.refusal import (
@@ -147,12 +147,20 @@ def main() -> None:
 
     def fit(chosen: list[Sample], target: float | None = None) -> RefusalModel:
         extra = {} if target is None else {"target": target}
-        model = fit_refusal(chosen, reranker=args.reranker, signals=signals, **extra)
-        return fit_claim(model, chosen, claim_limits({s.group for s in chosen}))
+        limits = claim_limits({s.group for s in chosen})
+
+        def once(read: list[Sample]) -> RefusalModel:
+            model = fit_refusal(read, reranker=args.reranker, signals=signals, **extra)
+            return fit_claim(model, read, limits)
+
+        return fit_as_read(chosen, once)
 
     def shown(model: RefusalModel, chosen: list[Sample]) -> dict[str, object]:
-        return {k: v if not isinstance(v, float) else round(v, 4)
-                for k, v in asdict(figures(model, chosen)).items()}  # fmt: skip
+        read = as_read(model, chosen)
+        further = sum(a.signals is not b.signals for a, b in zip(read, chosen, strict=True))
+        found = {k: v if not isinstance(v, float) else round(v, 4)
+                 for k, v in asdict(figures(model, read)).items()}  # fmt: skip
+        return {**found, "read_further": round(further / max(1, len(chosen)), 4)}
 
     model = fit(samples)
     points = {name: [p for p, _ in found] for name, found in phrases.items() if found}

@@ -15,13 +15,14 @@ from quoth import metrics
 from quoth.cli import app
 from quoth.messages import CLOSEST_LEAD, translator
 from quoth.retrieval import AnsweringService, AnswerState
-from quoth.retrieval.calibrate import figures
+from quoth.retrieval.calibrate import as_read, figures, fit_as_read
 from quoth.retrieval.logistic import LinearModel
 from quoth.retrieval.refusal import (
     RefusalModel,
     Sample,
     claim_threshold_for,
     fit_claim,
+    fit_refusal,
 )
 
 from .conftest import settings_for
@@ -84,7 +85,60 @@ def test_fit_claim_never_below_the_refusal_cut_and_survives_a_save(tmp_path: Pat
     assert RefusalModel.from_json(json.loads(path.read_text())).claim == model.claim
 
 
+def test_a_fit_sees_each_question_as_its_own_cuts_would_read_it() -> None:
+    """Reading further changes what the fit sees, and the fit decides who reads further: the
+    result is a fixed point, where the questions sent further are the ones it was fitted on."""
+
+    def probe(first: float, further: float, answerable: bool, group: str) -> Sample:
+        right = True if answerable else None
+        return Sample(
+            {"answer_score": first}, answerable, group, right, right,
+            {"answer_score": further}, right, right,
+        )  # fmt: skip
+
+    samples = [probe(x, x, False, "news") for x in (-4.0, -3.0, -2.5, -2.0, -1.0, 0.0)]
+    samples += [probe(x, x + 0.5, False, "news") for x in (-3.5, -1.5)]  # further: a bit surer
+    samples += [probe(x, x, True, "news") for x in (3.0, 3.5, 4.0, 5.0)]
+    samples += [probe(x, 3.2, True, "news") for x in (-0.5, 0.5, 1.0)]  # found when read on
+
+    def fit(read: list[Sample]) -> RefusalModel:
+        return fit_claim(fit_refusal(read, signals=("answer_score",)), read)
+
+    model = fit_as_read(samples, fit)
+    read = as_read(model, samples)
+    sent = [a.signals is not b.signals for a, b in zip(read, samples, strict=True)]
+    assert sent == [model.confidence(s.signals) < model.claim for s in samples]
+    assert any(sent) and not all(sent)  # the sure ones keep their first read
+    refit = fit(read)
+    assert [model.confidence(s.signals) < model.claim for s in samples] == [
+        refit.confidence(s.signals) < refit.claim for s in samples
+    ]
+    first_only = fit([replace(s, further_signals=None) for s in samples])
+    further_right = figures(model, read).claimed_right
+    first_right = figures(first_only, samples).claimed_right
+    assert further_right is not None and first_right is not None
+    assert further_right > first_right
+
+
 # -- through the service ------------------------------------------------------------------------
+
+
+def test_only_questions_short_of_a_bold_answer_read_further(service: AnsweringService) -> None:
+    asked = service.options.rerank_candidates
+    sure = service.rank(ANSWERED)
+    assert service.confidence(sure) >= service.claim_threshold()
+    assert len(sure.judged) == asked and sure.first_signals is None
+    unsure = service.rank("Who won the 2022 FIFA World Cup?")
+    assert unsure.first_signals is not None
+    assert service.refusal.confidence(unsure.first_signals) < service.claim_threshold()
+    assert len(unsure.judged) == asked + service.options.read_further
+    never = replace(service.options, read_further=0)
+    first = AnsweringService(
+        service.index, service.embedder, never, service.reranker, service.refusal
+    ).rank("Who won the 2022 FIFA World Cup?")
+    assert first.first_signals is None and len(first.judged) == asked
+    assert {j.sentence for j in first.judged} < {j.sentence for j in unsure.judged}
+    assert first.signals == unsure.first_signals  # the first read is kept, not redone
 
 
 def test_the_two_cuts_decide_the_state(service: AnsweringService) -> None:

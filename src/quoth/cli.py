@@ -28,7 +28,7 @@ from quoth.config import Platform, Settings, load_settings
 from quoth.errors import QuothError
 from quoth.index.builder import BuildProgress
 from quoth.retrieval import QuestionError
-from quoth.retrieval.calibrate import by_group, collect_samples, figures
+from quoth.retrieval.calibrate import as_read, by_group, collect_samples, figures, fit_as_read
 from quoth.retrieval.evaluation import (
     compare,
     comparison_json,
@@ -42,6 +42,8 @@ from quoth.retrieval.refusal import (
     STORED_NAME,
     TARGET_FALSE_CLAIMS,
     TARGET_FALSE_REFUSALS,
+    RefusalModel,
+    Sample,
     fit_claim,
     fit_refusal,
 )
@@ -260,12 +262,14 @@ def calibrate(
             progress(done, len(files))
             samples += guarded(partial(collect_samples, service, items, name))
     before = service.refusal
-    after = guarded(
-        lambda: fit_refusal(samples, target, reranker=before.reranker, signals=before.signals)
-    )
-    after = replace(after, phrase_threshold=before.phrase_threshold)  # the phrase: its own fit
     limits = dict.fromkeys(by_group(samples), claim_target)
-    after = guarded(lambda: fit_claim(after, samples, limits))
+
+    def fit(read: list[Sample]) -> RefusalModel:
+        fitted = fit_refusal(read, target, reranker=before.reranker, signals=before.signals)
+        return fit_claim(fitted, read, limits)
+
+    after = guarded(lambda: fit_as_read(samples, fit))
+    after = replace(after, phrase_threshold=before.phrase_threshold)  # the phrase: its own fit
     after.save(settings.index_dir / STORED_NAME)
     groups = by_group(samples)
     document = {
@@ -278,9 +282,14 @@ def calibrate(
         "files": {
             name: {
                 "before": asdict(
-                    figures(before, group, service.threshold(), service.claim_threshold())
+                    figures(
+                        before,
+                        as_read(before, group),
+                        service.threshold(),
+                        service.claim_threshold(),
+                    )
                 ),
-                "after": asdict(figures(after, group)),
+                "after": asdict(figures(after, as_read(after, group))),
             }
             for name, group in groups.items()
         },

@@ -109,6 +109,13 @@ class Settings(BaseSettings):
     rerank_candidates: int = Field(
         default=4, ge=1, le=50, description="Sentences the cross-encoder reads per question."
     )
+    read_further: int = Field(
+        default=4,
+        ge=0,
+        le=50,
+        description="More sentences the cross-encoder reads when the first read would not earn "
+        "a bold answer (`rerank` mode; 0: never).",
+    )
     min_score: float | None = Field(
         default=None,
         description="Least confidence (0-1, `rerank` mode) or score (other modes) to answer; "

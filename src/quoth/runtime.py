@@ -66,6 +66,7 @@ def retrieval_options(settings: Settings) -> RetrievalOptions:
         mode=settings.retrieval_mode,
         fusion=settings.fusion,
         rerank_candidates=settings.rerank_candidates,
+        read_further=settings.read_further,
         min_score=settings.min_score,
         min_claim=settings.min_claim,
         max_question_chars=settings.max_question_chars,

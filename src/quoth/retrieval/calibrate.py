@@ -6,7 +6,7 @@ Used by ``quoth calibrate`` (an operator's probes over their own index) and by
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
@@ -32,12 +32,25 @@ def answering_everything(service: AnsweringService) -> Iterator[AnsweringService
         service.options = kept
 
 
+@contextmanager
+def reading_further(service: AnsweringService, always: bool) -> Iterator[AnsweringService]:
+    """``service`` reading further for every question (``always``) or for none."""
+    kept = service.reads_further
+    service.reads_further = lambda _signals: always
+    try:
+        yield service
+    finally:
+        service.reads_further = kept
+
+
 def collect_samples(
     service: AnsweringService, questions: list[EvalQuestion], group: str
 ) -> list[Sample]:
     """Each probe's refusal signals, read through the reranking stage as answers are, and,
     for an answerable probe with evidence, whether its marked sentence and its first page
-    hold the answer.
+    hold the answer: once as the first read leaves it, and, where the service reads further
+    (``QUOTH_READ_FURTHER``), once more read further, for the fit to choose between by its
+    own cuts.
 
     A question that finds no candidate sentence is refused whatever the model says, so it
     teaches the fit nothing and is left out.
@@ -50,17 +63,83 @@ def collect_samples(
     samples = []
     with answering_everything(service):
         for item in questions:
-            answer = service.answer(item.question)
-            if not answer.signals:
+            with reading_further(service, always=False):
+                first = _read(service, item, group)
+            if first is None:
                 continue
-            right = page = None
-            if item.answerable and item.evidence and answer.quotes:
-                right = contains_evidence(answer.quotes[0].sentence, item.evidence)
-                page = first_page_holds(shown_quotes(answer), item.evidence)
-            elif item.answerable and item.evidence:
-                right = page = False
-            samples.append(Sample(answer.signals, item.answerable, group, right, page))
+            if service.options.read_further > 0:
+                with reading_further(service, always=True):
+                    further = _read(service, item, group)
+                if further is not None:
+                    first = replace(
+                        first,
+                        further_signals=further.signals,
+                        further_right=further.right,
+                        further_on_first_page=further.on_first_page,
+                    )
+            samples.append(first)
     return samples
+
+
+def _read(service: AnsweringService, item: EvalQuestion, group: str) -> Sample | None:
+    answer = service.answer(item.question)
+    if not answer.signals:
+        return None
+    right = page = None
+    if item.answerable and item.evidence and answer.quotes:
+        right = contains_evidence(answer.quotes[0].sentence, item.evidence)
+        page = first_page_holds(shown_quotes(answer), item.evidence)
+    elif item.answerable and item.evidence:
+        right = page = False
+    return Sample(answer.signals, item.answerable, group, right, page)
+
+
+def as_read(model: RefusalModel, samples: list[Sample]) -> list[Sample]:
+    """Each sample as serving with ``model`` reads it: read further where the first read's
+    confidence falls short of the claim cut and a further reading was measured."""
+    read = []
+    for sample in samples:
+        if sample.further_signals is None or model.confidence(sample.signals) >= model.claim:
+            read.append(replace(sample, further_signals=None))
+            continue
+        read.append(
+            replace(
+                sample,
+                signals=sample.further_signals,
+                right=sample.further_right,
+                on_first_page=sample.further_on_first_page,
+                further_signals=None,
+            )
+        )
+    return read
+
+
+FIT_ROUNDS = 10
+"""At most this many refits while the questions read further settle (they depend on the cuts,
+and the cuts on what was read)."""
+
+
+def fit_as_read(samples: list[Sample], fit: Callable[[list[Sample]], RefusalModel]) -> RefusalModel:
+    """``fit`` (confidence and both cuts) on the samples as a service with the result would
+    read them: fitted first on the first reads alone, then refitted on what its own cuts send
+    further, until the questions read further stop changing (or :data:`FIT_ROUNDS`)."""
+    model = fit([replace(s, further_signals=None) for s in samples])
+    if all(s.further_signals is None for s in samples):
+        return model
+    further = _read_further(model, samples)
+    for _ in range(FIT_ROUNDS):
+        model = fit(as_read(model, samples))
+        now = _read_further(model, samples)
+        if now == further:
+            break
+        further = now
+    return model
+
+
+def _read_further(model: RefusalModel, samples: list[Sample]) -> list[bool]:
+    return [
+        s.further_signals is not None and model.confidence(s.signals) < model.claim for s in samples
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from quoth.index.reader import article_text
 from quoth.retrieval.answer import AnswerState
 from quoth.retrieval.answer_type import question_type
 from quoth.retrieval.question import clean_question
-from quoth.retrieval.ranking import JudgedSentence
+from quoth.retrieval.ranking import JudgedSentence, Reranked
 from quoth.retrieval.service import AnsweringService
 
 SHOWN_PASSAGES = 8
@@ -129,5 +129,15 @@ def explain(service: AnsweringService, question: str, mode: str | None = None) -
         state=state,
         reason=_reason(
             state, confidence, (threshold, claim), ranked.signals, service.refusal.signals
-        ),
+        )
+        + _further(service, ranked),
     )
+
+
+def _further(service: AnsweringService, ranked: Reranked) -> str:
+    """Where the reranker read further, what the first read alone would have given."""
+    if ranked.first_signals is None:
+        return ""
+    first = service.refusal.confidence(ranked.first_signals)
+    read = service.options.rerank_candidates
+    return f"; read {len(ranked.judged)} sentences, as the first {read} gave only {first:.3f}"

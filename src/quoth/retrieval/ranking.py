@@ -15,6 +15,7 @@ further quotes from the first page.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,10 @@ from quoth.retrieval.rerank import Reranker
 MODES = ("dense", "bm25", "hybrid", "rerank")
 PASSAGE_WEIGHT = 0.5
 RERANK_PASSAGES = 8
+CLOSEST_PASSAGES = 4
+"""The passages nearest the question by embedding alone join the top fused ones as the
+sentences' source even where fusion ranked them lower: a paraphrased question shares few
+words with its answer, and BM25 pulls that passage down."""
 LEXICAL_SENTENCE_WEIGHT = 0.3
 LEXICAL_MARK_WEIGHT = 1.0
 TYPE_MARK_WEIGHT = 0.2
@@ -171,10 +176,18 @@ class Reranked:
     """Best first."""
     signals: dict[str, float]
     """What the refusal decision reads (see :mod:`quoth.retrieval.refusal`)."""
+    first_signals: dict[str, float] | None = None
+    """The signals after the first read, where the question was read further (else None)."""
 
 
 def rerank_hits(
-    index: IndexReader, query: Query, hits: list[Hit], reranker: Reranker, candidates: int
+    index: IndexReader,
+    query: Query,
+    hits: list[Hit],
+    reranker: Reranker,
+    candidates: int,
+    further: int = 0,
+    unsure: Callable[[dict[str, float]], bool] | None = None,
 ) -> Reranked:
     """Cross-encode the ``candidates`` most promising sentences of the top passages, each
     alone; reorder passages by their best sentence and mark it.
@@ -183,8 +196,12 @@ def rerank_hits(
     neighbours, the sentence *before* an answer scores as high as the answer itself. The best
     one is then read once more with its neighbours, a second opinion for the refusal
     decision when an answer needs its context.
+
+    ``further``: where ``unsure`` says the first read's signals would not earn a bold answer,
+    the next ``further`` sentences are read too and the question is judged on all of them, so
+    only the questions that need it pay for a longer read.
     """
-    top = hits[:RERANK_PASSAGES]
+    top = _sources(hits)
     sentences = sorted({s for h in top for s in range(*_inclusive(index, h.row))})
     if not sentences:
         return Reranked(hits, [], {})
@@ -193,31 +210,17 @@ def rerank_hits(
     if lexical.max() > 0:
         lexical = lexical / lexical.max()
     prescore = dense + LEXICAL_SENTENCE_WEIGHT * lexical
-    order = np.argsort(-prescore, kind="stable")[:candidates]
-    chosen = [sentences[i] for i in order]
-    texts = [article_text(index, index.sentence_span(s)) for s in chosen]
-    judgement = reranker.judge(query.text, texts)
-    logits = judgement.scores.tolist()
+    order = np.argsort(-prescore, kind="stable")
     kind = question_type(query.text)
-    judged = []
-    for i, sentence, text, logit, phrase in zip(
-        order.tolist(), chosen, texts, logits, judgement.phrases, strict=True
-    ):
-        held = holds_answer_type(kind, text, query.text)
-        match = 0.0 if held is None else (1.0 if held else -1.0)
-        score = logit + LEXICAL_MARK_WEIGHT * float(lexical[i]) + TYPE_MARK_WEIGHT * match
-        judged.append(
-            JudgedSentence(
-                sentence, float(prescore[i]), logit, float(lexical[i]), match, score, phrase
-            )
-        )
-    judged.sort(key=lambda j: -j.score)
-    window = _window(index, judged[0].sentence)
-    signals = {
-        "answer_score": judged[0].answer_score,
-        "window_score": float(reranker.score(query.text, [window])[0]),
-        **phrase_signals(judged, texts[chosen.index(judged[0].sentence)], kind, query.text),
-    }
+    reading = _Reading(index, query, reranker, kind, sentences, prescore, lexical)
+    judged = reading.judge(order[:candidates].tolist())
+    signals = reading.signals(judged)
+    first_signals = None
+    later = order[candidates : candidates + further].tolist()
+    if later and unsure is not None and unsure(signals):
+        first_signals = signals
+        judged = sorted([*judged, *reading.judge(later)], key=lambda j: -j.score)
+        signals = reading.signals(judged)
     by_sentence = {j.sentence: j for j in judged}
     reranked = []
     for hit in top:
@@ -228,8 +231,72 @@ def rerank_hits(
         else:
             reranked.append(Hit(hit.row, NOT_RERANKED, hit.best_sentence))
     reranked.sort(key=lambda hit: -hit.score)
-    rest = [Hit(h.row, NOT_RERANKED, h.best_sentence) for h in hits[RERANK_PASSAGES:]]
-    return Reranked(reranked + rest, judged, signals)
+    read = {hit.row for hit in top}
+    rest = [Hit(h.row, NOT_RERANKED, h.best_sentence) for h in hits if h.row not in read]
+    return Reranked(reranked + rest, judged, signals, first_signals)
+
+
+def _sources(hits: list[Hit]) -> list[Hit]:
+    """The passages whose sentences the reranker may read: the top fused ones, then the
+    nearest by embedding alone (a fused hit's score is its dense score) not among them."""
+    top = hits[:RERANK_PASSAGES]
+    rows = {hit.row for hit in top}
+    nearest = sorted(hits, key=lambda hit: -hit.score)[:CLOSEST_PASSAGES]
+    return top + [hit for hit in nearest if hit.row not in rows]
+
+
+class _Reading:
+    """One question's candidate sentences, read by the reranker in one or two rounds."""
+
+    def __init__(
+        self,
+        index: IndexReader,
+        query: Query,
+        reranker: Reranker,
+        kind: QuestionType,
+        sentences: list[int],
+        prescore: Vectors,
+        lexical: Vectors,
+    ) -> None:
+        self.index, self.query, self.reranker, self.kind = index, query, reranker, kind
+        self.sentences, self.prescore, self.lexical = sentences, prescore, lexical
+        self.texts: dict[int, str] = {}
+        self._windows: dict[int, float] = {}
+
+    def judge(self, positions: list[int]) -> list[JudgedSentence]:
+        """The sentences at ``positions`` (into the candidate list) judged, best first."""
+        chosen = [self.sentences[i] for i in positions]
+        texts = [article_text(self.index, self.index.sentence_span(s)) for s in chosen]
+        self.texts.update(zip(chosen, texts, strict=True))
+        judgement = self.reranker.judge(self.query.text, texts)
+        judged = []
+        for i, sentence, text, logit, phrase in zip(
+            positions, chosen, texts, judgement.scores.tolist(), judgement.phrases, strict=True
+        ):
+            held = holds_answer_type(self.kind, text, self.query.text)
+            match = 0.0 if held is None else (1.0 if held else -1.0)
+            lexical = float(self.lexical[i])
+            score = logit + LEXICAL_MARK_WEIGHT * lexical + TYPE_MARK_WEIGHT * match
+            judged.append(
+                JudgedSentence(
+                    sentence, float(self.prescore[i]), logit, lexical, match, score, phrase
+                )
+            )
+        judged.sort(key=lambda j: -j.score)
+        return judged
+
+    def signals(self, judged: list[JudgedSentence]) -> dict[str, float]:
+        """What the refusal decision reads of ``judged`` (best first); the best sentence's
+        window is read once, however many rounds it stays the best."""
+        best = judged[0].sentence
+        if best not in self._windows:
+            window = _window(self.index, best)
+            self._windows[best] = float(self.reranker.score(self.query.text, [window])[0])
+        return {
+            "answer_score": judged[0].answer_score,
+            "window_score": self._windows[best],
+            **phrase_signals(judged, self.texts[best], self.kind, self.query.text),
+        }
 
 
 def phrase_signals(

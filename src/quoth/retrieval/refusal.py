@@ -64,6 +64,12 @@ class Sample:
     not measured, or unanswerable)."""
     on_first_page: bool | None = None
     """An answerable question whose answer is somewhere on the first page of quotes."""
+    further_signals: dict[str, float] | None = None
+    """The same question read further (more candidate sentences), where that was measured:
+    serving reads further only where the first read falls short of a bold answer, so which
+    reading a fit sees depends on its own cuts (:func:`quoth.retrieval.calibrate.as_read`)."""
+    further_right: bool | None = None
+    further_on_first_page: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -59,6 +59,8 @@ class RetrievalOptions:
     mode: str = "rerank"
     fusion: str = "rrf"
     rerank_candidates: int = 4
+    read_further: int = 4
+    """More sentences read where the first read's confidence would not earn a bold answer."""
     min_score: float | None = None
     """Refusal threshold in the active mode's units (in ``rerank`` mode the least confidence,
     0 to 1); None uses the calibrated one."""
@@ -87,6 +89,8 @@ class AnsweringService:
         self.options = options
         self.crosslingual = crosslingual
         self._recent: deque[Query] = deque(maxlen=WARM_QUESTIONS)
+        self.reads_further: Callable[[dict[str, float]], bool] = self.unsure
+        """When the reranker reads further: :meth:`unsure` (calibration reads both ways)."""
         search_on_one_thread()
 
     def prepare(self, index: IndexReader) -> None:
@@ -159,6 +163,11 @@ class AnsweringService:
             return AnswerState.CLOSEST
         return AnswerState.ANSWER
 
+    def unsure(self, signals: dict[str, float]) -> bool:
+        """Whether a first read's signals fall short of a bold answer: only then does the
+        reranker read further (refused or closest passages may still become an answer)."""
+        return self.refusal.confidence(signals) < self.claim_threshold("rerank")
+
     def rank(
         self,
         question: str,
@@ -187,7 +196,13 @@ class AnsweringService:
         clock.lap("search")
         if mode == "rerank" and self.reranker is not None:
             reranked = rerank_hits(
-                index, query, hits, self.reranker, self.options.rerank_candidates
+                index,
+                query,
+                hits,
+                self.reranker,
+                self.options.rerank_candidates,
+                self.options.read_further,
+                self.reads_further,
             )
             clock.lap("rerank")
             return reranked
