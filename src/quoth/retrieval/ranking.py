@@ -201,7 +201,7 @@ def rerank_hits(
     the next ``further`` sentences are read too and the question is judged on all of them, so
     only the questions that need it pay for a longer read.
     """
-    top = _sources(hits)
+    top = sentence_sources(hits)
     sentences = sorted({s for h in top for s in range(*_inclusive(index, h.row))})
     if not sentences:
         return Reranked(hits, [], {})
@@ -236,7 +236,7 @@ def rerank_hits(
     return Reranked(reranked + rest, judged, signals, first_signals)
 
 
-def _sources(hits: list[Hit]) -> list[Hit]:
+def sentence_sources(hits: list[Hit]) -> list[Hit]:
     """The passages whose sentences the reranker may read: the top fused ones, then the
     nearest by embedding alone (a fused hit's score is its dense score) not among them."""
     top = hits[:RERANK_PASSAGES]
