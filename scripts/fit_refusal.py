@@ -46,6 +46,7 @@ from quoth.retrieval.refusal import (
     Sample,
     fit_claim,
     fit_refusal,
+    refusal_cut,
     threshold_for,
 )
 from quoth.retrieval.rerank import ANSWER_MODEL, DEFAULT_RERANKER, answer_model_dir
@@ -153,7 +154,11 @@ def main() -> None:
             model = fit_refusal(read, reranker=args.reranker, signals=signals, **extra)
             return fit_claim(model, read, limits)
 
-        return fit_as_read(chosen, once)
+        def recut(model: RefusalModel, read: list[Sample]) -> RefusalModel:
+            cut = refusal_cut(model, read, **extra)
+            return fit_claim(replace(model, threshold=cut), read, limits)
+
+        return fit_as_read(chosen, once, recut)
 
     def shown(model: RefusalModel, chosen: list[Sample]) -> dict[str, object]:
         read = as_read(model, chosen)
@@ -170,6 +175,7 @@ def main() -> None:
         "signals": list(model.signals),
         "threshold": round(model.threshold, 4),
         "claim_threshold": round(model.claim_threshold, 4),
+        "read_further": model.read_further,
         "phrase_threshold": round(phrase_threshold, 4),
         "phrases": {
             name: phrase_figures(found, phrase_threshold) for name, found in phrases.items()

@@ -8,8 +8,8 @@ signals, and whether its marked sentence and first page hold the answer). For ea
 curve follows the claim cut from high to low: across, the share of the answerable questions
 still given a bold answer; up, the share of the bold answers given (to any question of the
 file) whose sentence holds the answer. The dot is the packaged claim cut. Each question is
-taken as the packaged cuts read it (further, where its first read falls short of the claim
-cut). ``--before`` draws an earlier cache with its own decision (``--before-model``) in grey
+taken as the packaged cuts read it (further, where its first read falls between the cuts).
+``--before`` draws an earlier cache with its own decision (``--before-model``) in grey
 beside it. Plain SVG written here, so the documentation needs no plotting library.
 """
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from quoth.retrieval.ranking import CLOSEST_PASSAGES, RERANK_PASSAGES, Hit, sentence_sources
 from quoth.retrieval.refusal import default_refusal
 from quoth.retrieval.rerank import (
     ANSWER_MODEL,
@@ -64,14 +63,3 @@ def test_quoth_answer_ships_with_its_own_refusal_fit() -> None:
     refusal = default_refusal(reranker)
     assert refusal.reranker == ANSWER_MODEL and refusal != default_refusal()
     assert {"seed", "own", "topic", "squad-dev", "guide", "validation"} <= set(refusal.fitted_on)
-
-
-def test_the_reranker_reads_from_the_nearest_passages_too() -> None:
-    """Past the top fused passages, the nearest by embedding (a hit's score) join them."""
-    fused = [Hit(row, score, row) for row, score in enumerate([0.5, 0.4, 0.3, 0.2] * 3)]
-    fused += [Hit(12, 0.9, 12), Hit(13, 0.1, 13), Hit(14, 0.8, 14)]  # lifted by BM25 only
-    sources = [hit.row for hit in sentence_sources(fused)]
-    assert sources[:RERANK_PASSAGES] == list(range(RERANK_PASSAGES))
-    nearest = sorted(fused, key=lambda hit: -hit.score)[:CLOSEST_PASSAGES]
-    assert set(sources) == set(range(RERANK_PASSAGES)) | {hit.row for hit in nearest}
-    assert {12, 14} <= set(sources) and 13 not in sources and len(set(sources)) == len(sources)

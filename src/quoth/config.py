@@ -113,8 +113,8 @@ class Settings(BaseSettings):
         default=4,
         ge=0,
         le=50,
-        description="More sentences the cross-encoder reads when the first read would not earn "
-        "a bold answer (`rerank` mode; 0: never).",
+        description="More sentences the cross-encoder reads when the first read leaves quoth "
+        "unsure, between the two cuts (`rerank` mode; 0: never).",
     )
     min_score: float | None = Field(
         default=None,

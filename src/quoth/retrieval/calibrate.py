@@ -96,10 +96,10 @@ def _read(service: AnsweringService, item: EvalQuestion, group: str) -> Sample |
 
 def as_read(model: RefusalModel, samples: list[Sample]) -> list[Sample]:
     """Each sample as serving with ``model`` reads it: read further where the first read's
-    confidence falls short of the claim cut and a further reading was measured."""
+    confidence falls between the cuts and a further reading was measured."""
     read = []
     for sample in samples:
-        if sample.further_signals is None or model.confidence(sample.signals) >= model.claim:
+        if sample.further_signals is None or not model.unsure(model.confidence(sample.signals)):
             read.append(replace(sample, further_signals=None))
             continue
         read.append(
@@ -114,32 +114,22 @@ def as_read(model: RefusalModel, samples: list[Sample]) -> list[Sample]:
     return read
 
 
-FIT_ROUNDS = 10
-"""At most this many refits while the questions read further settle (they depend on the cuts,
-and the cuts on what was read)."""
-
-
-def fit_as_read(samples: list[Sample], fit: Callable[[list[Sample]], RefusalModel]) -> RefusalModel:
-    """``fit`` (confidence and both cuts) on the samples as a service with the result would
-    read them: fitted first on the first reads alone, then refitted on what its own cuts send
-    further, until the questions read further stop changing (or :data:`FIT_ROUNDS`)."""
-    model = fit([replace(s, further_signals=None) for s in samples])
+def fit_as_read(
+    samples: list[Sample],
+    fit: Callable[[list[Sample]], RefusalModel],
+    recut: Callable[[RefusalModel, list[Sample]], RefusalModel],
+) -> RefusalModel:
+    """``fit`` (confidence and both cuts) on the first reads; where further readings were
+    measured, those cuts then decide who reads further, and ``recut`` fits the state's cuts
+    again on what that reading gives. Fitting both on the reading they cause went round in
+    circles: reading further lifted answerable questions, the claim cut fell to meet them,
+    and with no room left between the cuts nothing was read further."""
+    first = fit([replace(s, further_signals=None) for s in samples])
     if all(s.further_signals is None for s in samples):
-        return model
-    further = _read_further(model, samples)
-    for _ in range(FIT_ROUNDS):
-        model = fit(as_read(model, samples))
-        now = _read_further(model, samples)
-        if now == further:
-            break
-        further = now
-    return model
-
-
-def _read_further(model: RefusalModel, samples: list[Sample]) -> list[bool]:
-    return [
-        s.further_signals is not None and model.confidence(s.signals) < model.claim for s in samples
-    ]
+        return first
+    return replace(
+        recut(first, as_read(first, samples)), read_further=(first.threshold, first.claim)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,10 +31,6 @@ from quoth.retrieval.rerank import Reranker
 MODES = ("dense", "bm25", "hybrid", "rerank")
 PASSAGE_WEIGHT = 0.5
 RERANK_PASSAGES = 8
-CLOSEST_PASSAGES = 4
-"""The passages nearest the question by embedding alone join the top fused ones as the
-sentences' source even where fusion ranked them lower: a paraphrased question shares few
-words with its answer, and BM25 pulls that passage down."""
 LEXICAL_SENTENCE_WEIGHT = 0.3
 LEXICAL_MARK_WEIGHT = 1.0
 TYPE_MARK_WEIGHT = 0.2
@@ -201,7 +197,7 @@ def rerank_hits(
     the next ``further`` sentences are read too and the question is judged on all of them, so
     only the questions that need it pay for a longer read.
     """
-    top = sentence_sources(hits)
+    top = hits[:RERANK_PASSAGES]
     sentences = sorted({s for h in top for s in range(*_inclusive(index, h.row))})
     if not sentences:
         return Reranked(hits, [], {})
@@ -231,18 +227,8 @@ def rerank_hits(
         else:
             reranked.append(Hit(hit.row, NOT_RERANKED, hit.best_sentence))
     reranked.sort(key=lambda hit: -hit.score)
-    read = {hit.row for hit in top}
-    rest = [Hit(h.row, NOT_RERANKED, h.best_sentence) for h in hits if h.row not in read]
+    rest = [Hit(h.row, NOT_RERANKED, h.best_sentence) for h in hits[RERANK_PASSAGES:]]
     return Reranked(reranked + rest, judged, signals, first_signals)
-
-
-def sentence_sources(hits: list[Hit]) -> list[Hit]:
-    """The passages whose sentences the reranker may read: the top fused ones, then the
-    nearest by embedding alone (a fused hit's score is its dense score) not among them."""
-    top = hits[:RERANK_PASSAGES]
-    rows = {hit.row for hit in top}
-    nearest = sorted(hits, key=lambda hit: -hit.score)[:CLOSEST_PASSAGES]
-    return top + [hit for hit in nearest if hit.row not in rows]
 
 
 class _Reading:

@@ -66,7 +66,7 @@ class Sample:
     """An answerable question whose answer is somewhere on the first page of quotes."""
     further_signals: dict[str, float] | None = None
     """The same question read further (more candidate sentences), where that was measured:
-    serving reads further only where the first read falls short of a bold answer, so which
+    serving reads further only where the first read falls between the two cuts, so which
     reading a fit sees depends on its own cuts (:func:`quoth.retrieval.calibrate.as_read`)."""
     further_right: bool | None = None
     further_on_first_page: bool | None = None
@@ -91,9 +91,20 @@ class RefusalModel:
     it, down to ``threshold``, quoth shows the closest passages and claims nothing. Never
     below ``threshold`` where it is read (:attr:`claim`)."""
 
+    read_further: tuple[float, float] | None = None
+    """Where a first read's confidence sends the reranker reading further: the cuts fitted on
+    first reads alone (the state's own cuts are then fitted on what that reading gives, so
+    neither depends on the other). None: between this model's own cuts."""
+
     @property
     def claim(self) -> float:
         return max(self.threshold, self.claim_threshold)
+
+    def unsure(self, confidence: float) -> bool:
+        """Whether a first read this confident is read further: between the cuts, neither
+        refused nor claimed, where more candidates may settle it."""
+        low, high = self.read_further or (self.threshold, self.claim)
+        return low <= confidence < high
 
     def confidence(self, signals: dict[str, float]) -> float:
         row = np.array([[signals.get(name, 0.0) for name in self.signals]])
@@ -108,6 +119,7 @@ class RefusalModel:
             "reranker": self.reranker,
             "phrase_threshold": self.phrase_threshold,
             "claim_threshold": self.claim_threshold,
+            **({"read_further": list(self.read_further)} if self.read_further else {}),
         }
 
     @classmethod
@@ -126,6 +138,11 @@ class RefusalModel:
             reranker=str(data.get("reranker", PASSAGE_MODEL)),
             phrase_threshold=float(data.get("phrase_threshold", NEVER_SHOWN)),
             claim_threshold=float(data.get("claim_threshold", 0.0)),
+            read_further=(
+                (float(data["read_further"][0]), float(data["read_further"][1]))
+                if data.get("read_further")
+                else None
+            ),
         )
 
     def save(self, path: Path) -> None:
@@ -276,10 +293,19 @@ def fit_refusal(
     weights = np.array([1.0 / groups[s.group] for s in samples])
     model = fit_logistic(features, labels, weights, l2=l2)
     unfitted = RefusalModel(model, 0.0, signals, groups, reranker)
-    probabilities: dict[str, list[float]] = {group: [] for group in groups}
+    return replace(unfitted, threshold=refusal_cut(unfitted, samples, target))
+
+
+def refusal_cut(
+    model: RefusalModel, samples: list[Sample], target: float = TARGET_FALSE_REFUSALS
+) -> float:
+    """:func:`threshold_for` on ``model``'s confidence in each of ``samples``."""
+    probabilities: dict[str, list[float]] = {}
     refused: list[float] = []
     for sample in samples:  # read as serving reads them: one code path, one rounding
-        p = unfitted.confidence(sample.signals)
-        (probabilities[sample.group] if sample.answerable else refused).append(p)
-    threshold = threshold_for({g: v for g, v in probabilities.items() if v}, target, refused)
-    return replace(unfitted, threshold=threshold)
+        p = model.confidence(sample.signals)
+        if sample.answerable:
+            probabilities.setdefault(sample.group, []).append(p)
+        else:
+            refused.append(p)
+    return threshold_for(probabilities, target, refused)

@@ -164,9 +164,15 @@ class AnsweringService:
         return AnswerState.ANSWER
 
     def unsure(self, signals: dict[str, float]) -> bool:
-        """Whether a first read's signals fall short of a bold answer: only then does the
-        reranker read further (refused or closest passages may still become an answer)."""
-        return self.refusal.confidence(signals) < self.claim_threshold("rerank")
+        """Whether a first read's signals fall between the cuts (closest passages; the
+        fit's own range for that, unless the cuts are set by hand): only then does the
+        reranker read further. A question refused on its first read stays
+        refused: read further, unanswerable ones rose into the closest passages as often
+        as answerable ones were saved."""
+        confidence = self.refusal.confidence(signals)
+        if self.options.min_score is None and self.options.min_claim is None:
+            return self.refusal.unsure(confidence)
+        return self.threshold("rerank") <= confidence < self.claim_threshold("rerank")
 
     def rank(
         self,
