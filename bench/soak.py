@@ -67,11 +67,19 @@ GROWTH_AFTER_WARM_UP_MB = 20.0
 
 
 def resources() -> dict[str, float]:
-    """This process's resident memory (MB), open files and threads, from /proc."""
+    """This process's resident memory (MB; anonymous and file-backed apart, where the
+    kernel says, so growth can be traced to the heap or to mapped index files), open files
+    and threads, from /proc."""
     status = Path("/proc/self/status").read_text().splitlines()
     fields = dict(line.split(":", 1) for line in status if ":" in line)
+    kinds = {
+        f"{name}_mb": round(int(fields[key].split()[0]) / 1024, 1)
+        for name, key in (("anon", "RssAnon"), ("file", "RssFile"))
+        if key in fields
+    }
     return {
         "rss_mb": round(int(fields["VmRSS"].split()[0]) / 1024, 1),
+        **kinds,
         "open_files": sum(1 for _ in Path("/proc/self/fd").iterdir()),
         "threads": int(fields["Threads"]),
         "python_threads": threading.active_count(),
