@@ -46,7 +46,6 @@ from quoth.retrieval.refusal import (
     Sample,
     fit_claim,
     fit_refusal,
-    refusal_cut,
     threshold_for,
 )
 from quoth.retrieval.rerank import ANSWER_MODEL, DEFAULT_RERANKER, answer_model_dir
@@ -155,8 +154,7 @@ def main() -> None:
             return fit_claim(model, read, limits)
 
         def recut(model: RefusalModel, read: list[Sample]) -> RefusalModel:
-            cut = refusal_cut(model, read, **extra)
-            return fit_claim(replace(model, threshold=cut), read, limits)
+            return fit_claim(model, read, limits)
 
         return fit_as_read(chosen, once, recut)
 

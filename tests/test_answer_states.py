@@ -24,7 +24,6 @@ from quoth.retrieval.refusal import (
     claim_threshold_for,
     fit_claim,
     fit_refusal,
-    refusal_cut,
 )
 
 from .conftest import settings_for
@@ -88,8 +87,8 @@ def test_fit_claim_never_below_the_refusal_cut_and_survives_a_save(tmp_path: Pat
 
 
 def test_a_fit_sees_each_question_as_its_own_cuts_would_read_it() -> None:
-    """Cuts fitted on first reads decide who reads further; the state's cuts are fitted again
-    on what that reading gives, and hold there."""
+    """Cuts fitted on first reads decide who reads further; the claim cut is fitted again on
+    what that reading gives, and holds there."""
 
     def probe(first: float, further: float, answerable: bool, group: str) -> Sample:
         right = True if answerable else None
@@ -107,7 +106,7 @@ def test_a_fit_sees_each_question_as_its_own_cuts_would_read_it() -> None:
         return fit_claim(fit_refusal(read, signals=("answer_score",)), read)
 
     def recut(model: RefusalModel, read: list[Sample]) -> RefusalModel:
-        return fit_claim(replace(model, threshold=refusal_cut(model, read)), read)
+        return fit_claim(model, read)
 
     model = fit_as_read(samples, fit, recut)
     first_only = fit([replace(s, further_signals=None) for s in samples])

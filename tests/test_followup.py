@@ -174,7 +174,7 @@ def test_the_development_dialogues_meet_the_follow_up_targets(service: Answering
     on_page = sum(r.answer_on_first_page for r in answerable) / len(answerable)
     bold = sum(r.quote_hit for r in answerable) / len(answerable)
     print(json.dumps({"first_page": on_page, "bold_right": bold}))
-    assert on_page >= 0.90  # measured 26 of 27
+    assert on_page >= 0.90  # measured 25 of 27 (26 before reading further)
     assert bold >= 0.70  # measured 22 of 27 (written out in full: 22 of 27)
     assert sum(r.answered for r in unanswerable) / len(unanswerable) <= 0.10  # measured 0 of 5
 

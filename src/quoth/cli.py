@@ -46,7 +46,6 @@ from quoth.retrieval.refusal import (
     Sample,
     fit_claim,
     fit_refusal,
-    refusal_cut,
 )
 from quoth.state.local import LocalState
 from quoth.terminal import (
@@ -269,11 +268,9 @@ def calibrate(
         fitted = fit_refusal(read, target, reranker=before.reranker, signals=before.signals)
         return fit_claim(fitted, read, limits)
 
-    def recut(model: RefusalModel, read: list[Sample]) -> RefusalModel:
-        cut = refusal_cut(model, read, target)
-        return fit_claim(replace(model, threshold=cut), read, limits)
-
-    after = guarded(lambda: fit_as_read(samples, fit, recut))
+    after = guarded(
+        lambda: fit_as_read(samples, fit, lambda model, read: fit_claim(model, read, limits))
+    )
     after = replace(after, phrase_threshold=before.phrase_threshold)  # the phrase: its own fit
     after.save(settings.index_dir / STORED_NAME)
     groups = by_group(samples)

@@ -120,10 +120,12 @@ def fit_as_read(
     recut: Callable[[RefusalModel, list[Sample]], RefusalModel],
 ) -> RefusalModel:
     """``fit`` (confidence and both cuts) on the first reads; where further readings were
-    measured, those cuts then decide who reads further, and ``recut`` fits the state's cuts
-    again on what that reading gives. Fitting both on the reading they cause went round in
-    circles: reading further lifted answerable questions, the claim cut fell to meet them,
-    and with no room left between the cuts nothing was read further."""
+    measured, those cuts then decide who reads further, and ``recut`` fits the cuts again on
+    what that reading gives (quoth's callers refit the claim cut only: refitted on what was
+    read further, the refusal cut rose and refused questions the first read would have
+    shown). Fitting the cuts on the reading they cause went round in circles: reading
+    further lifted answerable questions, the claim cut fell to meet them, and with no room
+    left between the cuts nothing was read further."""
     first = fit([replace(s, further_signals=None) for s in samples])
     if all(s.further_signals is None for s in samples):
         return first
