@@ -60,7 +60,7 @@ class RetrievalOptions:
     fusion: str = "rrf"
     rerank_candidates: int = 4
     read_further: int = 4
-    """More sentences read where the first read's confidence would not earn a bold answer."""
+    """More sentences read where the first read leaves the confidence between the cuts."""
     min_score: float | None = None
     """Refusal threshold in the active mode's units (in ``rerank`` mode the least confidence,
     0 to 1); None uses the calibrated one."""
