@@ -193,9 +193,10 @@ def rerank_hits(
     one is then read once more with its neighbours, a second opinion for the refusal
     decision when an answer needs its context.
 
-    ``further``: where ``unsure`` says the first read's signals would not earn a bold answer,
-    the next ``further`` sentences are read too and the question is judged on all of them, so
-    only the questions that need it pay for a longer read.
+    ``further``: where ``unsure`` says so of the first read's signals (the service: its
+    confidence falls between the cuts), the next ``further`` sentences are read too and the
+    question is judged on all of them, so only the questions that need it pay for a longer
+    read.
     """
     top = hits[:RERANK_PASSAGES]
     sentences = sorted({s for h in top for s in range(*_inclusive(index, h.row))})
