@@ -167,6 +167,9 @@ class BotApiStandIn:
     inline_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     callback_answers: dict[str, dict[str, Any]] = field(default_factory=dict)
     languages: dict[int, str] = field(default_factory=dict)  # user id -> app language
+    record_calls: bool = True
+    """Whether every API call is kept in ``calls``: a soak turns it off, as its hours of calls
+    would otherwise fill the very process whose memory it measures."""
 
     def __post_init__(self) -> None:
         self._update_ids = itertools.count(1)
@@ -226,7 +229,8 @@ class BotApiStandIn:
         held = method == "sendMessage" and str(params.get("chat_id")) in self.holds
         if held and not await self._held(request, str(params["chat_id"])):
             return web.Response(status=500)  # the sender is gone: never processed
-        self.calls.append((method, params))
+        if self.record_calls:
+            self.calls.append((method, params))
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             return web.json_response(
@@ -633,6 +637,18 @@ class BotApiStandIn:
             lambda: f"no matching message; last sent: {[s.text[:80] for s in self.sent[-5:]]}",
         )
         return found[0]
+
+    def forget(self, message: dict[str, Any]) -> int:
+        """Drop what is kept of an incoming message and of the replies to it; returns how many
+        replies it had. A soak forgets each question once it was answered, so what grows in
+        its process over hours is the bot's, not this record's."""
+        key = message["message_id"]
+        replies = self.replies.pop(key, [])
+        dropped = {(message["chat"]["id"], key), *((s.chat_id, s.message_id) for s in replies)}
+        for sent in dropped:
+            self.messages.pop(sent, None)
+        self.sent = [s for s in self.sent if (s.chat_id, s.message_id) not in dropped]
+        return len(replies)
 
     async def reply_to(self, message: dict[str, Any], timeout: float = 30.0) -> SentMessage:
         """The first reply to ``message`` (an index lookup: cheap with thousands in flight)."""
