@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import platform
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -65,3 +68,37 @@ def test_the_two_models_share_one_vocabulary(tmp_path: Path) -> None:
     other = load_tokenizer(other_file, 384)
     assert len(onnx_model._parsed_tokenizers) == parsed + 1
     assert other.token_to_id("quothword") is not None and answer.token_to_id("quothword") is None
+
+
+SERVE_AND_REINDEX = """
+import sys
+from pathlib import Path
+from quoth import runtime
+from quoth.config import load_settings
+
+settings = load_settings(index_dir=Path(sys.argv[1]), corpus_dir=Path(sys.argv[2]))
+embedder = runtime.embedder_for(settings)
+service = runtime.open_service(settings, embedder)
+assert service.answer("Who visited Islamabad?").quotes
+article = sorted(Path(sys.argv[2]).iterdir())[0]
+article.write_text(article.read_text() + "\\n\\nA sentence the reindex adds.\\n")
+index, _ = runtime.reindex(settings, embedder)  # one article changed: a delta
+assert (index.base.vectors.kind, index.delta.vectors.kind) == ("flat", "flat")
+assert runtime.open_service(settings, embedder).answer("Who visited Islamabad?").quotes
+print(sorted(name for name in sys.modules if name.split(".")[0] == "faiss"))
+"""
+
+
+def test_a_small_collection_is_served_and_reindexed_without_faiss(
+    tmp_path: Path, shared_index_dir: Path, corpus_copy: Path
+) -> None:
+    # FAISS (its own OpenBLAS and SWIG wrappers) costs a process memory that a collection
+    # small enough to be scanned whole does not need: serving and reindexing it never load it.
+    index_dir = tmp_path / "index"
+    shutil.copytree(shared_index_dir, index_dir, symlinks=True)
+    child = subprocess.run(
+        [sys.executable, "-c", SERVE_AND_REINDEX, str(index_dir), str(corpus_copy)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert child.returncode == 0, child.stderr[-2000:]
+    assert child.stdout.strip().splitlines()[-1] == "[]"

@@ -7,16 +7,19 @@ from pathlib import Path
 import numpy as np
 
 from quoth.index.embedder import normalise
+from quoth.index.flat_scan import FlatScan
 from quoth.index.rows import StoredVectors
 from quoth.index.vectors import (
     CODES_FROM,
     FLAT_LIMIT,
     FaissIndex,
+    VectorIndex,
     build_vector_index,
     choose_delta_kind,
     choose_kind,
     drifted,
     load_vector_index,
+    vector_file,
 )
 
 
@@ -52,7 +55,7 @@ def test_codes_rescored_give_exact_search_from_a_quarter_of_the_file(tmp_path: P
     flat = build_vector_index(exact, "flat")
     truth_scores, truth = flat.search(queries, 20)
     build_vector_index(vectors, "sq8").save(tmp_path / "codes.faiss")
-    flat.save(tmp_path / "flat.faiss")
+    flat.save(tmp_path / "flat.npy")
     np.save(tmp_path / "vectors.npy", vectors.astype(np.float16))
     served = load_vector_index(
         tmp_path / "codes.faiss", "sq8", StoredVectors(tmp_path / "vectors.npy")
@@ -63,7 +66,7 @@ def test_codes_rescored_give_exact_search_from_a_quarter_of_the_file(tmp_path: P
     removed = truth[:, 0]
     _, without = served.search(queries, 20, exclude=np.unique(removed))
     assert not np.isin(without, removed).any()
-    quarter = (tmp_path / "flat.faiss").stat().st_size / 4
+    quarter = (tmp_path / "flat.npy").stat().st_size / 4
     assert (tmp_path / "codes.faiss").stat().st_size < quarter * 1.01
     assert served.centroids() is None and served.cells_of_rows() is None
 
@@ -71,21 +74,45 @@ def test_codes_rescored_give_exact_search_from_a_quarter_of_the_file(tmp_path: P
 def test_flat_search_is_exact_and_survives_a_round_trip(tmp_path: Path) -> None:
     vectors = clustered(2_000)
     index = build_vector_index(vectors, "flat")
+    assert isinstance(index, FlatScan)  # scanned with NumPy: FAISS is not needed for it
     scores, rows = index.search(vectors[:5], 3)
     assert rows[:, 0].tolist() == [0, 1, 2, 3, 4]
     assert np.allclose(scores[:, 0], 1.0, atol=1e-5)
-    index.save(tmp_path / "flat.faiss")
-    loaded = load_vector_index(tmp_path / "flat.faiss", "flat")
+    index.save(tmp_path / vector_file("flat"))
+    loaded = load_vector_index(tmp_path / vector_file("flat"), "flat")
     assert np.array_equal(loaded.search(vectors[:5], 3)[1], rows)
     assert index.centroids() is None and index.cells_of_rows() is None
 
 
-def served(index: FaissIndex, vectors: np.ndarray, folder: Path) -> FaissIndex:
+def test_flat_scan_finds_what_faiss_finds_and_reads_its_old_files(tmp_path: Path) -> None:
+    import faiss
+
+    vectors = clustered(900, dimension=384, seed=6)
+    queries = normalise(vectors[:40] + np.random.default_rng(7).normal(0, 0.1, (40, 384)))
+    old = faiss.IndexFlatIP(384)  # a flat build written before flat scans: FAISS's own file
+    old.add(vectors)
+    faiss.write_index(old, str(tmp_path / "passages.faiss"))
+    written = load_vector_index(tmp_path / "passages.faiss", "flat")
+    scan = build_vector_index(vectors, "flat")
+    removed = np.arange(0, 900, 3)
+    for exclude in (None, removed):
+        want_scores, want_rows = written.search(queries, 10, exclude)
+        scores, rows = scan.search(queries, 10, exclude)
+        assert np.array_equal(rows, want_rows)
+        assert np.allclose(scores, want_scores, atol=1e-5)
+    live = np.setdiff1d(np.arange(900), [5, 7])  # fewer live rows than asked: padded with -1
+    scores, rows = scan.search(queries[:2], 4, exclude=live)
+    assert sorted(rows[0, :2].tolist()) == [5, 7] and rows[:, 2:].tolist() == [[-1, -1]] * 2
+
+
+def served(index: VectorIndex, vectors: np.ndarray, folder: Path) -> FaissIndex:
     """The index as quoth serves it: loaded from disk, codes re-scored with stored vectors."""
     folder.mkdir(exist_ok=True)
     index.save(folder / "ivf.faiss")
     np.save(folder / "vectors.npy", vectors.astype(np.float16))
-    return load_vector_index(folder / "ivf.faiss", "ivf", StoredVectors(folder / "vectors.npy"))
+    loaded = load_vector_index(folder / "ivf.faiss", "ivf", StoredVectors(folder / "vectors.npy"))
+    assert isinstance(loaded, FaissIndex)
+    return loaded
 
 
 def test_ivf_recall_against_exact_search(tmp_path: Path) -> None:
@@ -93,7 +120,7 @@ def test_ivf_recall_against_exact_search(tmp_path: Path) -> None:
     queries = normalise(vectors[:300] + np.random.default_rng(1).normal(0, 0.1, (300, 64)))
     _, truth = build_vector_index(vectors, "flat").search(queries, 10)
     ivf = build_vector_index(vectors, "ivf")
-    assert ivf.size == len(vectors) and ivf.cells > 0
+    assert isinstance(ivf, FaissIndex) and ivf.size == len(vectors) and ivf.cells > 0
     loaded = served(ivf, vectors, tmp_path / "first")
     assert loaded.probes == ivf.probes
     assert recall(loaded.search(queries, 10)[1], truth) >= 0.95

@@ -4,6 +4,7 @@ Layout::
 
     INDEX_DIR/current -> builds/<build-id>/   (the index being served)
     INDEX_DIR/builds/<build-id>/manifest.json, articles.json, *.npy, passages.faiss
+        (a flat index: passages.flat.npy)
 
 A build is written completely into a fresh folder, flushed to disk, and only then made
 current by atomically replacing the ``current`` symlink. A crash at any point leaves either
@@ -43,7 +44,13 @@ from quoth.index.records import ArticleRecord as ArticleRecord
 from quoth.index.records import Manifest as Manifest
 from quoth.index.records import PassageSpan, SentenceSpan
 from quoth.index.rows import StoredVectors
-from quoth.index.vectors import VectorIndex, build_vector_index, load_vector_index
+from quoth.index.vectors import (
+    FAISS_FILE,
+    VectorIndex,
+    build_vector_index,
+    load_vector_index,
+    vector_file,
+)
 
 FORMAT_VERSION = 4
 CURRENT = "current"
@@ -53,7 +60,6 @@ _ARRAY_FILES = ("sentences.npy", "passages.npy", "passage_ids.npy")
 _VECTOR_FILES = ("passage_vectors.npy", "sentence_vectors.npy")
 STORED_VECTORS = np.float16
 """See :data:`quoth.index.rows.STORED_DTYPES`."""
-_FAISS_FILE = "passages.faiss"
 
 
 @dataclass(slots=True)
@@ -237,7 +243,7 @@ def write_index(
         vectors = build_vector_index(
             passage_vectors, manifest.vector_index, reuse_cells, known_cells
         )
-        vectors.save(staging / _FAISS_FILE)
+        vectors.save(staging / vector_file(manifest.vector_index))
         lexical.save(staging)
         payload = _ARTICLES.dump_json(articles)
         _write_file(staging / "articles.json", lambda h: h.write(payload))
@@ -295,7 +301,10 @@ def _open_build(
     if len(passage_ids) != len(passages):
         raise IndexCorruptError(f"Index {build} is inconsistent. Rebuild with: quoth index")
     passage_vectors, sentence_vectors = (StoredVectors(build / name) for name in _VECTOR_FILES)
-    vectors = load_vector_index(build / _FAISS_FILE, manifest.vector_index, passage_vectors)
+    stored = build / vector_file(manifest.vector_index)
+    if not stored.exists():  # a flat build written before flat scans: a FAISS file
+        stored = build / FAISS_FILE
+    vectors = load_vector_index(stored, manifest.vector_index, passage_vectors)
     parent = base.lexical.vocabulary if base is not None else None
     lexical = LexicalIndex.load(build, manifest.passages, manifest.sentences, parent)
     if vectors.size != len(passages) or passage_vectors.shape != (

@@ -5,11 +5,13 @@ and over 100 ms at 1M. Up to :data:`FLAT_LIMIT` vectors every vector is still sc
 as 8-bit codes (``sq8``: a quarter of float32, and the scanned file is what a serving process
 keeps resident), and the candidates are re-scored with the stored vectors, read by row, so
 the results are those of exact search (docs/performance.md has the recall measured).
-Collections under :data:`CODES_FROM` vectors stay float32 flat; the delta of a layered index
-is scanned whole at any size (it has no cells of its own), as codes from :data:`CODES_FROM`
-vectors on, since every question scans it and a long-lived bot's delta grows between merges
-(:func:`choose_delta_kind`). Beyond :data:`FLAT_LIMIT` vectors quoth builds an
-inverted-file index (IVF): k-means cells, and a question scans only the cells nearest to it.
+Collections under :data:`CODES_FROM` vectors stay float32 flat, scanned with NumPy
+(:mod:`quoth.index.flat_scan`), so a process serving only such collections never loads
+FAISS; the delta of a layered index is scanned whole at any size (it has no cells of its
+own), as codes from :data:`CODES_FROM` vectors on, since every question scans it and a
+long-lived bot's delta grows between merges (:func:`choose_delta_kind`). Beyond
+:data:`FLAT_LIMIT` vectors quoth builds an inverted-file index (IVF): k-means cells, and a
+question scans only the cells nearest to it.
 On the benchmark's clustered news-like vectors (90k) IVF with 4*sqrt(n) cells reached
 recall@10 0.975 against flat while scanning 64 cells in 0.4 ms; HNSW (M 32) reached only
 0.89 at efSearch 256. Rebuilds reuse the previous build's cells, so a one-article reindex
@@ -26,14 +28,19 @@ passages 4x the candidates gave 0.985 and 8x 0.991 (4.4 ms).
 from __future__ import annotations
 
 import math
+import sys
+from functools import cache
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import faiss
 import numpy as np
 import numpy.typing as npt
 
 from quoth.index.embedder import Vectors
+from quoth.index.flat_scan import FlatScan
+
+if TYPE_CHECKING:
+    import faiss  # imported where used: see _load_faiss
 
 FLAT_LIMIT = 30_000
 CODES_FROM = 1_000
@@ -77,8 +84,23 @@ class VectorIndex(Protocol):
     def cells_of_rows(self) -> npt.NDArray[np.int64] | None: ...
 
 
+FLAT_FILE = "passages.flat.npy"
+FAISS_FILE = "passages.faiss"
 CODED_KINDS = ("sq8", "ivf")
 """The kinds that hold codes, whose candidates are re-scored with the exact vectors."""
+_searching_on_one_thread = False
+
+
+@cache
+def _load_faiss() -> None:
+    """Import FAISS when a collection first needs it (codes or cells), set as this process
+    asked: a flat collection is scanned by :class:`~quoth.index.flat_scan.FlatScan` and never
+    loads FAISS's libraries. Every FAISS index is made by the two factories, which call this
+    first; the functions below then import the loaded module by name."""
+    import faiss
+
+    if _searching_on_one_thread:
+        faiss.omp_set_num_threads(1)
 
 
 class FaissIndex:
@@ -121,6 +143,8 @@ class FaissIndex:
 
     def _excluding(self, rows: npt.NDArray[np.int64]) -> Any:
         """Search parameters that skip ``rows`` (FAISS's stubs do not know these keywords)."""
+        import faiss
+
         batch = faiss.IDSelectorBatch(len(rows), faiss.swig_ptr(rows))
         selector = faiss.IDSelectorNot(batch)
         params: Any
@@ -132,24 +156,34 @@ class FaissIndex:
         return params
 
     def save(self, path: Path) -> None:
+        import faiss
+
         faiss.write_index(self._index, str(path))
 
     @property
     def probes(self) -> int:
         """IVF cells scanned per question (0 for a flat index)."""
+        import faiss
+
         return int(faiss.extract_index_ivf(self._index).nprobe) if self.kind == "ivf" else 0
 
     @probes.setter
     def probes(self, count: int) -> None:
+        import faiss
+
         if self.kind == "ivf":
             faiss.extract_index_ivf(self._index).nprobe = count
 
     @property
     def cells(self) -> int:
+        import faiss
+
         return int(faiss.extract_index_ivf(self._index).nlist) if self.kind == "ivf" else 0
 
     def centroids(self) -> Vectors | None:
         """The IVF cells' centres, for the next build to reuse; None for a flat index."""
+        import faiss
+
         if self.kind != "ivf":
             return None
         ivf = faiss.extract_index_ivf(self._index)
@@ -158,6 +192,8 @@ class FaissIndex:
     def cells_of_rows(self) -> npt.NDArray[np.int64] | None:
         """The IVF cell each row was filed in, so a rebuild with the same cells can file
         unchanged rows without searching for their nearest centre again; None when flat."""
+        import faiss
+
         if self.kind != "ivf":
             return None
         ivf = faiss.extract_index_ivf(self._index)
@@ -181,7 +217,12 @@ def search_on_one_thread() -> None:
     Process-wide, so a reindex inside a serving process also files its vectors on one thread
     (there it has only the changed rows to place); ``quoth index`` keeps every core.
     """
-    faiss.omp_set_num_threads(1)
+    global _searching_on_one_thread
+    _searching_on_one_thread = True
+    if "faiss" in sys.modules:  # already loaded: set now; otherwise set when it loads
+        import faiss
+
+        faiss.omp_set_num_threads(1)
 
 
 def choose_kind(count: int) -> str:
@@ -214,6 +255,8 @@ def probe_count(cells: int) -> int:
 
 
 def _ivf(vectors: Vectors, previous_centroids: Vectors | None) -> faiss.Index:
+    import faiss
+
     count, dimension = vectors.shape
     cells = cell_count(count)
     quantizer = faiss.IndexFlatIP(dimension)
@@ -239,6 +282,8 @@ def _ivf(vectors: Vectors, previous_centroids: Vectors | None) -> faiss.Index:
 
 def _codes(vectors: Vectors) -> faiss.Index:
     """Every vector as 8-bit codes, each dimension's range taken from a sample."""
+    import faiss
+
     count, dimension = vectors.shape
     index = faiss.IndexScalarQuantizer(
         dimension, faiss.ScalarQuantizer.QT_8bit, faiss.METRIC_INNER_PRODUCT
@@ -251,6 +296,8 @@ def _codes(vectors: Vectors) -> faiss.Index:
 
 def _add_filed(index: faiss.Index, vectors: Vectors, cells: npt.NDArray[np.int64]) -> None:
     """Add to an IVF index rows whose cells are known (-1: not known, searched for here)."""
+    import faiss
+
     ivf = faiss.extract_index_ivf(index)
     cells = np.ascontiguousarray(cells, dtype=np.int64).copy()
     unknown = np.flatnonzero(cells < 0)
@@ -265,12 +312,16 @@ def build_vector_index(
     kind: str = "flat",
     previous_centroids: Vectors | None = None,
     known_cells: npt.NDArray[np.int64] | None = None,
-) -> FaissIndex:
-    """Factory: build the index type named in the manifest.
+) -> VectorIndex:
+    """Factory: build the index type named in the manifest (a flat one without FAISS).
 
     ``known_cells``: for an IVF index reusing ``previous_centroids``, each row's cell when
     known (-1 where not), which saves the nearest-centre search for unchanged rows."""
-    dimension = vectors.shape[1]
+    if kind == "flat":
+        return FlatScan(vectors)
+    _load_faiss()
+    import faiss
+
     index: faiss.Index
     if kind == "ivf":
         if previous_centroids is not None and drifted(vectors, previous_centroids, known_cells):
@@ -280,8 +331,6 @@ def build_vector_index(
             previous_centroids
         ):
             known_cells = None
-    elif kind == "flat":
-        index, known_cells = faiss.IndexFlatIP(dimension), None
     elif kind == "sq8":
         index, known_cells = _codes(vectors), None
     else:
@@ -303,6 +352,8 @@ def drifted(
     new topic crowds a few cells and recall drops), and reusing them would keep that.
 
     Measured as the mean inner product of a sample of each group with its nearest centre."""
+    import faiss
+
     if known_cells is None:
         return False
     new, old = np.flatnonzero(known_cells < 0), np.flatnonzero(known_cells >= 0)
@@ -320,10 +371,22 @@ def drifted(
     return fit(old) - fit(new) > DRIFT_MARGIN
 
 
-def load_vector_index(path: Path, kind: str, exact: ExactRows | None = None) -> FaissIndex:
+def vector_file(kind: str) -> str:
+    """The file a build keeps its vector index in: a flat scan's matrix, or FAISS's file."""
+    return FLAT_FILE if kind == "flat" else FAISS_FILE
+
+
+def load_vector_index(path: Path, kind: str, exact: ExactRows | None = None) -> VectorIndex:
     """Memory-map the stored index: pages load on demand and the kernel may drop them.
 
+    A flat scan's matrix (``.npy``) is read whole instead (it is small); a flat FAISS file
+    (builds written before flat scans) is still read by FAISS.
     ``exact``: the exact vectors, to re-score what the codes (``sq8``, ``ivf``) found."""
+    if kind == "flat" and path.suffix == ".npy":
+        return FlatScan.load(path)
+    _load_faiss()
+    import faiss
+
     index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
     if kind == "ivf":
         ivf = faiss.extract_index_ivf(index)
