@@ -1,5 +1,6 @@
 """Which PDF extractor keeps an article's sentences and their order: pypdf or pdfminer.six.
 
+    pip install pdfminer.six==20260107   # not a dependency of quoth's: see below
     python -m bench.documents > bench/results/DATE-pdf-extractors.json
 
 Real articles (the reference corpus and the development Wikipedia article, read from
@@ -12,11 +13,15 @@ on what a quote needs:
 - ``in_order``: share of consecutive kept sentences that come out in reading order;
 - ``furniture_left``: running headers and page numbers left in the text, per page;
 - ``seconds``: extraction time, and its ratio to pypdf's in the same run.
+
+pdfminer.six is measured only where it is installed: it requires cryptography, which
+python-telegram-bot imports wherever it finds it, so no environment of quoth's carries it.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import io
 import itertools
 import os
@@ -34,10 +39,9 @@ from quoth.corpus.splitting import sentence_spans
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("QUOTH_SHARED_DIR", REPO.parent / "shared"))
 HEADER = "Example Ministry - Annual Report"
-EXTRACTORS: dict[str, Callable[[bytes], Document]] = {
-    "pypdf": read_pdf,
-    "pdfminer.six": read_pdf_pdfminer,
-}
+EXTRACTORS: dict[str, Callable[[bytes], Document]] = {"pypdf": read_pdf}
+if importlib.util.find_spec("pdfminer") is not None:
+    EXTRACTORS["pdfminer.six"] = read_pdf_pdfminer
 
 
 def articles() -> dict[str, list[str]]:

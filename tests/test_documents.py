@@ -3,6 +3,7 @@ page cited; and the files that cannot be read refused in one line, the rest inde
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from quoth import runtime
 from quoth.bot.library import Library, ModerationError
 from quoth.bot.telegram_html import render_answer as telegram_answer
 from quoth.corpus import load_corpus
+from quoth.corpus.cleaning import normalise_whitespace
 from quoth.corpus.documents import read_docx, read_pdf
 from quoth.corpus.formats import ArticleFormatError
 from quoth.corpus.loader import build_article
@@ -79,6 +81,21 @@ def test_unreadable_pdfs_are_refused_in_one_line(data: bytes, message: str) -> N
     with pytest.raises(ArticleFormatError, match=re.escape(message)) as caught:
         read_pdf(data)
     assert "\n" not in str(caught.value)
+
+
+def test_aes_encrypted_pdf_open_to_readers_is_read() -> None:
+    # Reports are often locked against editing with AES-256 (what PDF 2.0 writers use):
+    # pypdf needs a cipher library to read those (PyCryptodome here).
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf([REPORT[0]]))))
+    writer.encrypt(user_password="", owner_password="owner-secret", algorithm="AES-256")
+    locked = io.BytesIO()
+    writer.write(locked)
+    assert b"/AESV3" in locked.getvalue()
+    assert normalise_whitespace(REPORT[0][0]) in normalise_whitespace(
+        read_pdf(locked.getvalue()).text
+    )
 
 
 def test_thousands_of_pages_refused_before_reading() -> None:
