@@ -1,9 +1,9 @@
 """Exact search of a small collection with NumPy alone: every vector scanned, in memory.
 
 Below :data:`quoth.index.vectors.CODES_FROM` vectors the whole float32 matrix is under
-1.5 MB and one matrix product scans it as fast as FAISS does. Serving such a collection
-without FAISS keeps its libraries (its own OpenBLAS and SWIG wrappers) out of the process:
-a bot over a few dozen articles never loads them, and neither does a reindex of them.
+1.5 MB and one matrix product scans it in a fraction of a millisecond. Serving such a
+collection without FAISS keeps its libraries (its own OpenBLAS and SWIG wrappers) out of
+the process: a bot over a few dozen articles never loads them, nor does a reindex of them.
 """
 
 from __future__ import annotations
@@ -58,17 +58,6 @@ class FlatScan:
             order = np.lexsort((candidates, -scored[candidates]))
             rows[i], scores[i] = candidates[order], scored[candidates[order]]
         rows[np.isneginf(scores)] = -1  # excluded: fewer live rows than asked for
-        return scores, rows
-        every = queries @ self._vectors.T
-        live = np.ones(self.size, dtype=bool)
-        if exclude is not None and len(exclude):
-            wanted = np.asarray(exclude, dtype=np.int64)
-            live[wanted[(wanted >= 0) & (wanted < self.size)]] = False
-        candidates = np.flatnonzero(live)
-        for i, scored in enumerate(every):
-            kept = scored[candidates]
-            best = candidates[np.lexsort((candidates, -kept))[:k]]
-            scores[i, : len(best)], rows[i, : len(best)] = scored[best], best
         return scores, rows
 
     @property
